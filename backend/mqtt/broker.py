@@ -1,0 +1,563 @@
+"""The embedded MQTT broker: Mosquitto 2.0 as a managed child process.
+
+The backend writes Mosquitto's configuration, password file (Mosquitto 2.0's ``$7$``
+PBKDF2-SHA512 format, generated here) and ACL file under ``<data_dir>/mqtt/``, starts the
+broker on a loopback port, reloads it with SIGHUP when devices change and restarts it if
+it dies (``ensure_running`` from a timer).
+
+Access rules (spec section 6): the service user may read and write everything; a device
+user ``{productID}&{deviceName}`` may only publish to ``$ota/up/+/{p}/{d}`` and only
+receive ``$ota/down/+/{p}/{d}``. Anonymous clients are always refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import logging
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import quote
+
+__all__ = [
+    "BrokerError",
+    "BrokerNotFound",
+    "DeviceCredential",
+    "EmbeddedMosquitto",
+    "credential_problem",
+    "find_mosquitto",
+    "mosquitto_env",
+    "password_hash",
+]
+
+log = logging.getLogger(__name__)
+
+#: Environment variable naming the mosquitto executable to use.
+ENV_EXECUTABLE = "OTA_MOSQUITTO"
+_SYSTEM_PATH = "/usr/sbin/mosquitto"
+_PBKDF2_ITERATIONS = 101  # what mosquitto_passwd 2.0 writes
+_SALT_BYTES = 12
+_LOG_ROTATE_BYTES = 10 * 1024 * 1024
+# Characters that would break a topic level, the password file (``user:hash``) or an ACL
+# line; ``&`` in a productID would make ``{p}&{d}`` ambiguous.
+_BAD_IN_NAME = frozenset("/+#:\x00") | {chr(c) for c in range(0x20)} | {" ", "\x7f"}
+
+
+class BrokerError(RuntimeError):
+    """The embedded broker could not be started or controlled."""
+
+
+class BrokerNotFound(BrokerError):
+    """No mosquitto executable was found."""
+
+    def __init__(self, detail: str = "") -> None:
+        text = (
+            "Mosquitto (the MQTT broker) was not found"
+            + (f" ({detail})" if detail else "")
+            + ": install the Debian package mosquitto: apt-get install mosquitto, "
+            f"set {ENV_EXECUTABLE} to its path, "
+            "or configure an external broker with --mqtt-url"
+        )
+        super().__init__(text)
+
+
+class DeviceCredential(NamedTuple):
+    product_id: str
+    device_name: str
+    secret: str
+
+
+# --------------------------------------------------------------------------- locating
+
+
+def _bundled_dir() -> Path | None:
+    if getattr(sys, "frozen", False):
+        return Path(sys.executable).resolve().parent / "mosquitto"
+    return None
+
+
+def find_mosquitto() -> str:
+    """Path of the mosquitto executable.
+
+    Order: ``$OTA_MOSQUITTO``; the copy bundled with a frozen build (``mosquitto/`` next to
+    the executable); ``mosquitto`` on ``PATH``; ``/usr/sbin/mosquitto``.
+    Raises ``BrokerNotFound`` with what to do.
+    """
+    configured = os.environ.get(ENV_EXECUTABLE)
+    if configured:
+        if os.path.isfile(configured) and os.access(configured, os.X_OK):
+            return configured
+        raise BrokerNotFound(f"{ENV_EXECUTABLE}={configured} is not an executable file")
+    bundled = _bundled_dir()
+    if bundled is not None:
+        candidate = bundled / "mosquitto"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    if os.path.isfile(_SYSTEM_PATH) and os.access(_SYSTEM_PATH, os.X_OK):
+        return _SYSTEM_PATH
+    raise BrokerNotFound()
+
+
+def mosquitto_env(executable: str, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment to run ``executable`` with.
+
+    A bundled copy keeps its shared libraries next to it; when the executable's folder
+    holds ``lib*.so*`` files, that folder goes first on ``LD_LIBRARY_PATH``.
+    """
+    env = dict(os.environ if base is None else base)
+    folder = Path(executable).resolve().parent
+    if any(folder.glob("lib*.so*")):
+        current = env.get("LD_LIBRARY_PATH")
+        env["LD_LIBRARY_PATH"] = str(folder) + (os.pathsep + current if current else "")
+    return env
+
+
+# --------------------------------------------------------------------------- credentials
+
+
+def password_hash(password: str, *, salt: bytes | None = None) -> str:
+    """Mosquitto 2.0 password-file hash: ``$7$101$<b64 salt>$<b64 PBKDF2-SHA512>``."""
+    salt = secrets.token_bytes(_SALT_BYTES) if salt is None else salt
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), salt, _PBKDF2_ITERATIONS)
+    return (
+        f"$7${_PBKDF2_ITERATIONS}${base64.b64encode(salt).decode()}"
+        f"${base64.b64encode(digest).decode()}"
+    )
+
+
+def _name_problem(what: str, value: object) -> str | None:
+    if not isinstance(value, str) or not value:
+        return f"{what} is empty"
+    bad = sorted(_BAD_IN_NAME.intersection(value))
+    if bad:
+        return f"{what} {value!r} contains {', '.join(repr(c) for c in bad)}"
+    return None
+
+
+def credential_problem(cred: DeviceCredential) -> str | None:
+    """Why ``cred`` cannot be given to the broker, or ``None`` if it can.
+
+    productID and deviceName are topic levels and part of the user name ``{p}&{d}``: no
+    ``/ + # :``, whitespace or control characters, and no ``&`` in the productID.
+    """
+    problem = _name_problem("productID", cred.product_id) or _name_problem(
+        "deviceName", cred.device_name
+    )
+    if problem:
+        return problem
+    if "&" in cred.product_id:
+        return f"productID {cred.product_id!r} contains '&'"
+    if not isinstance(cred.secret, str) or not cred.secret:
+        return f"device {cred.product_id}&{cred.device_name} has an empty secret"
+    if "\n" in cred.secret or "\r" in cred.secret:
+        return f"device {cred.product_id}&{cred.device_name} has a line break in its secret"
+    return None
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _connect_host(host: str) -> str:
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "::1"
+    return host
+
+
+def _catches_sighup(pid: int) -> bool | None:
+    """Whether ``pid`` has installed its SIGHUP handler (None where /proc is unavailable).
+
+    Until it has, a SIGHUP would kill mosquitto instead of reloading it.
+    """
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGHUP - 1)))
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie awaiting its parent counts as ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def _current_user() -> str | None:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return None
+
+
+# --------------------------------------------------------------------------- broker
+
+
+class EmbeddedMosquitto:
+    """Mosquitto as a child process with its files under ``<data_dir>/mqtt/``.
+
+    ``port=0`` picks a free port on the first start and keeps it for restarts. All methods
+    are thread-safe (``ensure_running`` is meant to be called from a timer).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        service_user: str = "ota-backend",
+        service_password: str | None = None,
+        *,
+        executable: str | None = None,
+        start_timeout: float = 10.0,
+    ) -> None:
+        problem = _name_problem("service user", service_user)
+        if problem or "&" in service_user:
+            raise ValueError(problem or f"service user {service_user!r} contains '&'")
+        self.dir = Path(data_dir) / "mqtt"
+        self.host = host
+        self._port = int(port)
+        self.service_user = service_user
+        self.service_password = service_password or secrets.token_urlsafe(24)
+        self._executable = executable
+        self.start_timeout = start_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._wanted = False  # started and not stopped: ensure_running brings it back
+        self._lock = threading.RLock()
+        self._hash_cache: dict[str, tuple[str, str]] = {}  # user -> (secret, hash)
+        self.restarts = 0
+
+    # ------------------------------------------------------------------ paths, url
+
+    @property
+    def conf_path(self) -> Path:
+        return self.dir / "mosquitto.conf"
+
+    @property
+    def passwd_path(self) -> Path:
+        return self.dir / "passwd"
+
+    @property
+    def acl_path(self) -> Path:
+        return self.dir / "acl"
+
+    @property
+    def log_path(self) -> Path:
+        return self.dir / "mosquitto.log"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.dir / "mosquitto.pid"
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``mqtt://service_user:password@host:port`` for ``MqttLink``."""
+        host = _connect_host(self.host)
+        if ":" in host:
+            host = f"[{host}]"
+        user = quote(self.service_user, safe="")
+        password = quote(self.service_password, safe="")
+        return f"mqtt://{user}:{password}@{host}:{self._port}"
+
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+    def poll(self) -> int | None:
+        """The exit code if the broker process has ended, else ``None`` (also if never started)."""
+        proc = self._proc
+        return None if proc is None else proc.poll()
+
+    # ------------------------------------------------------------------ files
+
+    def _conf_text(self) -> str:
+        listener = f"listener {self._port} {self.host}" if self.host else f"listener {self._port}"
+        lines = [
+            "# Written by the OTA backend; rewritten on every start.",
+            listener,
+            "allow_anonymous false",
+            f"password_file {self.passwd_path}",
+            f"acl_file {self.acl_path}",
+            "persistence true",
+            f"persistence_location {self.dir}/",
+            "persistence_file mosquitto.db",
+            "autosave_interval 10",
+            "persistent_client_expiration 30d",
+            "max_queued_messages 100000",
+            "max_inflight_messages 100",
+            "set_tcp_nodelay true",
+            "log_dest stdout",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            "log_timestamp_format %Y-%m-%dT%H:%M:%S",
+        ]
+        user = _current_user()
+        if user:
+            # Started as root, mosquitto would switch to user "mosquitto", which cannot
+            # read files under the caller's (private) data directory. Run it as the
+            # backend's own user instead; mosquitto ignores this option when not root.
+            lines.append(f"user {user}")
+        return "\n".join(lines) + "\n"
+
+    def _hash_for(self, user: str, secret: str) -> str:
+        cached = self._hash_cache.get(user)
+        if cached is not None and cached[0] == secret:
+            return cached[1]
+        hashed = password_hash(secret)
+        self._hash_cache[user] = (secret, hashed)
+        return hashed
+
+    def _write_credentials(self, devices: Iterable[DeviceCredential]) -> int:
+        passwd = [f"{self.service_user}:{self._hash_for(self.service_user, self.service_password)}"]
+        acl = [
+            "# Written by the OTA backend; rewritten whenever devices change.",
+            f"user {self.service_user}",
+            "topic readwrite $ota/#",
+            "topic readwrite #",
+        ]
+        seen = {self.service_user}
+        for raw in devices:
+            cred = DeviceCredential(*raw)
+            problem = credential_problem(cred)
+            user = f"{cred.product_id}&{cred.device_name}"
+            if problem is None and user in seen:
+                problem = f"duplicate user {user!r}"
+            if problem:
+                log.warning("MQTT credentials not written for a device: %s", problem)
+                continue
+            seen.add(user)
+            passwd.append(f"{user}:{self._hash_for(user, cred.secret)}")
+            acl += [
+                "",
+                f"user {user}",
+                f"topic write $ota/up/+/{cred.product_id}/{cred.device_name}",
+                f"topic read $ota/down/+/{cred.product_id}/{cred.device_name}",
+            ]
+        # Forget hashes of removed devices.
+        for user in set(self._hash_cache) - seen:
+            del self._hash_cache[user]
+        # ACL first: a device in the new password file must never find no ACL entry.
+        _atomic_write(self.acl_path, "\n".join(acl) + "\n")
+        _atomic_write(self.passwd_path, "\n".join(passwd) + "\n")
+        return len(seen) - 1
+
+    # ------------------------------------------------------------------ process
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            with open(self.log_path, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - 8192))
+                text = fh.read().decode("utf-8", "replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+    def _kill_stale(self) -> None:
+        """End a broker left behind by a backend that died without stopping it."""
+        try:
+            pid = int(self.pid_path.read_text().strip())
+        except (OSError, ValueError):
+            return
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return
+        if str(self.conf_path).encode() not in cmdline:
+            return
+        log.warning("ending a stale mosquitto (pid %d) left by an earlier run", pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and _alive(pid):
+                time.sleep(0.02)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    def _spawn(self) -> None:
+        executable = self._executable or find_mosquitto()
+        self._kill_stale()
+        with contextlib.suppress(OSError):
+            if self.log_path.stat().st_size > _LOG_ROTATE_BYTES:
+                os.replace(self.log_path, self.log_path.with_suffix(".log.1"))
+        with open(self.log_path, "ab") as logfile:
+            self._proc = subprocess.Popen(
+                [executable, "-c", str(self.conf_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=logfile,
+                stderr=subprocess.STDOUT,
+                env=mosquitto_env(executable),
+            )
+        self.pid_path.write_text(f"{self._proc.pid}\n")
+        try:
+            self._wait_ready(self._proc)
+        except BaseException:
+            self._terminate()
+            raise
+        log.info("mosquitto %s running on %s:%d (pid %d)", executable, self.host, self._port, self._proc.pid)
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        address = (_connect_host(self.host), self._port)
+        while True:
+            code = proc.poll()
+            if code is not None:
+                raise BrokerError(
+                    f"mosquitto exited with code {code} while starting; "
+                    f"log {self.log_path}:\n{self._log_tail()}"
+                )
+            if _catches_sighup(proc.pid) is not False:
+                try:
+                    with socket.create_connection(address, timeout=0.5):
+                        return
+                except OSError:
+                    pass
+            if time.monotonic() > deadline:
+                raise BrokerError(
+                    f"mosquitto did not accept connections on {address[0]}:{address[1]} "
+                    f"within {self.start_timeout:g} s; log {self.log_path}:\n{self._log_tail()}"
+                )
+            time.sleep(0.01)
+
+    def _terminate(self, timeout: float = 5.0) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("mosquitto did not stop within %g s; killing it", timeout)
+                proc.kill()
+                proc.wait()
+        with contextlib.suppress(OSError):
+            self.pid_path.unlink()
+
+    # ------------------------------------------------------------------ public
+
+    def start(self, devices: Iterable[DeviceCredential] = ()) -> None:
+        """Write config, passwords and ACL, start mosquitto and wait until it accepts connections.
+
+        Raises ``BrokerNotFound`` or ``BrokerError`` (with the tail of mosquitto's log).
+        """
+        with self._lock:
+            if self.running:
+                raise BrokerError("mosquitto is already running")
+            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if self._port == 0:
+                self._port = _free_port(_connect_host(self.host))
+            _atomic_write(self.conf_path, self._conf_text())
+            count = self._write_credentials(devices)
+            self._spawn()
+            self._wanted = True
+            log.info("MQTT broker ready with %d device credentials", count)
+
+    def update_devices(self, devices: Iterable[DeviceCredential]) -> int:
+        """Rewrite the password and ACL files atomically and make the broker reload them.
+
+        Returns the number of device credentials written (invalid ones are skipped and
+        logged, see ``credential_problem``). Mosquitto disconnects clients whose
+        credentials are gone.
+        """
+        with self._lock:
+            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            count = self._write_credentials(devices)
+            pid = self.pid
+            if pid is not None:
+                os.kill(pid, signal.SIGHUP)
+            return count
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM (mosquitto saves its persistence file), wait, then SIGKILL."""
+        with self._lock:
+            self._wanted = False
+            self._terminate(timeout)
+            self._proc = None
+
+    def restart(self) -> None:
+        """Stop and start again with the files already written (same port)."""
+        with self._lock:
+            if not self.conf_path.exists():
+                raise BrokerError("restart() before start()")
+            self._terminate()
+            self._spawn()
+            self._wanted = True
+            self.restarts += 1
+
+    def ensure_running(self) -> bool:
+        """Start mosquitto again if it died since ``start()``; True if it was restarted.
+
+        Does nothing after ``stop()`` or before ``start()``. Raises ``BrokerError`` if the
+        restart fails (the caller's timer logs it and tries again later).
+        """
+        with self._lock:
+            if not self._wanted or self._proc is None or self._proc.poll() is None:
+                return False
+            log.warning(
+                "mosquitto exited with code %s; restarting it. Log tail:\n%s",
+                self._proc.returncode,
+                self._log_tail(),
+            )
+            self._spawn()
+            self.restarts += 1
+            return True
+
+    def __enter__(self) -> EmbeddedMosquitto:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<EmbeddedMosquitto {self.host}:{self._port} pid={self.pid} dir={self.dir}>"

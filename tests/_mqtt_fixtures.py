@@ -1,0 +1,146 @@
+"""Shared fixtures and helpers for the MQTT tests: a real Mosquitto on a free loopback port.
+
+Test modules import what they use: ``from _mqtt_fixtures import broker, ...``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import time
+from collections.abc import Callable, Iterator
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from backend.mqtt.broker import BrokerNotFound, DeviceCredential, EmbeddedMosquitto, find_mosquitto
+
+try:
+    find_mosquitto()
+    HAVE_MOSQUITTO = True
+except BrokerNotFound:
+    HAVE_MOSQUITTO = False
+
+#: ``pytestmark = MQTT_MARKS`` in every module that needs the broker.
+MQTT_MARKS = [
+    pytest.mark.mqtt,
+    pytest.mark.skipif(not HAVE_MOSQUITTO, reason="mosquitto is not installed (apt-get install mosquitto)"),
+]
+
+SERVICE_PASSWORD = "service-pw-测试:@/"  # exercises URL quoting and UTF-8
+DEVICES = [
+    DeviceCredential("P1", "d1", "secret-1"),
+    DeviceCredential("P1", "d2", "secret-2"),
+    DeviceCredential("P2", "d1", "secret-3"),
+]
+
+_ids = itertools.count()
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 5.0, interval: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+@pytest.fixture
+def broker(tmp_path) -> Iterator[EmbeddedMosquitto]:
+    mosq = EmbeddedMosquitto(tmp_path / "data", port=0, service_password=SERVICE_PASSWORD)
+    mosq.start(DEVICES)
+    try:
+        yield mosq
+    finally:
+        mosq.stop()
+
+
+class Inbox:
+    """Messages received by a test client, in order."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[tuple[str, bytes]] = queue.Queue()
+
+    def __call__(self, topic: str, payload: bytes) -> None:
+        self.queue.put((topic, payload))
+
+    def get(self, timeout: float = 5.0) -> tuple[str, bytes]:
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no message within {timeout} s") from None
+
+    def empty_for(self, seconds: float) -> bool:
+        try:
+            item = self.queue.get(timeout=seconds)
+        except queue.Empty:
+            return True
+        self.queue.put(item)
+        return False
+
+
+def connect_result(port: int, username: str | None, password: str | None, timeout: float = 5.0):
+    """The broker's CONNACK reason code for these credentials (the client disconnects)."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{next(_ids)}", protocol=paho.MQTTv311)
+    if username is not None:
+        client.username_pw_set(username, password)
+    result: list = []
+    client.on_connect = lambda c, u, flags, rc, props: result.append(rc)
+    client.connect("127.0.0.1", port)
+    deadline = time.monotonic() + timeout
+    while not result and time.monotonic() < deadline:
+        client.loop(0.05)
+    client.disconnect()
+    assert result, "no CONNACK"
+    return result[0]
+
+
+class TestClient:
+    """A plain paho client standing in for a device or for a second backend connection."""
+
+    __test__ = False  # not a test class
+
+    def __init__(
+        self,
+        port: int,
+        username: str,
+        password: str,
+        *,
+        client_id: str | None = None,
+        clean_session: bool = True,
+        subscribe: list[tuple[str, int]] | None = None,
+    ) -> None:
+        self.inbox = Inbox()
+        self.connected = 0  # CONNACKs with success
+        self._subscribe = subscribe or []
+        self._subscribed = 0
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"test-{next(_ids)}",
+            clean_session=clean_session,
+            protocol=paho.MQTTv311,
+        )
+        self.client.username_pw_set(username, password)
+        self.client.reconnect_delay_set(1, 2)
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda *a: setattr(self, "_subscribed", self._subscribed + 1)
+        self.client.on_message = lambda c, u, m: self.inbox(m.topic, m.payload)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        assert wait_until(lambda: self.connected and (self._subscribed or not self._subscribe)), "client not ready"
+
+    def _on_connect(self, client, userdata, flags, rc, props) -> None:
+        if not rc.is_failure:
+            self.connected += 1
+            if self._subscribe:
+                client.subscribe(self._subscribe)
+
+    def publish(self, topic: str, payload: bytes | str, qos: int = 1, timeout: float = 5.0) -> None:
+        info = self.client.publish(topic, payload, qos=qos)
+        info.wait_for_publish(timeout)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -1,0 +1,178 @@
+"""``ota-devsim``: run a simulated device fleet against a backend and a broker."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+
+from . import behaviour as B
+from .credentials import BackendError, Credential, device_names, fetch_from_backend, load_csv
+from .fleet import Fleet, SimOptions
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ota-devsim",
+        description="Simulate a fleet of OTA devices (device side of the iThings OTA protocol) in one process.",
+        epilog="Behaviours: "
+        + "; ".join(f"{k}: {v}" for k, v in B.KINDS.items())
+        + ". Add -once (fail-flash-once, silent-once, ...) to misbehave on the first push only.",
+    )
+    g = p.add_argument_group("where")
+    g.add_argument("--base-url", default="http://127.0.0.1:7777", help="backend base URL (default %(default)s)")
+    g.add_argument(
+        "--mqtt-url",
+        default="mqtt://127.0.0.1:1883",
+        help="broker, mqtt://[user:pass@]host:port; user/pass are used only with --shared-connections",
+    )
+    g = p.add_argument_group("which devices")
+    g.add_argument("--product", help="productID")
+    g.add_argument("--count", type=int, help="number of devices")
+    g.add_argument("--prefix", default="dev", help="device names are PREFIX00001.. (default %(default)s)")
+    g.add_argument("--version", dest="fw_version", default="0.9.0", metavar="VERSION", help="starting version")
+    g.add_argument("--token", help="admin token (iThings-token header) for fetching device secrets")
+    g.add_argument("--create", action="store_true", help="import devices that do not exist yet")
+    g.add_argument("--credentials", metavar="FILE", help="CSV productID,deviceName,deviceSecret instead of the API")
+    g.add_argument("--no-auth", action="store_true", help="connect without passwords (broker allows anonymous)")
+    g = p.add_argument_group("behaviour")
+    g.add_argument("--behaviour", "--behavior", dest="mix", metavar="MIX", help="e.g. succeed=90,fail-download=5,silent=5")
+    g.add_argument(
+        "--device-behaviour",
+        "--device-behavior",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=BEHAVIOUR",
+        help="behaviour of one device (repeatable)",
+    )
+    g.add_argument("--fail-once", action="store_true", help="failing behaviours fail on the first push only")
+    g.add_argument("--seed", type=int, default=0, help="seed of the behaviour assignment (default %(default)s)")
+    g.add_argument("--flash-seconds", type=float, default=0.5, help="simulated flashing time (default %(default)s)")
+    g.add_argument("--reconnect-delay", type=float, default=1.0, help="seconds before reconnecting (default %(default)s)")
+    g = p.add_argument_group("scale")
+    g.add_argument(
+        "--shared-connections",
+        type=int,
+        default=0,
+        metavar="K",
+        help="multiplex devices over K connections with the --mqtt-url account (default: one per device)",
+    )
+    g.add_argument("--download-workers", type=int, default=16, help="concurrent downloads (default %(default)s)")
+    g.add_argument("--connect-concurrency", type=int, default=64, help="handshakes in flight (default %(default)s)")
+    g = p.add_argument_group("run")
+    stop = g.add_mutually_exclusive_group()
+    stop.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    stop.add_argument(
+        "--until-idle", type=float, metavar="SECONDS", help="stop once no message came or went and no upgrade ran for this long"
+    )
+    g.add_argument("--status-interval", type=float, default=5.0, help="seconds between status lines, 0 = none")
+    g.add_argument("--json-summary", action="store_true", help="print the final summary as JSON")
+    g.add_argument("--log-level", default="WARNING")
+    return p
+
+
+def _credentials(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Credential]:
+    if args.credentials:
+        creds = load_csv(args.credentials)
+        if args.product:
+            creds = [c for c in creds if c.product_id == args.product]
+        if args.count is not None:
+            creds = creds[: args.count]
+        if not creds:
+            parser.error(f"{args.credentials}: no devices")
+        return creds
+    if not args.product or args.count is None:
+        parser.error("--product and --count are required (or --credentials FILE)")
+    if args.count < 1:
+        parser.error("--count must be at least 1")
+    names = device_names(args.prefix, args.count)
+    if args.no_auth:
+        return [Credential(args.product, n, None) for n in names]
+    return fetch_from_backend(args.base_url, args.token, args.product, names, args.fw_version, create=args.create)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        mix = B.parse_mix(args.mix) if args.mix else None
+        overrides = {}
+        for item in args.overrides:
+            name, sep, beh = item.partition("=")
+            if not sep:
+                parser.error(f"--device-behaviour {item!r} is not NAME=BEHAVIOUR")
+            B.Behaviour.parse(beh)
+            overrides[name.strip()] = beh.strip()
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        creds = _credentials(args, parser)
+    except (BackendError, OSError, ValueError) as exc:
+        print(f"ota-devsim: {exc}", file=sys.stderr)
+        return 2
+    options = SimOptions(
+        flash_seconds=args.flash_seconds,
+        reconnect_delay=args.reconnect_delay,
+        download_workers=args.download_workers,
+        connect_concurrency=args.connect_concurrency,
+    )
+    try:
+        fleet = Fleet(
+            creds,
+            version=args.fw_version,
+            mqtt_url=args.mqtt_url,
+            base_url=args.base_url,
+            mix=mix,
+            behaviours=overrides,
+            seed=args.seed,
+            fail_once=args.fail_once,
+            shared_connections=args.shared_connections,
+            options=options,
+        )
+    except ValueError as exc:
+        print(f"ota-devsim: {exc}", file=sys.stderr)
+        return 2
+
+    done = threading.Event()
+
+    def _on_signal(_sig: int, _frame: object) -> None:
+        done.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    fleet.start()
+    start = time.monotonic()
+    next_status = start + args.status_interval if args.status_interval > 0 else float("inf")
+    try:
+        while not done.is_set():
+            now = time.monotonic()
+            if args.duration is not None and now - start >= args.duration:
+                break
+            if args.until_idle is not None and not fleet.busy and now - fleet.last_activity >= args.until_idle:
+                break
+            if now >= next_status:
+                print(fleet.status_line(), file=sys.stderr, flush=True)
+                next_status = now + args.status_interval
+            done.wait(0.1)
+    finally:
+        fleet.stop()
+    summary = fleet.summary()
+    if args.json_summary:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        print(fleet.status_line())
+        for key in ("all_connected_after_s", "pushes", "fail_steps", "by_behaviour", "files_verified", "files_resumed",
+                    "max_rss_mib"):
+            print(f"  {key}: {summary[key]}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Where device secrets come from: the backend's device API, or a CSV file.
+
+* :func:`fetch_from_backend` pages through ``POST /api/v1/things/device/info/index``
+  (``withSecret: true``) with the admin token and, with ``create=True``, first imports the
+  devices that do not exist yet through ``POST /api/v1/things/device/info/import``.
+* :func:`load_csv` reads ``productID,deviceName,deviceSecret`` lines (a header line is
+  skipped).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+INDEX_PATH = "/api/v1/things/device/info/index"
+IMPORT_PATH = "/api/v1/things/device/info/import"
+PAGE_SIZE = 1000
+IMPORT_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Credential:
+    product_id: str
+    device_name: str
+    secret: str | None = None
+
+
+class BackendError(RuntimeError):
+    """The backend refused a call or answered something that is not the envelope."""
+
+
+def device_names(prefix: str, count: int) -> list[str]:
+    """``{prefix}{i:05d}`` for i = 1..count."""
+    return [f"{prefix}{i:05d}" for i in range(1, count + 1)]
+
+
+def _call(http: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        resp = http.post(path, json=body)
+    except httpx.HTTPError as exc:
+        raise BackendError(f"POST {path}: {exc}") from None
+    try:
+        env = resp.json()
+    except ValueError:
+        raise BackendError(f"POST {path}: HTTP {resp.status_code}, not JSON") from None
+    if resp.status_code != 200 or not isinstance(env, dict) or env.get("code") != 200:
+        msg = env.get("msg") if isinstance(env, dict) else None
+        code = env.get("code") if isinstance(env, dict) else None
+        raise BackendError(f"POST {path}: HTTP {resp.status_code}, code {code}: {msg}")
+    data = env.get("data") or {}
+    if not isinstance(data, dict):
+        raise BackendError(f"POST {path}: data is not an object")
+    return data
+
+
+def _index(http: httpx.Client, product_id: str) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    page = 1
+    while True:
+        data = _call(
+            http,
+            INDEX_PATH,
+            {"productID": product_id, "withSecret": True, "page": {"page": page, "size": PAGE_SIZE}},
+        )
+        rows = data.get("list") or []
+        for row in rows:
+            if isinstance(row, dict) and row.get("deviceName"):
+                found[str(row["deviceName"])] = row
+        total = data.get("total")
+        if not rows or len(rows) < PAGE_SIZE or (isinstance(total, int) and page * PAGE_SIZE >= total):
+            return found
+        page += 1
+
+
+def fetch_from_backend(
+    base_url: str,
+    token: str | None,
+    product_id: str,
+    names: Iterable[str],
+    version: str,
+    create: bool = False,
+    timeout: float = 30.0,
+) -> list[Credential]:
+    """Secrets of the named devices; ``create`` imports the missing ones first.
+
+    Raises :class:`BackendError` when a device is missing (and ``create`` is off) or has
+    no secret.
+    """
+    names = list(names)
+    headers = {"iThings-token": token} if token else {}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=timeout) as http:
+        found = _index(http, product_id)
+        missing = [n for n in names if n not in found]
+        if missing and create:
+            for i in range(0, len(missing), IMPORT_BATCH):
+                batch = missing[i : i + IMPORT_BATCH]
+                data = _call(
+                    http,
+                    IMPORT_PATH,
+                    {"productID": product_id, "devices": [{"deviceName": n, "version": version} for n in batch]},
+                )
+                for row in data.get("list") or []:
+                    if isinstance(row, dict) and row.get("deviceName"):
+                        found[str(row["deviceName"])] = row
+            if any(n not in found or not found[n].get("deviceSecret") for n in missing):
+                found.update(_index(http, product_id))
+    missing = [n for n in names if n not in found]
+    if missing:
+        hint = "" if create else " (use --create to import them)"
+        raise BackendError(f"{len(missing)} devices of product {product_id} do not exist, e.g. {missing[0]}{hint}")
+    no_secret = [n for n in names if not found[n].get("deviceSecret")]
+    if no_secret:
+        raise BackendError(f"the backend returned no deviceSecret for {len(no_secret)} devices, e.g. {no_secret[0]}")
+    return [Credential(product_id, n, str(found[n]["deviceSecret"])) for n in names]
+
+
+def load_csv(path: str | Path) -> list[Credential]:
+    creds = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.reader(fh):
+            if not row or row[0].strip().startswith("#"):
+                continue
+            if len(row) < 3:
+                raise ValueError(f"{path}: line {row!r} is not productID,deviceName,deviceSecret")
+            p, d, s = (c.strip() for c in row[:3])
+            if (p, d, s) == ("productID", "deviceName", "deviceSecret"):
+                continue
+            creds.append(Credential(p, d, s or None))
+    return creds

@@ -1,0 +1,153 @@
+"""Envelope, errors, auth, paging and typed dependencies shared by every route module."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from ..ota.errors import RuleError
+from ..ota.status import ErrorCode
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+MAX_PAGE_SIZE = 1000
+
+
+ApiError = RuleError
+
+
+def bad_request(field: str, why: str) -> ApiError:
+    return ApiError(400, ErrorCode.PARAMETER, f"{field}: {why}")
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, ErrorCode.NOT_FOUND, f"{what} not found")
+
+
+def duplicate(what: str) -> ApiError:
+    return ApiError(409, ErrorCode.DUPLICATE, f"{what} already exists")
+
+
+def ok(data: Any = None) -> dict:
+    body: dict[str, Any] = {"code": 200, "msg": "success"}
+    if data is not None:
+        body["data"] = data
+    return body
+
+
+def error_response(http_status: int, code: int, msg: str) -> JSONResponse:
+    return JSONResponse({"code": code, "msg": msg}, status_code=http_status)
+
+
+async def _api_error(_req: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.http_status, exc.code, exc.msg)
+
+
+def _field_name(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p != "body"]
+    # drop pydantic's union/type tags such as "function-after[...]" or "list[...]"
+    parts = [p for p in parts if "[" not in p]
+    return ".".join(parts) or "body"
+
+
+async def _validation_error(_req: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    err = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
+    field = _field_name(tuple(err.get("loc", ())))
+    if err.get("type") == "json_invalid" or field == "body" and err.get("type") in ("missing", "model_attributes_type", "dict_type"):
+        return error_response(400, ErrorCode.PARAMETER, "body: must be a JSON object")
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    if err.get("type") == "missing":
+        msg = "is required"
+    return error_response(400, ErrorCode.PARAMETER, f"{field}: {msg}")
+
+
+async def _db_error(_req: Request, exc: Exception) -> JSONResponse:
+    import logging
+    logging.getLogger(__name__).exception("database error", exc_info=exc)
+    return error_response(500, ErrorCode.DATABASE, "database error")
+
+
+def install_error_handlers(app) -> None:  # noqa: ANN001
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(SQLAlchemyError, _db_error)
+
+
+class Req(BaseModel):
+    """Request bodies: strict types (no "1" for 1, no true for 1), unknown fields ignored."""
+    model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True)
+
+
+class Page(Req):
+    page: int = Field(default=1, ge=1)
+    size: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+
+class Paged(Req):
+    page: Page = Field(default_factory=Page)
+
+
+def listing(items: list, total: int) -> dict:
+    return ok({"list": items, "total": total})
+
+
+# ---- dependencies -------------------------------------------------------------------
+
+def get_runtime(request: Request) -> "Runtime":
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated["Runtime", Depends(get_runtime)]
+
+
+def get_session(request: Request):  # noqa: ANN201
+    with request.app.state.runtime.db.session() as s:
+        yield s
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def check_token(headers, expected: str) -> None:  # noqa: ANN001
+    token = headers.get("ithings-token", "")
+    if not token:
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            token = auth[7:].strip()
+    if not token:
+        raise ApiError(401, ErrorCode.TOKEN_MALFORMED, "token: missing (send iThings-token or Authorization: Bearer)")
+    if not hmac.compare_digest(token.encode(), expected.encode()):
+        raise ApiError(401, ErrorCode.TOKEN_INVALID, "token: invalid")
+
+
+def json_list(field: str, value: Any) -> list[str]:
+    """deviceList / versionList: a JSON array, a string holding one (as iThings sends), or ""."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise bad_request(field, "must be a JSON array of strings or a string holding one") from None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise bad_request(field, "must be a JSON array of non-empty strings")
+    seen: dict[str, None] = {}
+    for v in value:
+        seen.setdefault(v, None)
+    return list(seen)

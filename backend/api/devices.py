@@ -1,0 +1,177 @@
+"""/api/v1/things/device/info/*"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+import string
+
+from fastapi import APIRouter
+from pydantic import Field, model_validator
+from sqlalchemy import func, select
+
+from ..db.models import Device
+from .common import Paged, Req, RuntimeDep, SessionDep, bad_request, duplicate, listing, not_found, ok
+from .products import get_product
+from .validators import Ident, Version
+
+router = APIRouter(prefix="/api/v1/things/device/info")
+_ALPHABET = string.ascii_letters + string.digits
+MAX_IMPORT = 100_000
+
+
+def new_secret() -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(24))
+
+
+def device_dict(d: Device, with_secret: bool = False) -> dict:
+    out = {"productID": d.product_id, "deviceName": d.device_name, "version": d.version,
+           "online": d.online, "lastSeen": d.last_seen, "createdTime": d.created_time}
+    if with_secret:
+        out["deviceSecret"] = d.device_secret
+    return out
+
+
+def get_device(session, product_id: str, device_name: str) -> Device:  # noqa: ANN001
+    dev = session.scalar(select(Device).where(Device.product_id == product_id, Device.device_name == device_name))
+    if dev is None:
+        raise not_found(f"device {device_name!r} of product {product_id!r}")
+    return dev
+
+
+class DeviceIn(Req):
+    device_name: Ident = Field(alias="deviceName")
+    version: Version | None = None
+    device_secret: Ident | None = Field(default=None, alias="deviceSecret")
+
+
+class DeviceCreate(DeviceIn):
+    product_id: Ident = Field(alias="productID")
+
+
+class DeviceRef(Req):
+    product_id: Ident = Field(alias="productID")
+    device_name: Ident = Field(alias="deviceName")
+
+
+class DeviceIndex(Paged):
+    product_id: Ident | None = Field(default=None, alias="productID")
+    device_name: str | None = Field(default=None, alias="deviceName")
+    version: str | None = None
+    with_secret: bool = Field(default=False, alias="withSecret")
+
+
+class DeviceImport(Req):
+    product_id: Ident = Field(alias="productID")
+    devices: list[DeviceIn] | None = Field(default=None, max_length=MAX_IMPORT)
+    csv_text: str | None = Field(default=None, alias="csv")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "DeviceImport":
+        if (self.devices is None) == (self.csv_text is None):
+            raise ValueError("give exactly one of devices (JSON list) or csv (text)")
+        return self
+
+
+def parse_csv(text: str) -> list[DeviceIn]:
+    """CSV with a header naming deviceName and optionally version, deviceSecret; or bare names."""
+    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    if not rows:
+        raise bad_request("csv", "no rows")
+    header = [c.strip() for c in rows[0]]
+    if "deviceName" in header:
+        cols, body, first_line = header, rows[1:], 2
+    else:
+        cols, body, first_line = ["deviceName", "version", "deviceSecret"][: len(header)], rows, 1
+    out = []
+    for n, row in enumerate(body, start=first_line):
+        item = {k: v.strip() for k, v in zip(cols, row) if k in ("deviceName", "version", "deviceSecret") and v.strip()}
+        try:
+            out.append(DeviceIn.model_validate(item))
+        except ValueError as exc:
+            err = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}  # type: ignore[attr-defined]
+            field = ".".join(str(p) for p in err["loc"]) or "row"
+            raise bad_request(f"csv line {n} {field}", str(err["msg"]).removeprefix("Value error, ")) from None
+    return out
+
+
+def _add(session, product_id: str, items: list[DeviceIn]) -> list[Device]:  # noqa: ANN001
+    names = [i.device_name for i in items]
+    dupes = sorted({n for n in names if names.count(n) > 1}) if len(set(names)) != len(names) else []
+    if dupes:
+        raise bad_request("devices", f"device names repeated in the request: {', '.join(dupes[:20])}")
+    existing: set[str] = set()
+    for i in range(0, len(names), 500):
+        existing.update(session.scalars(select(Device.device_name).where(
+            Device.product_id == product_id, Device.device_name.in_(names[i:i + 500]))))
+    if existing:
+        shown = ", ".join(sorted(existing)[:20])
+        raise duplicate(f"device {shown}" if len(existing) == 1 else f"devices {shown}")
+    devs = [Device(product_id=product_id, device_name=i.device_name, version=i.version or "",
+                   device_secret=i.device_secret or new_secret()) for i in items]
+    session.add_all(devs)
+    session.flush()
+    return devs
+
+
+@router.post("/create")
+def create(req: DeviceCreate, session: SessionDep, rt: RuntimeDep) -> dict:
+    get_product(session, req.product_id)
+    dev = _add(session, req.product_id, [req])[0]
+    rt.catalog.devices_changed()
+    return ok(device_dict(dev, with_secret=True))
+
+
+@router.post("/import")
+def import_(req: DeviceImport, session: SessionDep, rt: RuntimeDep) -> dict:
+    get_product(session, req.product_id)
+    items = req.devices if req.devices is not None else parse_csv(req.csv_text or "")
+    if not items:
+        raise bad_request("devices", "must not be empty")
+    devs = _add(session, req.product_id, items)
+    rt.catalog.devices_changed()
+    return listing([device_dict(d, with_secret=True) for d in devs], len(devs))
+
+
+@router.post("/delete")
+def delete(req: DeviceRef, session: SessionDep, rt: RuntimeDep) -> dict:
+    dev = get_device(session, req.product_id, req.device_name)
+    rt.catalog.delete_device(session, dev)
+    rt.catalog.devices_changed()
+    return ok()
+
+
+@router.post("/read")
+def read(req: DeviceRef, session: SessionDep) -> dict:
+    return ok(device_dict(get_device(session, req.product_id, req.device_name), with_secret=True))
+
+
+@router.post("/index")
+def index(req: DeviceIndex, session: SessionDep) -> dict:
+    q = select(Device)
+    if req.product_id:
+        q = q.where(Device.product_id == req.product_id)
+    if req.device_name:
+        q = q.where(Device.device_name.contains(req.device_name))
+    if req.version:
+        q = q.where(Device.version == req.version)
+    total = session.scalar(select(func.count()).select_from(q.subquery()))
+    rows = session.scalars(q.order_by(Device.id).offset(req.page.offset).limit(req.page.size))
+    return listing([device_dict(d, req.with_secret) for d in rows], total or 0)
+
+
+class DeviceUpdate(DeviceRef):
+    version: Version | None = None
+    device_secret: Ident | None = Field(default=None, alias="deviceSecret")
+
+
+@router.post("/update")
+def update(req: DeviceUpdate, session: SessionDep, rt: RuntimeDep) -> dict:
+    dev = get_device(session, req.product_id, req.device_name)
+    if req.version is not None:
+        dev.version = req.version
+    if req.device_secret is not None:
+        dev.device_secret = req.device_secret
+        rt.catalog.devices_changed()
+    return ok()

@@ -1,0 +1,53 @@
+"""GET /api/v1/things/ota/events: Server-Sent Events (spec section 8)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from starlette.responses import StreamingResponse
+
+router = APIRouter()
+KEEPALIVE_S = 15.0
+
+
+@router.get("/api/v1/things/ota/events")
+async def events(request: Request) -> StreamingResponse:
+    bus = request.app.state.runtime.events
+    header = request.headers.get("last-event-id", "").strip()
+    start = int(header) if header.isdigit() else None
+
+    async def stream():  # noqa: ANN202
+        flag = bus.subscribe()
+        try:
+            last = bus.last_id if start is None else start
+            yield "retry: 1000\n\n"
+            if start is not None:
+                items, missed = bus.since(last)
+                if missed:
+                    yield f'id: {bus.last_id}\ndata: {{"type":"resync"}}\n\n'
+                    last = bus.last_id
+            while True:
+                items, missed = bus.since(last)
+                if missed:
+                    yield f'id: {bus.last_id}\ndata: {{"type":"resync"}}\n\n'
+                    last = bus.last_id
+                    continue
+                if items:
+                    yield "".join(f"id: {i}\ndata: {d}\n\n" for i, d in items)
+                    last = items[-1][0]
+                    continue
+                flag.clear()
+                if bus.since(last)[0]:
+                    continue
+                try:
+                    await asyncio.wait_for(flag.wait(), KEEPALIVE_S)
+                except asyncio.TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ": ping\n\n"
+        finally:
+            bus.unsubscribe(flag)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,0 +1,162 @@
+"""/api/v1/things/ota/task/*"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import Field
+from sqlalchemy import func, select
+
+from ..db.models import DeviceRecord, Firmware, Product, Task
+from ..ota.engine import OtaEngine, TaskSpec
+from .common import Paged, Req, RuntimeDep, SessionDep, json_list, listing, not_found, ok
+from .validators import Ident
+
+router = APIRouter(prefix="/api/v1/things/ota/task")
+
+
+class TaskCreate(Req):
+    firmware_id: int = Field(alias="firmwareID")
+    type: Literal[1, 2] = 1
+    upgrade_type: Literal[1, 2] = Field(default=1, alias="upgradeType")
+    device_list: Any = Field(default="", alias="deviceList")
+    version_list: Any = Field(default="", alias="versionList")
+    retry_count: int = Field(default=0, ge=0, le=100, alias="retryCount")
+    retry_interval_minutes: int = Field(default=10, ge=1, le=100_000, alias="retryIntervalMinutes")
+    timeout_minutes: int = Field(default=60, ge=1, le=100_000, alias="timeoutMinutes")
+    max_per_minute: int = Field(default=0, ge=0, le=1_000_000, alias="maxPerMinute")
+    gray_percent: int = Field(default=100, ge=1, le=100, alias="grayPercent")
+    schedule_time: int = Field(default=0, ge=0, alias="scheduleTime")
+    overwrite: bool = False
+
+
+class TaskRef(Req):
+    task_id: int = Field(alias="taskID")
+
+
+class TaskIndex(Paged):
+    firmware_id: int | None = Field(default=None, alias="firmwareID")
+    task_uid: str | None = Field(default=None, alias="taskUid")
+    status: Literal[1, 2, 3, 4] | None = None
+
+
+class UidRef(Req):
+    task_uid: Ident = Field(alias="taskUid")
+
+
+class DeviceIndex(Paged):
+    task_uid: Ident = Field(alias="taskUid")
+    device_name: str | None = Field(default=None, alias="deviceName")
+    status: Literal[101, 201, 202, 203, 301, 401, 501, 601, 701] | None = None
+
+
+class RecordRef(Req):
+    id: int
+
+
+def get_task(session, task_id: int) -> Task:  # noqa: ANN001
+    task = session.get(Task, task_id)
+    if task is None:
+        raise not_found(f"task {task_id}")
+    return task
+
+
+def task_summary(t: Task) -> dict:
+    return {"taskID": t.id, "taskUid": t.task_uid, "firmwareID": t.firmware_id, "type": t.type,
+            "upgradeType": t.upgrade_type, "status": t.status, "version": t.version, "createdTime": t.created_time}
+
+
+@router.post("/create")
+def create(req: TaskCreate, rt: RuntimeDep) -> dict:
+    spec = TaskSpec(firmware_id=req.firmware_id, type=req.type, upgrade_type=req.upgrade_type,
+                    device_list=json_list("deviceList", req.device_list),
+                    version_list=json_list("versionList", req.version_list),
+                    retry_count=req.retry_count, retry_interval_minutes=req.retry_interval_minutes,
+                    timeout_minutes=req.timeout_minutes, max_per_minute=req.max_per_minute,
+                    gray_percent=req.gray_percent, schedule_time=req.schedule_time, overwrite=req.overwrite)
+    task = rt.engine.create_task(spec)
+    return ok({"taskID": task.id, "taskUid": task.task_uid})
+
+
+@router.post("/index")
+def index(req: TaskIndex, session: SessionDep) -> dict:
+    q = select(Task)
+    if req.firmware_id is not None:
+        q = q.where(Task.firmware_id == req.firmware_id)
+    if req.task_uid:
+        q = q.where(Task.task_uid == req.task_uid)
+    if req.status is not None:
+        q = q.where(Task.status == req.status)
+    total = session.scalar(select(func.count()).select_from(q.subquery()))
+    rows = list(session.scalars(q.order_by(Task.id.desc()).offset(req.page.offset).limit(req.page.size)))
+    counts: dict[int, dict[str, int]] = {t.id: {} for t in rows}
+    if rows:
+        for task_id, status, n in session.execute(
+                select(DeviceRecord.task_id, DeviceRecord.status, func.count())
+                .where(DeviceRecord.task_id.in_(counts)).group_by(DeviceRecord.task_id, DeviceRecord.status)):
+            counts[task_id][str(status)] = n
+    return listing([dict(task_summary(t), statusCount=counts[t.id]) for t in rows], total or 0)
+
+
+@router.post("/read")
+def read(req: TaskRef, session: SessionDep) -> dict:
+    t = get_task(session, req.task_id)
+    fw = session.get(Firmware, t.firmware_id)
+    product = session.get(Product, t.product_id)
+    data = task_summary(t)
+    data.update(srcVersion=",".join(json.loads(t.src_version or "[]")),
+                srcDevice=",".join(json.loads(t.src_device or "[]")),
+                productID=t.product_id, productName=product.product_name if product else "",
+                firmwareName=fw.name if fw else "", retryCount=t.retry_count,
+                retryIntervalMinutes=t.retry_interval_minutes, timeoutMinutes=t.timeout_minutes,
+                maxPerMinute=t.max_per_minute, grayPercent=t.gray_percent, scheduleTime=t.schedule_time,
+                overwrite=t.overwrite)
+    return ok(data)
+
+
+@router.post("/cancel")
+def cancel(req: TaskRef, rt: RuntimeDep) -> dict:
+    rt.engine.cancel_task(req.task_id)
+    return ok()
+
+
+def record_dict(r: DeviceRecord) -> dict:
+    return {"id": r.id, "taskUid": r.task_uid, "productID": r.product_id, "deviceName": r.device_name,
+            "version": r.version, "targetVersion": r.target_version, "status": r.status, "step": r.step,
+            "desc": r.desc, "retryCount": r.retry_count, "updatedTime": r.updated_time}
+
+
+@router.post("/device-index")
+def device_index(req: DeviceIndex, session: SessionDep) -> dict:
+    if session.scalar(select(Task.id).where(Task.task_uid == req.task_uid)) is None:
+        raise not_found(f"task {req.task_uid!r}")
+    q = select(DeviceRecord).where(DeviceRecord.task_uid == req.task_uid)
+    if req.device_name:
+        q = q.where(DeviceRecord.device_name.contains(req.device_name))
+    if req.status is not None:
+        q = q.where(DeviceRecord.status == req.status)
+    total = session.scalar(select(func.count()).select_from(q.subquery()))
+    rows = session.scalars(q.order_by(DeviceRecord.id).offset(req.page.offset).limit(req.page.size))
+    return listing([record_dict(r) for r in rows], total or 0)
+
+
+@router.post("/analysis")
+def analysis(req: UidRef, session: SessionDep) -> dict:
+    if session.scalar(select(Task.id).where(Task.task_uid == req.task_uid)) is None:
+        raise not_found(f"task {req.task_uid!r}")
+    result = OtaEngine.analysis(session, req.task_uid)
+    return ok({"result": json.dumps(result, separators=(",", ":"))})
+
+
+@router.post("/device-cancel")
+def device_cancel(req: RecordRef, rt: RuntimeDep) -> dict:
+    rt.engine.cancel_record(req.id)
+    return ok()
+
+
+@router.post("/device-retry")
+def device_retry(req: RecordRef, rt: RuntimeDep) -> dict:
+    rt.engine.retry_record(req.id)
+    return ok()

@@ -1,0 +1,96 @@
+"""`ota-backend` / `python -m backend`: serve the OTA API until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from . import __version__
+from .config import ConfigError, load_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ota-backend", description=(
+        "The OTA Desktop backend: iThings-compatible OTA HTTP API, object storage, MQTT dispatch. "
+        "Every option can also be set as OTA_<NAME> in the environment or in a TOML --config file."))
+    p.add_argument("--version", action="version", version=f"ota-backend {__version__}")
+    p.add_argument("--config", metavar="FILE", help="TOML file with settings (env OTA_CONFIG)")
+    p.add_argument("--data-dir", help="where the database, objects and broker state live (env OTA_DATA_DIR)")
+    p.add_argument("--host", help="HTTP listen address (default 127.0.0.1)")
+    p.add_argument("--http-port", type=int, help="HTTP port (default 7777; 0 picks a free one)")
+    p.add_argument("--database-url", help="e.g. postgresql+psycopg://user:pw@127.0.0.1/ota (default SQLite)")
+    p.add_argument("--public-base-url", help="base URL put in front of file URLs pushed to devices")
+    p.add_argument("--storage-endpoint", help="external S3-compatible store, e.g. http://127.0.0.1:9000")
+    p.add_argument("--storage-region")
+    p.add_argument("--storage-access-key")
+    p.add_argument("--mqtt-url", help="external broker, mqtt://user:pass@host:1883 or mqtts://...")
+    p.add_argument("--mqtt-port", type=int, help="embedded broker's port (default 1883; 0 picks a free one)")
+    p.add_argument("--lan", action="store_true", default=None,
+                   help="let the embedded broker and the HTTP server listen on all interfaces")
+    p.add_argument("--minute-seconds", type=float, help=argparse.SUPPRESS)
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if k not in ("config",) and v is not None}
+    try:
+        settings = load_settings(args.config, overrides)
+    except ConfigError as exc:
+        print(f"ota-backend: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    from .runtime import Runtime, StartupError, data_dir_lock
+    try:
+        lock = data_dir_lock(settings.data_dir)
+    except StartupError as exc:
+        print(f"ota-backend: {exc}", file=sys.stderr)
+        return 1
+    runtime = Runtime(settings)
+    try:
+        runtime.start()
+    except StartupError as exc:
+        runtime.stop()
+        print(f"ota-backend: cannot start: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return _serve(runtime)
+    finally:
+        runtime.stop()
+        lock.close()
+
+
+def _serve(runtime) -> int:  # noqa: ANN001
+    import uvicorn
+
+    from .app import create_app
+    s = runtime.settings
+    config = uvicorn.Config(create_app(runtime), host=s.bind_host, port=s.http_port, log_level="warning",
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:  # noqa: ANN001
+            await super().startup(sockets)
+            if self.started:
+                host, port = self.servers[0].sockets[0].getsockname()[:2]
+                shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+                mqtt = runtime.mqtt_port()
+                extra = f" mqtt://127.0.0.1:{mqtt}" if mqtt else ""
+                print(f"ota-backend {__version__} ready http://{shown}:{port}{extra}", flush=True)
+
+    server = Server(config)
+    try:
+        asyncio.run(server.serve())
+    except KeyboardInterrupt:
+        pass
+    if not server.started:
+        print(f"ota-backend: cannot listen on {s.bind_host}:{s.http_port} (port taken?)", file=sys.stderr)
+        return 1
+    return 0

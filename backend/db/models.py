@@ -1,0 +1,126 @@
+"""SQLAlchemy 2 models. Status columns hold the protocol's numeric codes (backend.ota.status)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+intpk = Annotated[int, mapped_column(Integer, primary_key=True, autoincrement=True)]
+millis = Annotated[int, mapped_column(BigInteger, default=now_ms, nullable=False)]
+name64 = Annotated[str, mapped_column(String(64), nullable=False)]
+code = Annotated[int, mapped_column(Integer, nullable=False)]
+text = Annotated[str, mapped_column(Text, nullable=False, default="")]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Product(Base):
+    __tablename__ = "product"
+    product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_name: Mapped[name64]
+    desc: Mapped[text]
+    created_time: Mapped[millis]
+
+
+class Device(Base):
+    __tablename__ = "device"
+    __table_args__ = (UniqueConstraint("product_id", "device_name", name="uq_device_name"),)
+    id: Mapped[intpk]
+    product_id: Mapped[str] = mapped_column(ForeignKey("product.product_id", ondelete="CASCADE"), nullable=False)
+    device_name: Mapped[name64]
+    version: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    online: Mapped[bool] = mapped_column(default=False, nullable=False)
+    last_seen: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
+    device_secret: Mapped[name64]
+    created_time: Mapped[millis]
+
+
+class Firmware(Base):
+    __tablename__ = "firmware"
+    __table_args__ = (UniqueConstraint("product_id", "version", name="uq_firmware_version"),)
+    id: Mapped[intpk]
+    product_id: Mapped[str] = mapped_column(ForeignKey("product.product_id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(String(128), nullable=False)
+    version: Mapped[name64]
+    is_diff: Mapped[code]
+    sign_method: Mapped[str] = mapped_column(String(16), nullable=False)
+    desc: Mapped[text]
+    ext_data: Mapped[text]
+    total_size: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    created_time: Mapped[millis]
+    files: Mapped[list[FirmwareFile]] = relationship(
+        back_populates="firmware", cascade="all, delete-orphan", order_by="FirmwareFile.id")
+
+
+class FirmwareFile(Base):
+    __tablename__ = "firmware_file"
+    id: Mapped[intpk]
+    firmware_id: Mapped[int] = mapped_column(ForeignKey("firmware.id", ondelete="CASCADE"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    object_key: Mapped[str] = mapped_column(String(1024), nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    md5: Mapped[str] = mapped_column(String(32), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    firmware: Mapped[Firmware] = relationship(back_populates="files")
+
+    def signature(self, sign_method: str) -> str:
+        return self.sha256 if sign_method == "sha256" else self.md5
+
+
+class Task(Base):
+    __tablename__ = "task"
+    id: Mapped[intpk]
+    task_uid: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    firmware_id: Mapped[int] = mapped_column(ForeignKey("firmware.id", ondelete="CASCADE"), nullable=False, index=True)
+    product_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    type: Mapped[code]
+    upgrade_type: Mapped[code]
+    status: Mapped[code]
+    version: Mapped[name64]  # target version (the firmware's)
+    src_version: Mapped[text]  # JSON array text
+    src_device: Mapped[text]  # JSON array text
+    retry_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    retry_interval_minutes: Mapped[int] = mapped_column(Integer, nullable=False, default=10)
+    timeout_minutes: Mapped[int] = mapped_column(Integer, nullable=False, default=60)
+    max_per_minute: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    gray_percent: Mapped[int] = mapped_column(Integer, nullable=False, default=100)
+    schedule_time: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    overwrite: Mapped[bool] = mapped_column(default=False, nullable=False)
+    created_time: Mapped[millis]
+    updated_time: Mapped[millis]
+
+
+class DeviceRecord(Base):
+    __tablename__ = "device_record"
+    __table_args__ = (
+        Index("ix_record_task_status", "task_id", "status"),
+        Index("ix_record_device_status", "product_id", "device_name", "status"),
+        Index("ix_record_due", "status", "due_time"),
+    )
+    id: Mapped[intpk]
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), nullable=False)
+    task_uid: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    product_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    device_name: Mapped[name64]
+    version: Mapped[str] = mapped_column(String(64), nullable=False, default="")  # device's version
+    target_version: Mapped[name64]
+    status: Mapped[code]
+    step: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    desc: Mapped[text]
+    retry_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    auto_retries: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # when a timer acts on this record: push timeout (301/401) or automatic retry (601 -> 203)
+    due_time: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    pushed_time: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    created_time: Mapped[millis]
+    updated_time: Mapped[millis]

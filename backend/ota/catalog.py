@@ -1,0 +1,144 @@
+"""Products, devices and firmware: lifecycle rules that span the database and the object store."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..db.models import Device, DeviceRecord, Firmware, FirmwareFile, Product, Task, now_ms
+from ..storage.base import PRIVATE_BUCKET, TEMPORARY_BUCKET, ObjectMissing, ObjectStore
+from .errors import RuleError
+from .status import ErrorCode, RecordStatus, TaskStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NewFile:
+    file_path: str  # key in the temporary bucket
+    name: str
+
+
+def firmware_prefix(product_id: str, version: str) -> str:
+    return f"productManage/ota/{product_id}/{version}/"
+
+
+RUNNING = (TaskStatus.NOT_STARTED, TaskStatus.UPGRADING)
+
+
+class Catalog:
+    def __init__(self, store: ObjectStore, on_devices_changed: Callable[[], None] = lambda: None,
+                 on_records_cancelled: Callable[[list[DeviceRecord]], None] = lambda rs: None):
+        self.store = store
+        self._on_devices_changed = on_devices_changed
+        self._on_records_cancelled = on_records_cancelled
+        self._version_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def devices_changed(self) -> None:
+        self._on_devices_changed()
+
+    # ---- firmware ---------------------------------------------------------------------
+    def _version_lock(self, product_id: str, version: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._version_locks.setdefault((product_id, version), threading.Lock())
+
+    def create_firmware(self, session: Session, *, product_id: str, name: str, version: str, is_diff: int,
+                        sign_method: str, desc: str, ext_data: str, files: list[NewFile]) -> Firmware:
+        """Copy each upload to the private bucket, hash the stored bytes, insert the rows.
+
+        Any failure removes the copies already made and leaves no row behind.
+        """
+        with self._version_lock(product_id, version):
+            if session.get(Product, product_id) is None:
+                raise RuleError(404, ErrorCode.NOT_FOUND, f"product {product_id!r} not found")
+            if session.scalar(select(Firmware.id).where(Firmware.product_id == product_id,
+                                                        Firmware.version == version)) is not None:
+                raise RuleError(409, ErrorCode.DUPLICATE,
+                                f"version: firmware {version!r} of product {product_id!r} already exists")
+            for i, f in enumerate(files):
+                if not self.store.exists(TEMPORARY_BUCKET, f.file_path):
+                    raise RuleError(400, ErrorCode.PARAMETER,
+                                    f"files[{i}].filePath: no uploaded object {f.file_path!r}")
+            prefix = firmware_prefix(product_id, version)
+            copied: list[str] = []
+            try:
+                fw = Firmware(product_id=product_id, name=name, version=version, is_diff=is_diff,
+                              sign_method=sign_method, desc=desc, ext_data=ext_data)
+                for i, f in enumerate(files):
+                    key = prefix + f.name
+                    try:
+                        self.store.copy(TEMPORARY_BUCKET, f.file_path, PRIVATE_BUCKET, key)
+                    except ObjectMissing:
+                        raise RuleError(400, ErrorCode.PARAMETER,
+                                        f"files[{i}].filePath: no uploaded object {f.file_path!r}") from None
+                    copied.append(key)
+                    d = self.store.digest(PRIVATE_BUCKET, key)
+                    fw.files.append(FirmwareFile(name=f.name, object_key=key, size=d.size, md5=d.md5, sha256=d.sha256))
+                fw.total_size = sum(x.size for x in fw.files)
+                session.add(fw)
+                session.commit()
+            except BaseException as exc:
+                session.rollback()
+                for key in copied:
+                    try:
+                        self.store.remove(PRIVATE_BUCKET, key)
+                    except Exception:  # noqa: BLE001
+                        log.exception("could not remove %s after a failed firmware create", key)
+                if isinstance(exc, IntegrityError):
+                    raise RuleError(409, ErrorCode.DUPLICATE, f"version: firmware {version!r} already exists") from None
+                raise
+        for f in files:  # claimed: the private copy is the firmware's now
+            try:
+                self.store.remove(TEMPORARY_BUCKET, f.file_path)
+            except Exception:  # noqa: BLE001
+                log.warning("could not remove claimed upload %s", f.file_path)
+        return fw
+
+    def delete_firmware(self, session: Session, fw: Firmware) -> None:
+        running = session.scalar(select(Task.id).where(Task.firmware_id == fw.id, Task.status.in_(RUNNING)).limit(1))
+        if running is not None:
+            raise RuleError(409, ErrorCode.ALREADY_FINISHED,
+                            f"firmwareID: firmware {fw.id} has a running task ({running}); cancel it first")
+        prefix = firmware_prefix(fw.product_id, fw.version)
+        task_ids = list(session.scalars(select(Task.id).where(Task.firmware_id == fw.id)))
+        if task_ids:
+            session.execute(delete(DeviceRecord).where(DeviceRecord.task_id.in_(task_ids)))
+            session.execute(delete(Task).where(Task.id.in_(task_ids)))
+        session.delete(fw)
+        session.flush()
+        self.store.remove_prefix(PRIVATE_BUCKET, prefix)
+
+    # ---- products and devices -----------------------------------------------------------
+    def delete_product(self, session: Session, product: Product) -> None:
+        running = session.scalar(select(Task.id).where(Task.product_id == product.product_id,
+                                                       Task.status.in_(RUNNING)).limit(1))
+        if running is not None:
+            raise RuleError(409, ErrorCode.ALREADY_FINISHED,
+                            f"productID: product {product.product_id!r} has a running task ({running}); cancel it first")
+        for fw in list(session.scalars(select(Firmware).where(Firmware.product_id == product.product_id))):
+            self.delete_firmware(session, fw)
+        session.execute(delete(Device).where(Device.product_id == product.product_id))
+        session.delete(product)
+        self.devices_changed()
+
+    def delete_device(self, session: Session, dev: Device) -> None:
+        """The device's unfinished records are cancelled (701), then the device goes."""
+        active = list(session.scalars(select(DeviceRecord).where(
+            DeviceRecord.product_id == dev.product_id, DeviceRecord.device_name == dev.device_name,
+            DeviceRecord.status < RecordStatus.SUCCEEDED)))
+        now = now_ms()
+        for r in active:
+            r.status, r.desc, r.updated_time, r.due_time = RecordStatus.CANCELLED, "device deleted", now, 0
+        session.delete(dev)
+        session.flush()
+        if active:
+            self._on_records_cancelled(active)
+
+

@@ -1,0 +1,456 @@
+"""The OTA rules: task planning, the device-record state machine, timers and pushes.
+
+Plain Python over the database; no MQTT or HTTP types. Device messages come in as the
+dataclasses of `backend.mqtt.messages`; pushes go out through a `Publisher`. Every
+mutation runs under one lock in one transaction, and messages and events leave only
+after that transaction committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import re
+import threading
+import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..db.models import Device, DeviceRecord, Firmware, Task, now_ms
+from ..db.session import Database
+from ..mqtt import messages as wire
+from ..storage.base import PRIVATE_BUCKET, ObjectStore
+from .errors import RuleError
+from .events import EventBus, device_event, record_event, task_event
+from .status import ErrorCode, RecordStatus as RS, Step, TaskStatus as TS, TaskType, UpgradeType
+
+log = logging.getLogger(__name__)
+
+STEP_DESC = {Step.FAILED: "upgrade failed", Step.DOWNLOAD_FAILED: "download failed",
+             Step.VERIFY_FAILED: "verification failed", Step.FLASH_FAILED: "flashing failed"}
+ACTIVE = (RS.CONFIRM, RS.QUEUED, RS.QUEUED_OFFLINE, RS.QUEUED_RETRY, RS.PUSHED, RS.UPGRADING)
+PUSHABLE = (RS.QUEUED, RS.QUEUED_RETRY)
+
+
+class Publisher(Protocol):
+    def publish(self, topic: str, payload: bytes) -> None: ...
+
+
+@dataclass
+class TaskSpec:
+    firmware_id: int
+    type: int = TaskType.ALL
+    upgrade_type: int = UpgradeType.STATIC
+    device_list: list[str] = field(default_factory=list)
+    version_list: list[str] = field(default_factory=list)
+    retry_count: int = 0
+    retry_interval_minutes: int = 10
+    timeout_minutes: int = 60
+    max_per_minute: int = 0
+    gray_percent: int = 100
+    schedule_time: int = 0
+    overwrite: bool = False
+
+
+def _version_key(v: str) -> tuple[int, ...] | None:
+    parts = re.findall(r"\d+", v)
+    if not parts or re.sub(r"[\d.\-_vV]", "", v):
+        return None
+    return tuple(int(p) for p in parts)
+
+
+def is_newer(version: str, than: str) -> bool:
+    a, b = _version_key(version), _version_key(than)
+    return a is not None and b is not None and a > b
+
+
+def gray_rank(task_uid: str, device_name: str) -> int:
+    return int.from_bytes(hashlib.sha1(f"{task_uid}/{device_name}".encode()).digest()[:4], "big")
+
+
+@dataclass
+class _Out:
+    """What a unit of work sends once it has committed."""
+    messages: list[tuple[str, bytes]] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+
+
+class OtaEngine:
+    def __init__(self, db: Database, store: ObjectStore, events: EventBus, publisher: Publisher | None = None,
+                 minute_seconds: float = 60.0, public_base_url: str = "",
+                 clock: Callable[[], int] = now_ms):
+        self.db, self.store, self.events = db, store, events
+        self.publisher = publisher
+        self.minute_ms = max(1, int(minute_seconds * 1000))
+        self.public_base_url = public_base_url.rstrip("/")
+        self.clock = clock
+        self.lock = threading.RLock()
+        self._push_times: dict[int, deque[int]] = defaultdict(deque)
+
+    # ---- unit of work -----------------------------------------------------------------
+    def _run(self, fn: Callable[[Session, _Out, int], object]) -> object:
+        out = _Out()
+        with self.lock:
+            with self.db.session() as s:
+                result = fn(s, out, self.clock())
+            self._flush(out)
+        return result
+
+    def _flush(self, out: _Out) -> None:
+        if self.publisher is not None:
+            for topic, payload in out.messages:
+                try:
+                    self.publisher.publish(topic, payload)
+                except Exception:  # noqa: BLE001
+                    log.exception("publish to %s failed", topic)
+        self.events.publish_many(out.events)
+
+    # ---- tasks ------------------------------------------------------------------------
+    def create_task(self, spec: TaskSpec) -> Task:
+        return self._run(lambda s, out, now: self._create_task(s, out, now, spec))  # type: ignore[return-value]
+
+    def _create_task(self, s: Session, out: _Out, now: int, spec: TaskSpec) -> Task:
+        fw = s.get(Firmware, spec.firmware_id)
+        if fw is None:
+            raise RuleError(404, ErrorCode.NOT_FOUND, f"firmware {spec.firmware_id} not found")
+        if spec.type == TaskType.TARGETED and not spec.device_list:
+            raise RuleError(400, ErrorCode.PARAMETER, "deviceList: a targeted task (type 2) needs at least one device")
+        if spec.upgrade_type == UpgradeType.DYNAMIC:
+            if spec.type == TaskType.TARGETED:
+                raise RuleError(400, ErrorCode.PARAMETER, "upgradeType: a dynamic task cannot be targeted (type 2)")
+            if not spec.version_list:
+                raise RuleError(400, ErrorCode.PARAMETER, "versionList: a dynamic task needs the source versions")
+        if fw.version in spec.version_list:
+            raise RuleError(400, ErrorCode.PARAMETER,
+                            f"versionList: contains the firmware's own version {fw.version!r}")
+        q = select(Device).where(Device.product_id == fw.product_id)
+        if spec.type == TaskType.TARGETED:
+            devices = []
+            for i in range(0, len(spec.device_list), 500):
+                devices.extend(s.scalars(q.where(Device.device_name.in_(spec.device_list[i:i + 500]))))
+            unknown = sorted(set(spec.device_list) - {d.device_name for d in devices})
+            if unknown:
+                shown = ", ".join(unknown[:20]) + (f" (+{len(unknown) - 20} more)" if len(unknown) > 20 else "")
+                raise RuleError(404, ErrorCode.NOT_FOUND,
+                                f"deviceList: not devices of product {fw.product_id!r}: {shown}")
+        else:
+            devices = list(s.scalars(q.order_by(Device.id)))
+        if spec.version_list:
+            devices = [d for d in devices if d.version in spec.version_list]
+        devices = [d for d in devices if d.version != fw.version]
+        task = Task(task_uid=str(uuid.uuid4()), firmware_id=fw.id, product_id=fw.product_id, type=spec.type,
+                    upgrade_type=spec.upgrade_type, version=fw.version,
+                    status=TS.NOT_STARTED if spec.schedule_time > now else TS.UPGRADING,
+                    src_version=json.dumps(spec.version_list), src_device=json.dumps(spec.device_list),
+                    retry_count=spec.retry_count, retry_interval_minutes=spec.retry_interval_minutes,
+                    timeout_minutes=spec.timeout_minutes, max_per_minute=spec.max_per_minute,
+                    gray_percent=spec.gray_percent, schedule_time=spec.schedule_time, overwrite=spec.overwrite,
+                    created_time=now, updated_time=now)
+        s.add(task)
+        s.flush()
+        if spec.gray_percent < 100:
+            keep = math.ceil(len(devices) * spec.gray_percent / 100)
+            devices = sorted(devices, key=lambda d: gray_rank(task.task_uid, d.device_name))[:keep]
+        records = [self._new_record(s, out, now, task, d) for d in devices]
+        s.flush()
+        out.events.extend(record_event(r) for r in records)
+        out.events.append(task_event(task))
+        if task.status == TS.UPGRADING:
+            self._push_queued(s, out, now, task)
+            self._maybe_finish(s, out, now, task)
+        return task
+
+    def _new_record(self, s: Session, out: _Out, now: int, task: Task, dev: Device) -> DeviceRecord:
+        rec = DeviceRecord(task_id=task.id, task_uid=task.task_uid, product_id=dev.product_id,
+                           device_name=dev.device_name, version=dev.version, target_version=task.version,
+                           status=RS.QUEUED if dev.online else RS.QUEUED_OFFLINE, created_time=now, updated_time=now)
+        others = list(s.scalars(select(DeviceRecord).where(
+            DeviceRecord.product_id == dev.product_id, DeviceRecord.device_name == dev.device_name,
+            DeviceRecord.status.in_(ACTIVE), DeviceRecord.task_id != task.id)))
+        if others:
+            if task.overwrite:
+                for o in others:
+                    self._set(out, o, now, RS.CANCELLED, desc=f"overwritten by task {task.task_uid}", due=0)
+            else:
+                rec.status, rec.desc = RS.FAILED, "another task is upgrading this device"
+        s.add(rec)
+        return rec
+
+    def _set(self, out: _Out, rec: DeviceRecord, now: int, status: int, *, step: int | None = None,
+             desc: str | None = None, due: int | None = None) -> None:
+        rec.status = status
+        if step is not None:
+            rec.step = step
+        if desc is not None:
+            rec.desc = desc
+        if due is not None:
+            rec.due_time = due
+        rec.updated_time = now
+        out.events.append(record_event(rec))
+
+    def _fail(self, out: _Out, rec: DeviceRecord, task: Task, now: int, step: int, desc: str) -> None:
+        retry_left = rec.auto_retries < task.retry_count and task.status == TS.UPGRADING
+        due = now + task.retry_interval_minutes * self.minute_ms if retry_left else 0
+        self._set(out, rec, now, RS.FAILED, step=step, desc=desc, due=due)
+
+    # ---- pushing ----------------------------------------------------------------------
+    def _budget(self, task: Task, now: int) -> int:
+        if task.max_per_minute <= 0:
+            return 1 << 30
+        times = self._push_times[task.id]
+        while times and times[0] <= now - self.minute_ms:
+            times.popleft()
+        return max(0, task.max_per_minute - len(times))
+
+    def _file_url(self, key: str) -> str:
+        url = self.store.presign("GET", PRIVATE_BUCKET, key)
+        return self.public_base_url + url if self.public_base_url else url
+
+    def _push(self, s: Session, out: _Out, now: int, task: Task, rec: DeviceRecord,
+              client_token: str | None = None, fw: Firmware | None = None) -> None:
+        fw = fw or s.get(Firmware, task.firmware_id)
+        assert fw is not None
+        files = [{"name": f.name, "signature": f.signature(fw.sign_method), "size": f.size,
+                  "url": self._file_url(f.object_key)} for f in fw.files]
+        payload = wire.upgrade_push(client_token=client_token or wire.new_client_token(), record_id=rec.id,
+                                    is_diff=fw.is_diff, sign_method=fw.sign_method, version=fw.version,
+                                    files=files, timestamp=now)
+        out.messages.append((wire.topic_down_upgrade(rec.product_id, rec.device_name), payload))
+        self._push_times[task.id].append(now)
+        self._set(out, rec, now, RS.PUSHED, step=0, desc="pushed", due=now + task.timeout_minutes * self.minute_ms)
+        rec.pushed_time = now
+
+    def _push_queued(self, s: Session, out: _Out, now: int, task: Task) -> None:
+        budget = self._budget(task, now)
+        if budget <= 0:
+            return
+        recs = list(s.scalars(select(DeviceRecord).where(DeviceRecord.task_id == task.id,
+                                                         DeviceRecord.status.in_(PUSHABLE))
+                              .order_by(DeviceRecord.id).limit(min(budget, 5000))))
+        if recs:
+            fw = s.get(Firmware, task.firmware_id)
+            for rec in recs:
+                self._push(s, out, now, task, rec, fw=fw)
+
+    # ---- completion ---------------------------------------------------------------------
+    def _maybe_finish(self, s: Session, out: _Out, now: int, task: Task) -> None:
+        if task.status != TS.UPGRADING or task.upgrade_type == UpgradeType.DYNAMIC:
+            return
+        pending = s.scalar(select(DeviceRecord.id).where(
+            DeviceRecord.task_id == task.id,
+            DeviceRecord.status.in_(ACTIVE) | ((DeviceRecord.status == RS.FAILED) & (DeviceRecord.due_time > 0))
+        ).limit(1))
+        if pending is None:
+            self._set_task(out, task, now, TS.DONE)
+
+    def _set_task(self, out: _Out, task: Task, now: int, status: int) -> None:
+        task.status, task.updated_time = status, now
+        out.events.append(task_event(task))
+
+    # ---- manual actions -----------------------------------------------------------------
+    def cancel_task(self, task_id: int) -> None:
+        def work(s: Session, out: _Out, now: int) -> None:
+            task = s.get(Task, task_id)
+            if task is None:
+                raise RuleError(404, ErrorCode.NOT_FOUND, f"task {task_id} not found")
+            if task.status not in (TS.NOT_STARTED, TS.UPGRADING):
+                raise RuleError(409, ErrorCode.ALREADY_FINISHED,
+                                f"taskID: task {task_id} is {TS(task.status).name.lower()} and cannot be cancelled")
+            for rec in list(s.scalars(select(DeviceRecord).where(DeviceRecord.task_id == task.id,
+                                                            DeviceRecord.status < RS.SUCCEEDED))):
+                self._set(out, rec, now, RS.CANCELLED, desc="task cancelled", due=0)
+            for rec in list(s.scalars(select(DeviceRecord).where(DeviceRecord.task_id == task.id,
+                                                            DeviceRecord.status == RS.FAILED,
+                                                            DeviceRecord.due_time > 0))):
+                rec.due_time = 0
+            self._set_task(out, task, now, TS.CANCELLED)
+        self._run(work)
+
+    def _record(self, s: Session, record_id: int) -> tuple[DeviceRecord, Task]:
+        rec = s.get(DeviceRecord, record_id)
+        if rec is None:
+            raise RuleError(404, ErrorCode.NOT_FOUND, f"device record {record_id} not found")
+        task = s.get(Task, rec.task_id)
+        assert task is not None
+        return rec, task
+
+    def cancel_record(self, record_id: int) -> None:
+        def work(s: Session, out: _Out, now: int) -> None:
+            rec, task = self._record(s, record_id)
+            if rec.status in (RS.SUCCEEDED, RS.FAILED):
+                raise RuleError(409, ErrorCode.ALREADY_FINISHED,
+                                f"id: record {record_id} already finished ({rec.status}) and cannot be cancelled")
+            if rec.status != RS.CANCELLED:
+                self._set(out, rec, now, RS.CANCELLED, desc="cancelled", due=0)
+                self._maybe_finish(s, out, now, task)
+        self._run(work)
+
+    def retry_record(self, record_id: int) -> None:
+        def work(s: Session, out: _Out, now: int) -> None:
+            rec, task = self._record(s, record_id)
+            if rec.status in (RS.UPGRADING, RS.SUCCEEDED):
+                raise RuleError(409, ErrorCode.RETRY_NOT_ALLOWED,
+                                f"id: record {record_id} is {'upgrading' if rec.status == RS.UPGRADING else 'already upgraded'} "
+                                f"({rec.status}); retry is not allowed")
+            if task.status == TS.CANCELLED:
+                raise RuleError(409, ErrorCode.RETRY_NOT_ALLOWED, f"id: task {task.task_uid} was cancelled")
+            if task.status == TS.DONE:
+                self._set_task(out, task, now, TS.UPGRADING)
+            rec.retry_count += 1
+            self._push(s, out, now, task, rec)
+        self._run(work)
+
+    # ---- device messages ----------------------------------------------------------------
+    def handle_messages(self, msgs: Iterable[wire.Report | wire.Progress]) -> None:
+        def work(s: Session, out: _Out, now: int) -> None:
+            for m in msgs:
+                try:
+                    with s.begin_nested():
+                        if isinstance(m, wire.Report):
+                            self._on_report(s, out, now, m)
+                        else:
+                            self._on_progress(s, out, now, m)
+                except Exception:  # noqa: BLE001 - one bad message must not stop the others
+                    log.exception("device message from %s/%s not applied", m.product_id, m.device_name)
+        self._run(work)
+
+    def _device(self, s: Session, product_id: str, device_name: str) -> Device | None:
+        return s.scalar(select(Device).where(Device.product_id == product_id, Device.device_name == device_name))
+
+    def _on_report(self, s: Session, out: _Out, now: int, m: wire.Report) -> None:
+        dev = self._device(s, m.product_id, m.device_name)
+        if dev is None:
+            log.warning("version report from unknown device %s/%s ignored", m.product_id, m.device_name)
+            return
+        changed = dev.version != m.version or not dev.online
+        dev.version, dev.online, dev.last_seen = m.version, True, now
+        if changed:
+            out.events.append(device_event(dev))
+        recs = list(s.scalars(select(DeviceRecord).where(
+            DeviceRecord.product_id == dev.product_id, DeviceRecord.device_name == dev.device_name,
+            DeviceRecord.status.in_(ACTIVE)).order_by(DeviceRecord.id)))
+        if m.record_id is not None and all(r.id != m.record_id for r in recs):
+            # a late answer about a record that timed out: success still counts
+            late = s.get(DeviceRecord, m.record_id)
+            if (late is not None and late.status == RS.FAILED and late.product_id == dev.product_id
+                    and late.device_name == dev.device_name and m.version == late.target_version):
+                recs.append(late)
+        tasks: dict[int, Task] = {}
+        for rec in recs:
+            task = tasks.get(rec.task_id) or s.get(Task, rec.task_id)
+            tasks[rec.task_id] = task
+            if m.version == rec.target_version:
+                self._set(out, rec, now, RS.SUCCEEDED, step=100, desc="upgrade succeeded", due=0)
+            elif is_newer(m.version, rec.target_version):
+                self._set(out, rec, now, RS.FAILED, desc="device version is newer than the package", due=0)
+            elif rec.status in (RS.QUEUED, RS.QUEUED_OFFLINE, RS.QUEUED_RETRY, RS.PUSHED):
+                if task.status != TS.UPGRADING:
+                    if rec.status == RS.QUEUED_OFFLINE:
+                        self._set(out, rec, now, RS.QUEUED)
+                elif self._budget(task, now) > 0:
+                    self._push(s, out, now, task, rec, client_token=m.client_token or None)
+                elif rec.status == RS.QUEUED_OFFLINE:
+                    self._set(out, rec, now, RS.QUEUED)  # online now: the timer pushes it within budget
+            self._maybe_finish(s, out, now, task)
+        if not recs:
+            self._join_dynamic(s, out, now, dev, m.client_token)
+
+    def _join_dynamic(self, s: Session, out: _Out, now: int, dev: Device, client_token: str) -> None:
+        tasks = list(s.scalars(select(Task).where(Task.product_id == dev.product_id, Task.status == TS.UPGRADING,
+                                                  Task.upgrade_type == UpgradeType.DYNAMIC).order_by(Task.id)))
+        for task in tasks:
+            if dev.version == task.version or dev.version not in json.loads(task.src_version or "[]"):
+                continue
+            if s.scalar(select(DeviceRecord.id).where(DeviceRecord.task_id == task.id,
+                                                      DeviceRecord.device_name == dev.device_name).limit(1)):
+                continue
+            if task.gray_percent < 100 and gray_rank(task.task_uid, dev.device_name) % 100 >= task.gray_percent:
+                continue
+            rec = self._new_record(s, out, now, task, dev)
+            s.flush()
+            if rec.status == RS.QUEUED and self._budget(task, now) > 0:
+                self._push(s, out, now, task, rec, client_token=client_token or None)
+            else:
+                out.events.append(record_event(rec))
+            return
+
+    def _on_progress(self, s: Session, out: _Out, now: int, m: wire.Progress) -> None:
+        reply_topic = wire.topic_down_progress(m.product_id, m.device_name)
+
+        def reply(code: int = 200, status: str = "成功") -> None:
+            out.messages.append((reply_topic, wire.progress_reply(m.client_token, code=code, status=status,
+                                                                  timestamp=now)))
+        dev = self._device(s, m.product_id, m.device_name)
+        if dev is None:
+            log.warning("progress from unknown device %s/%s ignored", m.product_id, m.device_name)
+            return
+        dev.last_seen = now
+        if not dev.online:
+            dev.online = True
+            out.events.append(device_event(dev))
+        rec = s.get(DeviceRecord, m.record_id)
+        if rec is None or rec.product_id != m.product_id or rec.device_name != m.device_name:
+            log.warning("progress from %s/%s names record %s, which is not its own", m.product_id,
+                        m.device_name, m.record_id)
+            return reply(ErrorCode.NOT_FOUND, f"record {m.record_id} is not this device's")
+        if m.step == 0:
+            return reply(ErrorCode.PARAMETER, "step must not be 0")
+        if rec.status >= RS.SUCCEEDED:
+            return reply(ErrorCode.ALREADY_FINISHED, f"record {rec.id} already finished ({rec.status})")
+        task = s.get(Task, rec.task_id)
+        assert task is not None
+        if m.step > 0:
+            self._set(out, rec, now, RS.UPGRADING, step=m.step, desc=m.desc or "upgrading",
+                      due=now + task.timeout_minutes * self.minute_ms)
+        else:
+            self._fail(out, rec, task, now, m.step, m.desc or STEP_DESC.get(Step(m.step), "upgrade failed"))
+            self._maybe_finish(s, out, now, task)
+        reply()
+
+    # ---- timers -------------------------------------------------------------------------
+    def tick(self) -> None:
+        self._run(self._tick)
+
+    def _tick(self, s: Session, out: _Out, now: int) -> None:
+        for task in list(s.scalars(select(Task).where(Task.status == TS.NOT_STARTED, Task.schedule_time <= now))):
+            self._set_task(out, task, now, TS.UPGRADING)
+        tasks: dict[int, Task] = {}
+
+        def task_of(rec: DeviceRecord) -> Task:
+            if rec.task_id not in tasks:
+                tasks[rec.task_id] = s.get(Task, rec.task_id)  # type: ignore[assignment]
+            return tasks[rec.task_id]
+
+        for rec in list(s.scalars(select(DeviceRecord).where(DeviceRecord.status.in_((RS.PUSHED, RS.UPGRADING)),
+                                                        DeviceRecord.due_time > 0, DeviceRecord.due_time <= now))):
+            self._fail(out, rec, task_of(rec), now, rec.step if rec.step < 0 else Step.FAILED, "timeout")
+        for rec in list(s.scalars(select(DeviceRecord).where(DeviceRecord.status == RS.FAILED,
+                                                        DeviceRecord.due_time > 0, DeviceRecord.due_time <= now))):
+            rec.auto_retries += 1
+            rec.retry_count += 1
+            self._set(out, rec, now, RS.QUEUED_RETRY, desc="waiting for automatic retry", due=0)
+        s.flush()
+        running = list(s.scalars(select(Task).where(Task.status == TS.UPGRADING)))
+        for task in running:
+            self._push_queued(s, out, now, task)
+            self._maybe_finish(s, out, now, task)
+
+    # ---- reading ------------------------------------------------------------------------
+    @staticmethod
+    def analysis(s: Session, task_uid: str) -> dict:
+        rows = s.execute(select(DeviceRecord.status, func.count()).where(DeviceRecord.task_uid == task_uid)
+                         .group_by(DeviceRecord.status)).all()
+        counts = {str(int(c)): 0 for c in RS}
+        for status, n in rows:
+            counts[str(status)] = n
+        total = sum(counts.values())
+        succeeded = counts[str(int(RS.SUCCEEDED))]
+        failed = counts[str(int(RS.FAILED))]
+        return {"total": total, "statusCount": counts, "succeeded": succeeded, "failed": failed,
+                "successRate": round(succeeded / total, 4) if total else 0.0}

@@ -1,0 +1,74 @@
+"""In-process event bus behind the SSE stream: numbered events in a bounded replay buffer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections import deque
+from typing import Any
+
+
+class EventBus:
+    def __init__(self, capacity: int = 50_000):
+        self._buf: deque[tuple[int, str]] = deque(maxlen=capacity)
+        self._next_id = 1
+        self._lock = threading.Lock()
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+    @property
+    def last_id(self) -> int:
+        return self._next_id - 1
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self.publish_many([event])
+
+    def publish_many(self, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
+        with self._lock:
+            for ev in events:
+                self._buf.append((self._next_id, json.dumps(ev, ensure_ascii=False, separators=(",", ":"))))
+                self._next_id += 1
+            waiters = list(self._waiters)
+        for loop, flag in waiters:
+            try:
+                loop.call_soon_threadsafe(flag.set)
+            except RuntimeError:  # loop closed
+                pass
+
+    def since(self, last_id: int) -> tuple[list[tuple[int, str]], bool]:
+        """Events after `last_id`, and whether some were already dropped from the buffer."""
+        with self._lock:
+            if not self._buf or last_id >= self._next_id - 1:
+                return [], last_id > self._next_id - 1
+            first = self._buf[0][0]
+            missed = last_id + 1 < first
+            start = max(0, last_id + 1 - first)
+            return [self._buf[i] for i in range(start, len(self._buf))], missed
+
+    def subscribe(self) -> asyncio.Event:
+        flag = asyncio.Event()
+        with self._lock:
+            self._waiters.add((asyncio.get_running_loop(), flag))
+        return flag
+
+    def unsubscribe(self, flag: asyncio.Event) -> None:
+        with self._lock:
+            self._waiters = {w for w in self._waiters if w[1] is not flag}
+
+
+def record_event(r) -> dict[str, Any]:  # noqa: ANN001
+    return {"type": "record", "id": r.id, "taskUid": r.task_uid, "productID": r.product_id,
+            "deviceName": r.device_name, "status": r.status, "step": r.step, "desc": r.desc,
+            "retryCount": r.retry_count, "version": r.version, "targetVersion": r.target_version,
+            "updatedTime": r.updated_time}
+
+
+def device_event(d) -> dict[str, Any]:  # noqa: ANN001
+    return {"type": "device", "productID": d.product_id, "deviceName": d.device_name,
+            "version": d.version, "online": d.online}
+
+
+def task_event(t) -> dict[str, Any]:  # noqa: ANN001
+    return {"type": "task", "taskID": t.id, "taskUid": t.task_uid, "status": t.status}

@@ -1,0 +1,207 @@
+"""Wiring: builds and supervises the database, object store, broker, MQTT link, engine and timers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from .config import Settings
+from .db.models import Device
+from .db.session import Database
+from .keyring_store import admin_token, get_secret
+from .ota.catalog import Catalog
+from .ota.engine import OtaEngine
+from .ota.events import EventBus, record_event
+from .storage.base import TEMPORARY_BUCKET
+from .storage.embedded import EmbeddedNanio
+from .storage.s3 import S3Store
+
+log = logging.getLogger(__name__)
+CLEANUP_EVERY_S = 3600
+
+
+class StartupError(RuntimeError):
+    """Start-up failed for a reason the user can act on; the message says what to do."""
+
+
+class Runtime:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.http_client = None  # httpx.AsyncClient, made on the server's event loop
+        self.nanio: EmbeddedNanio | None = None
+        self.broker = None
+        self.link = None
+        self.dispatcher = None
+        self._stop = threading.Event()
+        self._devices_dirty = threading.Event()
+        self._timer: threading.Thread | None = None
+
+    # ---- start / stop -------------------------------------------------------------------
+    def start(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        if s.admin_token:
+            self.admin_token, where = s.admin_token, "OTA_ADMIN_TOKEN"
+        else:
+            self.admin_token, where = admin_token(s.data_dir)
+        log.info("admin token: from %s", where)
+        self.db = Database(s.effective_database_url)
+        try:
+            self.db.migrate()
+        except Exception as exc:
+            raise StartupError(f"database {self._safe_db_url()}: {exc}") from exc
+        self.store = self._make_store()
+        self.events = EventBus()
+        self.engine = OtaEngine(self.db, self.store, self.events, minute_seconds=s.minute_seconds,
+                                public_base_url=s.public_base_url)
+        self.catalog = Catalog(self.store, on_devices_changed=self._devices_dirty.set,
+                               on_records_cancelled=lambda recs: self.events.publish_many(
+                                   [record_event(r) for r in recs]))
+        self._start_mqtt()
+        self._timer = threading.Thread(target=self._timers, name="ota-timers", daemon=True)
+        self._timer.start()
+
+    def _safe_db_url(self) -> str:
+        from sqlalchemy.engine import make_url
+        return make_url(self.settings.effective_database_url).render_as_string(hide_password=True)
+
+    def _make_store(self) -> S3Store:
+        s = self.settings
+        if s.storage_endpoint:
+            secret = s.storage_secret_key or get_secret("storage-secret-key") or ""
+            store = S3Store(s.storage_endpoint, s.storage_access_key, secret, s.storage_region)
+        else:
+            self.nanio = EmbeddedNanio(s.data_dir, s.storage_port)
+            self.nanio.start()
+            store = S3Store(self.nanio.endpoint_url, self.nanio.access_key, self.nanio.secret_key, s.storage_region)
+        try:
+            store.ensure_buckets()
+        except Exception as exc:
+            raise StartupError(f"object store {store.endpoint_url}: {exc}") from exc
+        return store
+
+    def _device_credentials(self) -> list:
+        from .mqtt.broker import DeviceCredential
+        with self.db.session() as session:
+            rows = session.execute(select(Device.product_id, Device.device_name, Device.device_secret)).all()
+        return [DeviceCredential(p, d, sec) for p, d, sec in rows]
+
+    def _start_mqtt(self) -> None:
+        from .mqtt.dispatcher import Dispatcher
+        from .mqtt.link import MqttLink
+        s = self.settings
+        if s.mqtt_url:
+            url = s.mqtt_url
+        else:
+            import secrets as _secrets
+
+            from .mqtt.broker import BrokerNotFound, EmbeddedMosquitto
+            password_file = s.data_dir / "mqtt-service-password"
+            password = password_file.read_text().strip() if password_file.exists() else ""
+            if not password:
+                password = _secrets.token_urlsafe(24)
+                password_file.write_text(password)
+                password_file.chmod(0o600)
+            host = "0.0.0.0" if s.lan else "127.0.0.1"
+            try:
+                self.broker = EmbeddedMosquitto(s.data_dir, host=host, port=s.mqtt_port,
+                                                service_user="ota-backend", service_password=password)
+                self.broker.start(self._device_credentials())
+            except BrokerNotFound as exc:
+                raise StartupError(str(exc)) from exc
+            except Exception as exc:
+                raise StartupError(f"embedded MQTT broker (Mosquitto) on {host}:{s.mqtt_port}: {exc}") from exc
+            url = self.broker.url
+        self.dispatcher = Dispatcher(self.engine.handle_messages, self._publish)
+        self.dispatcher.start()
+        self.link = MqttLink(url, client_id="ota-backend", on_message=self.dispatcher.on_message,
+                             subscriptions=[("$ota/up/#", 1)])
+        self.engine.publisher = self.link
+        self.link.start()
+        if not self.link.wait_connected(15):
+            log.warning("MQTT broker %s not reachable yet; will keep retrying", self._safe_mqtt_url(url))
+
+    @staticmethod
+    def _safe_mqtt_url(url: str) -> str:
+        from urllib.parse import urlsplit
+        p = urlsplit(url)
+        return f"{p.scheme}://{p.hostname}:{p.port}"
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        if self.link is not None:
+            self.link.publish(topic, payload)
+
+    def mqtt_port(self) -> int | None:
+        return self.broker.port if self.broker is not None else None
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._timer is not None:
+            self._timer.join(5)
+        if self.link is not None:
+            self.link.stop()
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+        if self.broker is not None:
+            self.broker.stop()
+        if self.nanio is not None:
+            self.nanio.stop()
+        if getattr(self, "db", None) is not None:
+            self.db.dispose()
+
+    # ---- timers -------------------------------------------------------------------------
+    def _timers(self) -> None:
+        tick_s = max(0.05, min(1.0, self.settings.minute_seconds / 30))
+        last_supervise = 0.0
+        last_cleanup = 0.0
+        while not self._stop.wait(tick_s):
+            try:
+                self.engine.tick()
+            except Exception:  # noqa: BLE001
+                log.exception("timer tick failed")
+            now = time.monotonic()
+            if self._devices_dirty.is_set() and self.broker is not None:
+                self._devices_dirty.clear()
+                try:
+                    self.broker.update_devices(self._device_credentials())
+                except Exception:  # noqa: BLE001
+                    log.exception("could not update the broker's device list")
+                    self._devices_dirty.set()
+            if now - last_supervise >= 2:
+                last_supervise = now
+                self._supervise()
+            if now - last_cleanup >= CLEANUP_EVERY_S:
+                last_cleanup = now
+                try:
+                    n = self.store.remove_older_than(TEMPORARY_BUCKET, self.settings.temp_object_max_age_s)
+                    if n:
+                        log.info("removed %d unclaimed uploads older than %ss", n,
+                                 self.settings.temp_object_max_age_s)
+                except Exception:  # noqa: BLE001
+                    log.exception("cleanup of unclaimed uploads failed")
+
+    def _supervise(self) -> None:
+        for name, part in (("object store", self.nanio), ("MQTT broker", self.broker)):
+            if part is None:
+                continue
+            try:
+                part.ensure_running()
+            except Exception:  # noqa: BLE001
+                log.exception("could not restart the %s", name)
+
+
+def data_dir_lock(data_dir: Path):  # noqa: ANN201
+    """One backend per data directory: an advisory lock held for the process's life."""
+    import fcntl
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fh = open(data_dir / "backend.lock", "w")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise StartupError(f"another backend is already using the data directory {data_dir}") from None
+    return fh

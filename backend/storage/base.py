@@ -1,0 +1,36 @@
+"""The object store interface the rest of the backend uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+TEMPORARY_BUCKET = "ithings-temporary"
+PRIVATE_BUCKET = "ithings-private"
+OSS_PREFIX = "/api/v1/oss"
+PRESIGN_SECONDS = 86400
+
+
+@dataclass(frozen=True)
+class ObjectDigest:
+    size: int
+    md5: str
+    sha256: str
+
+
+class ObjectMissing(LookupError):
+    pass
+
+
+class ObjectStore(Protocol):
+    def ensure_buckets(self) -> None: ...
+    def presign(self, method: str, bucket: str, key: str, seconds: int = PRESIGN_SECONDS) -> str:
+        """A relative URL `/api/v1/oss/<bucket>/<key>?X-Amz-...` signed for `method`."""
+    def upstream(self, raw_path_and_query: str) -> tuple[str, str]:
+        """(absolute upstream URL, Host header) for a `/api/v1/oss/...` request path."""
+    def exists(self, bucket: str, key: str) -> bool: ...
+    def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None: ...
+    def digest(self, bucket: str, key: str) -> ObjectDigest: ...
+    def remove(self, bucket: str, key: str) -> None: ...
+    def remove_prefix(self, bucket: str, prefix: str) -> int: ...
+    def remove_older_than(self, bucket: str, seconds: float) -> int: ...

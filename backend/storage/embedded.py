@@ -1,0 +1,91 @@
+"""The embedded object store: a nanio server run as a child process on a loopback port."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import subprocess
+from pathlib import Path
+
+from ..procs import free_port, module_command, port_is_free, wait_for_port
+
+log = logging.getLogger(__name__)
+HOST = "127.0.0.1"
+
+
+class StoreStartError(RuntimeError):
+    pass
+
+
+class EmbeddedNanio:
+    """nanio with its data and credentials in `<data_dir>/objects`.
+
+    The port is remembered across starts: presigned URLs are bound to host:port, so
+    upload and download URLs handed out before a restart keep working after it.
+    """
+
+    def __init__(self, data_dir: Path, port: int = 0):
+        self.root = data_dir / "objects"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.state_file = data_dir / "objects.json"
+        state = self._load_state()
+        self.access_key = state["access_key"]
+        self.secret_key = state["secret_key"]
+        self.port = port or state.get("port") or free_port(HOST)
+        if not port and not port_is_free(HOST, self.port):
+            old, self.port = self.port, free_port(HOST)
+            log.warning("object store port %s is taken; using %s (URLs issued before this start stop working)",
+                        old, self.port)
+        state["port"] = self.port
+        self._save_state(state)
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def _load_state(self) -> dict:
+        try:
+            return json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return {"access_key": "ota-" + secrets.token_hex(6), "secret_key": secrets.token_urlsafe(30)}
+
+    def _save_state(self, state: dict) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(state, fh)
+        os.replace(tmp, self.state_file)
+
+    def start(self, timeout: float = 20.0) -> None:
+        env = dict(os.environ, NANIO_ACCESS_KEY=self.access_key, NANIO_SECRET_KEY=self.secret_key)
+        cmd = module_command("nanio", "serve", "--host", HOST, "--port", str(self.port),
+                             "--data-dir", str(self.root), "--no-access-log", "--log-level", "warning")
+        log_path = self.root.parent / "objects.log"
+        self._log = open(log_path, "ab")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        if not wait_for_port(HOST, self.port, timeout, self.proc):
+            self.stop()
+            tail = log_path.read_text(errors="replace")[-800:]
+            raise StoreStartError(f"the embedded object store (nanio) did not start on {HOST}:{self.port}:\n{tail}")
+
+    def ensure_running(self) -> bool:
+        """Restart the store if it died; True when it had to."""
+        if self.proc is not None and self.proc.poll() is not None:
+            log.error("embedded object store exited with %s; restarting", self.proc.returncode)
+            self.start()
+            return True
+        return False
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None

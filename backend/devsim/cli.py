@@ -97,6 +97,14 @@ def _credentials(args: argparse.Namespace, parser: argparse.ArgumentParser) -> l
     return fetch_from_backend(args.base_url, args.token, args.product, names, args.fw_version, create=args.create)
 
 
+def _status_line(s: dict) -> str:
+    return (
+        f"[{s['elapsed_s']:7.1f}s] connected {s['connected']}/{s['devices']}  pushed {s['pushed']}  "
+        f"downloading {s['downloading']}  flashing {s['flashing']}  succeeded {s['succeeded']}  "
+        f"failed {s['failed']}  silent {s['silent']}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -145,8 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     def _on_signal(_sig: int, _frame: object) -> None:
         done.set()
 
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    old_handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old_handlers[sig] = signal.signal(sig, _on_signal)
     fleet.start()
     start = time.monotonic()
     next_status = start + args.status_interval if args.status_interval > 0 else float("inf")
@@ -161,13 +171,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(fleet.status_line(), file=sys.stderr, flush=True)
                 next_status = now + args.status_interval
             done.wait(0.1)
+        summary = fleet.summary()  # before the disconnects of stop()
     finally:
         fleet.stop()
-    summary = fleet.summary()
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
     if args.json_summary:
         print(json.dumps(summary, ensure_ascii=False))
     else:
-        print(fleet.status_line())
+        print(_status_line(summary))
         for key in ("all_connected_after_s", "pushes", "fail_steps", "by_behaviour", "files_verified", "files_resumed",
                     "max_rss_mib"):
             print(f"  {key}: {summary[key]}")

@@ -88,6 +88,8 @@ class Attempt:
     dropped: bool = False
     #: waiting for the connection to come back before resuming the download
     waiting_resume: bool = False
+    #: download steps already handed to the reactor (kept across a resume)
+    posted_steps: set[int] = field(default_factory=set)
 
     @property
     def active(self) -> bool:
@@ -272,14 +274,14 @@ class Device:
         assert rt is not None
         opts = rt.options
         total = max(att.total_size, 1)
-        sent = {s for rid, s, _ in self.progress if rid == att.record_id}
-        pending_steps = [s for s in opts.progress_steps if s not in sent]
+        pending_steps = [s for s in sorted(opts.progress_steps) if s not in att.posted_steps]
 
         def on_chunk(ft: FileTransfer) -> None:
             done = att.received
             pct = done * 100 // total
             while pending_steps and pct >= pending_steps[0]:
                 step = pending_steps.pop(0)
+                att.posted_steps.add(step)
                 rt.reactor.call_soon(self._report_progress, att, step, "downloading")
             if att.behaviour == B.FAIL_DOWNLOAD and pct >= 50:
                 raise DownloadError("simulated download failure")

@@ -1,0 +1,342 @@
+"""Non-blocking client of the OTA HTTP API over QNetworkAccessManager.
+
+Every call returns an :class:`ApiCall` whose ``finished(data)`` or ``failed(ApiError)``
+signal fires once. Results are converted to the dataclasses of :mod:`.dto`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from PySide6.QtCore import QByteArray, QFile, QIODevice, QObject, QUrl, Signal
+from PySide6.QtNetwork import QNetworkAccessManager, QNetworkReply, QNetworkRequest
+
+from . import dto
+
+TOKEN_HEADER = b"iThings-token"
+DEFAULT_TIMEOUT_MS = 15_000
+PAGE_SIZE = 1000
+
+#: codes of the protocol (spec section 1); client-side failures use negative numbers
+CODE_OK = 200
+CODE_PARAMETER = 100006
+CODE_NETWORK = -1
+CODE_CANCELLED = -2
+CODE_BAD_RESPONSE = -3
+
+
+@dataclass(frozen=True, slots=True)
+class ApiError:
+    code: int
+    msg: str
+    http_status: int = 0
+
+    @property
+    def field(self) -> str | None:
+        """The request field an error names ("version: must be ..." -> "version").
+
+        ``files[1].name: ...`` and ``files.1.name: ...`` name ``files``.
+        """
+        head, sep, _ = self.msg.partition(":")
+        if not sep:
+            return None
+        head = head.strip()
+        for stop in "[.":
+            head = head.split(stop, 1)[0]
+        return head if head and " " not in head else None
+
+    @property
+    def detail(self) -> str:
+        """The message without the field name in front."""
+        return self.msg.partition(":")[2].strip() if self.field else self.msg
+
+    @property
+    def cancelled(self) -> bool:
+        return self.code == CODE_CANCELLED
+
+    def __str__(self) -> str:
+        return self.msg
+
+
+class ApiCall(QObject):
+    """One pending request. Emits exactly one of ``finished`` / ``failed``."""
+
+    finished = Signal(object)
+    failed = Signal(object)
+    progress = Signal(int, int)  # bytes sent, bytes total (uploads)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._done = False
+        self._abort_hook: Callable[[], None] | None = None
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def then(self, on_ok: Callable[[Any], Any] | None = None,
+             on_error: Callable[[ApiError], Any] | None = None) -> "ApiCall":
+        if on_ok is not None:
+            self.finished.connect(on_ok)
+        if on_error is not None:
+            self.failed.connect(on_error)
+        return self
+
+    def resolve(self, data: Any) -> None:
+        if not self._done:
+            self._done = True
+            self.finished.emit(data)
+            self.deleteLater()
+
+    def reject(self, error: ApiError) -> None:
+        if not self._done:
+            self._done = True
+            self.failed.emit(error)
+            self.deleteLater()
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        if self._abort_hook is not None:
+            self._abort_hook()
+        self.reject(ApiError(CODE_CANCELLED, "cancelled"))
+
+
+def _envelope(reply: QNetworkReply, raw: bytes) -> tuple[Any, ApiError | None]:
+    status = int(reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute) or 0)
+    if not raw:
+        if reply.error() != QNetworkReply.NetworkError.NoError:
+            code = CODE_CANCELLED if reply.error() == QNetworkReply.NetworkError.OperationCanceledError else CODE_NETWORK
+            return None, ApiError(code, reply.errorString(), status)
+        if 200 <= status < 300:
+            return {}, None
+        return None, ApiError(CODE_BAD_RESPONSE, f"HTTP {status}", status)
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        if 200 <= status < 300:
+            return {}, None
+        return None, ApiError(CODE_BAD_RESPONSE, f"HTTP {status}: {raw[:200].decode(errors='replace')}", status)
+    if not isinstance(body, dict) or "code" not in body:
+        return None, ApiError(CODE_BAD_RESPONSE, f"HTTP {status}: unexpected response", status)
+    if body["code"] != CODE_OK:
+        return None, ApiError(int(body["code"]), str(body.get("msg", "")), status)
+    return body.get("data") or {}, None
+
+
+class ApiClient(QObject):
+    """The OTA backend over HTTP. ``set_endpoint`` before use; safe to call again later."""
+
+    def __init__(self, parent: QObject | None = None, *, timeout_ms: int = DEFAULT_TIMEOUT_MS,
+                 manager: QNetworkAccessManager | None = None) -> None:
+        super().__init__(parent)
+        self._nam = manager or QNetworkAccessManager(self)
+        self._base_url = ""
+        self._token = ""
+        self._timeout_ms = timeout_ms
+
+    # -- endpoint -------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @property
+    def token(self) -> str:
+        return self._token
+
+    @property
+    def network_manager(self) -> QNetworkAccessManager:
+        return self._nam
+
+    def set_endpoint(self, base_url: str, token: str) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._token = token
+
+    def url(self, path_and_query: str) -> QUrl:
+        # fromEncoded keeps a presigned query string byte for byte
+        return QUrl.fromEncoded(QByteArray((self._base_url + path_and_query).encode()), QUrl.ParsingMode.StrictMode)
+
+    def _request(self, path: str, timeout_ms: int | None, auth: bool = True) -> QNetworkRequest:
+        req = QNetworkRequest(self.url(path))
+        if auth and self._token:
+            req.setRawHeader(TOKEN_HEADER, self._token.encode())
+        req.setTransferTimeout(self._timeout_ms if timeout_ms is None else timeout_ms)
+        return req
+
+    # -- generic calls --------------------------------------------------------------------
+    def request(self, path: str, body: dict[str, Any] | None = None,
+                parse: Callable[[Any], Any] | None = None, timeout_ms: int | None = None) -> ApiCall:
+        """POST ``body`` as JSON to ``path``; ``parse`` converts the envelope's ``data``."""
+        call = ApiCall(self)
+        req = self._request(path, timeout_ms)
+        req.setHeader(QNetworkRequest.KnownHeaders.ContentTypeHeader, "application/json")
+        reply = self._nam.post(req, QByteArray(json.dumps(body or {}).encode()))
+        self._wire(call, reply, parse)
+        return call
+
+    def _wire(self, call: ApiCall, reply: QNetworkReply, parse: Callable[[Any], Any] | None) -> None:
+        call._abort_hook = reply.abort
+
+        def on_finished() -> None:
+            call._abort_hook = None
+            data, error = _envelope(reply, bytes(reply.readAll().data()))
+            reply.deleteLater()
+            if error is not None:
+                call.reject(error)
+                return
+            try:
+                result = parse(data) if parse else data
+            except (KeyError, TypeError, ValueError) as exc:
+                call.reject(ApiError(CODE_BAD_RESPONSE, f"unexpected response: {exc}"))
+                return
+            call.resolve(result)
+
+        reply.finished.connect(on_finished)
+
+    def health(self) -> ApiCall:
+        call = ApiCall(self)
+        reply = self._nam.get(self._request("/api/v1/health", 5000, auth=False))
+        self._wire(call, reply, None)
+        return call
+
+    def put_file(self, upload_uri: str, path: str) -> ApiCall:
+        """PUT a file's raw bytes to a presigned ``upload_uri``, streamed from a QFile."""
+        call = ApiCall(self)
+        qfile = QFile(path, call)
+        if not qfile.open(QIODevice.OpenModeFlag.ReadOnly):
+            call.reject(ApiError(CODE_NETWORK, f"{path}: {qfile.errorString()}"))
+            return call
+        req = self._request(upload_uri, 60_000, auth=False)
+        req.setHeader(QNetworkRequest.KnownHeaders.ContentTypeHeader, "application/octet-stream")
+        req.setHeader(QNetworkRequest.KnownHeaders.ContentLengthHeader, qfile.size())
+        reply = self._nam.put(req, qfile)
+        reply.uploadProgress.connect(call.progress)
+        self._wire(call, reply, None)
+        call.finished.connect(qfile.close)
+        call.failed.connect(qfile.close)
+        return call
+
+    def fetch_all(self, path: str, body: dict[str, Any], parse_item: Callable[[dict], Any]) -> ApiCall:
+        """Every page of a list route; resolves with the list of parsed items."""
+        call = ApiCall(self)
+        items: list[Any] = []
+
+        def fetch(page: int) -> None:
+            if call.done:
+                return
+            page_call = self.request(path, {**body, "page": {"page": page, "size": PAGE_SIZE}})
+            call._abort_hook = page_call.abort
+
+            def got(data: dict) -> None:
+                batch = data.get("list") or []
+                try:
+                    items.extend(parse_item(row) for row in batch)
+                except (KeyError, TypeError, ValueError) as exc:
+                    call.reject(ApiError(CODE_BAD_RESPONSE, f"unexpected response: {exc}"))
+                    return
+                total = int(data.get("total") or 0)
+                if batch and len(items) < total:
+                    fetch(page + 1)
+                else:
+                    call.resolve(items)
+
+            page_call.then(got, call.reject)
+
+        fetch(1)
+        return call
+
+    # -- products & devices (spec section 6) ------------------------------------------------
+    def products(self) -> ApiCall:
+        return self.fetch_all("/api/v1/things/product/info/index", {}, dto.Product.from_json)
+
+    def create_product(self, name: str, product_id: str = "", desc: str = "") -> ApiCall:
+        body: dict[str, Any] = {"productName": name, "desc": desc}
+        if product_id:
+            body["productID"] = product_id
+        return self.request("/api/v1/things/product/info/create", body)
+
+    def delete_product(self, product_id: str) -> ApiCall:
+        return self.request("/api/v1/things/product/info/delete", {"productID": product_id})
+
+    def devices(self, product_id: str) -> ApiCall:
+        return self.fetch_all("/api/v1/things/device/info/index", {"productID": product_id}, dto.Device.from_json)
+
+    def create_device(self, product_id: str, name: str, version: str, secret: str = "") -> ApiCall:
+        body: dict[str, Any] = {"productID": product_id, "deviceName": name, "version": version}
+        if secret:
+            body["deviceSecret"] = secret
+        return self.request("/api/v1/things/device/info/create", body, dto.Device.from_json)
+
+    def read_device(self, product_id: str, name: str) -> ApiCall:
+        return self.request("/api/v1/things/device/info/read", {"productID": product_id, "deviceName": name},
+                            dto.Device.from_json)
+
+    def delete_device(self, product_id: str, name: str) -> ApiCall:
+        return self.request("/api/v1/things/device/info/delete", {"productID": product_id, "deviceName": name})
+
+    def import_devices_csv(self, product_id: str, csv_text: str) -> ApiCall:
+        return self.request("/api/v1/things/device/info/import", {"productID": product_id, "csv": csv_text},
+                            lambda d: [dto.Device.from_json(x) for x in d.get("list") or []], timeout_ms=120_000)
+
+    # -- uploads & firmware (spec sections 2 and 4) ------------------------------------------
+    def create_upload_url(self, product_id: str, file_name: str) -> ApiCall:
+        return self.request("/api/v1/system/common/upload-url/create",
+                            {"business": "productManage", "scene": "ota",
+                             "filePath": f"{product_id}/{file_name}", "rename": True})
+
+    def firmwares(self, product_id: str = "") -> ApiCall:
+        body = {"productID": product_id} if product_id else {}
+        return self.fetch_all("/api/v1/things/ota/firmware/index", body, dto.Firmware.from_json)
+
+    def create_firmware(self, firmware: dto.NewFirmware, files: list[dict[str, str]]) -> ApiCall:
+        return self.request("/api/v1/things/ota/firmware/create", firmware.to_json(files),
+                            lambda d: int(d["firmwareID"]), timeout_ms=600_000)
+
+    def read_firmware(self, firmware_id: int) -> ApiCall:
+        return self.request("/api/v1/things/ota/firmware/read", {"firmwareID": firmware_id},
+                            dto.FirmwareDetail.from_json)
+
+    def delete_firmware(self, firmware_id: int) -> ApiCall:
+        return self.request("/api/v1/things/ota/firmware/delete", {"firmwareID": firmware_id})
+
+    def firmware_device_versions(self, firmware_id: int) -> ApiCall:
+        def parse(d: dict) -> list[str]:
+            versions = d.get("versions") or ""
+            if isinstance(versions, list):
+                return [str(v) for v in versions if str(v)]
+            return [v for v in (s.strip() for s in str(versions).split(",")) if v]
+
+        return self.request("/api/v1/things/ota/firmware/device-info-read", {"firmwareID": firmware_id}, parse)
+
+    # -- tasks (spec section 5) ---------------------------------------------------------------
+    def tasks(self, firmware: dto.Firmware) -> ApiCall:
+        def parse(row: dict) -> dto.Task:
+            task = dto.Task.from_json(row)
+            task.firmwareID, task.version, task.productID = firmware.firmwareID, firmware.version, firmware.productID
+            return task
+
+        return self.fetch_all("/api/v1/things/ota/task/index", {"firmwareID": firmware.firmwareID}, parse)
+
+    def create_task(self, task: dto.NewTask) -> ApiCall:
+        return self.request("/api/v1/things/ota/task/create", task.to_json(), timeout_ms=120_000)
+
+    def read_task(self, task_id: int) -> ApiCall:
+        return self.request("/api/v1/things/ota/task/read", {"taskID": task_id}, dto.TaskDetail.from_json)
+
+    def cancel_task(self, task_id: int) -> ApiCall:
+        return self.request("/api/v1/things/ota/task/cancel", {"taskID": task_id})
+
+    def task_records(self, task_uid: str) -> ApiCall:
+        return self.fetch_all("/api/v1/things/ota/task/device-index", {"taskUid": task_uid},
+                              dto.DeviceRecord.from_json)
+
+    def task_analysis(self, task_uid: str) -> ApiCall:
+        return self.request("/api/v1/things/ota/task/analysis", {"taskUid": task_uid},
+                            lambda d: dto.parse_analysis(d.get("result")))
+
+    def retry_record(self, record_id: int) -> ApiCall:
+        return self.request("/api/v1/things/ota/task/device-retry", {"id": record_id})
+
+    def cancel_record(self, record_id: int) -> ApiCall:
+        return self.request("/api/v1/things/ota/task/device-cancel", {"id": record_id})

@@ -1,0 +1,103 @@
+"""Translations: English sources, 简体中文 from resources/translations/ota_desktop_zh_CN.ts.
+
+The compiled ``.qm`` files are build outputs (scripts/build_translations.py). When the
+package has none, the app compiles the ``.ts`` with pyside6-lrelease into its cache
+directory at start-up; when that is impossible too it falls back to English.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from importlib.resources import as_file, files
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QStandardPaths, QTranslator
+
+log = logging.getLogger(__name__)
+
+DOMAIN = "ota_desktop"
+SUPPORTED = ("en", "zh_CN")
+
+
+def resolve_language(setting: str, system: QLocale | None = None) -> str:
+    """The UI language for a setting ("system", "en", "zh_CN")."""
+    if setting in SUPPORTED:
+        return setting
+    name = (system or QLocale.system()).name()
+    return "zh_CN" if name.startswith("zh") else "en"
+
+
+def lrelease_program() -> str | None:
+    exe = shutil.which("pyside6-lrelease")
+    if exe:
+        return exe
+    try:
+        import PySide6
+
+        candidate = Path(PySide6.__file__).parent / "lrelease"
+        if candidate.exists():
+            return str(candidate)
+    except ImportError:  # pragma: no cover - PySide6 is a hard dependency
+        pass
+    cand = Path(sys.executable).parent / "pyside6-lrelease"
+    return str(cand) if cand.exists() else None
+
+
+def compile_ts(ts: Path, qm: Path) -> bool:
+    program = lrelease_program()
+    if program is None:
+        return False
+    qm.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run([program, "-silent", str(ts), "-qm", str(qm)], check=True, timeout=60,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("could not compile %s: %s", ts.name, exc)
+        return False
+    return qm.exists()
+
+
+def find_qm(language: str) -> Path | None:
+    """The .qm for ``language``: shipped with the package, or compiled into the cache."""
+    base = files("ota_desktop.resources") / "translations"
+    shipped = base / f"{DOMAIN}_{language}.qm"
+    source = base / f"{DOMAIN}_{language}.ts"
+    if shipped.is_file():
+        with as_file(shipped) as path:
+            return Path(path)
+    if not source.is_file():
+        return None
+    data = source.read_bytes()
+    cache = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation) or
+                 os.path.expanduser("~/.cache/ota-desktop")) / "translations"
+    qm = cache / f"{DOMAIN}_{language}-{hashlib.sha256(data).hexdigest()[:12]}.qm"
+    if qm.exists():
+        return qm
+    with as_file(source) as ts:
+        return qm if compile_ts(Path(ts), qm) else None
+
+
+def install(app: QCoreApplication, setting: str) -> str:
+    """Install the translators for the chosen language; returns the language in use."""
+    language = resolve_language(setting)
+    QLocale.setDefault(QLocale(language))
+    if language == "en":
+        return language
+    translators = []
+    qm = find_qm(language)
+    if qm is None:
+        log.warning("no translation for %s available; using English", language)
+        return "en"
+    own = QTranslator(app)
+    if own.load(str(qm)):
+        translators.append(own)
+    qt = QTranslator(app)
+    if qt.load(QLocale(language), "qtbase", "_", QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)):
+        translators.append(qt)
+    for t in translators:
+        app.installTranslator(t)
+    return language if translators else "en"

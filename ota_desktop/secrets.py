@@ -1,0 +1,119 @@
+"""Secrets (tokens, storage keys, broker passwords) only through the OS keyring.
+
+When the keyring has no usable backend (headless machines get keyring's ``fail`` backend)
+nothing is written anywhere: the UI must ask the user, who may choose to keep secrets in
+memory for this session only (:meth:`SecretStore.use_session_only`).
+"""
+from __future__ import annotations
+
+import logging
+
+import keyring
+from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
+
+log = logging.getLogger(__name__)
+
+SERVICE = "ota-desktop"
+
+ADMIN_TOKEN = "embedded-admin-token"
+REMOTE_TOKEN = "remote-token"
+STORAGE_SECRET_KEY = "storage-secret-key"
+MQTT_PASSWORD = "mqtt-password"
+DATABASE_PASSWORD = "database-password"
+
+
+class SecretsUnavailable(RuntimeError):
+    """No keyring backend and the user has not chosen session-only secrets."""
+
+
+def _backend_is_usable(backend: keyring.backend.KeyringBackend) -> bool:
+    from keyring.backends import chainer, fail
+
+    if isinstance(backend, fail.Keyring):
+        return False
+    if isinstance(backend, chainer.ChainerBackend):
+        return bool(backend.backends)
+    try:
+        return backend.priority > 0  # type: ignore[operator]
+    except Exception:  # noqa: BLE001 - a backend whose priority check fails is not usable
+        return False
+
+
+class SecretStore:
+    def __init__(self, service: str = SERVICE) -> None:
+        self.service = service
+        self._session: dict[str, str] = {}
+        self._session_only = False
+
+    # -- what holds the secrets ---------------------------------------------------------------
+    @property
+    def keyring_backend(self) -> keyring.backend.KeyringBackend:
+        return keyring.get_keyring()
+
+    @property
+    def backend_name(self) -> str:
+        backend = self.keyring_backend
+        cls = type(backend)
+        name = getattr(backend, "name", "") or cls.__name__
+        return f"{name} ({cls.__module__}.{cls.__qualname__})"
+
+    @property
+    def keyring_available(self) -> bool:
+        return _backend_is_usable(self.keyring_backend)
+
+    @property
+    def session_only(self) -> bool:
+        return self._session_only
+
+    @property
+    def usable(self) -> bool:
+        return self._session_only or self.keyring_available
+
+    def use_session_only(self) -> None:
+        """The user's explicit choice: keep secrets in memory, lose them when the app quits."""
+        self._session_only = True
+
+    # -- access -------------------------------------------------------------------------------
+    def get(self, name: str) -> str | None:
+        if self._session_only:
+            return self._session.get(name)
+        if not self.keyring_available:
+            raise SecretsUnavailable(name)
+        try:
+            return keyring.get_password(self.service, name)
+        except NoKeyringError as exc:
+            raise SecretsUnavailable(name) from exc
+
+    def set(self, name: str, value: str) -> None:
+        if not value:
+            self.delete(name)
+            return
+        if self._session_only:
+            self._session[name] = value
+            return
+        if not self.keyring_available:
+            raise SecretsUnavailable(name)
+        try:
+            keyring.set_password(self.service, name, value)
+        except NoKeyringError as exc:
+            raise SecretsUnavailable(name) from exc
+
+    def delete(self, name: str) -> None:
+        if self._session_only:
+            self._session.pop(name, None)
+            return
+        if not self.keyring_available:
+            raise SecretsUnavailable(name)
+        try:
+            keyring.delete_password(self.service, name)
+        except PasswordDeleteError:
+            pass
+        except KeyringError as exc:
+            log.warning("could not delete %s from the keyring: %s", name, type(exc).__name__)
+
+    def get_or_create(self, name: str, factory) -> str:  # noqa: ANN001
+        value = self.get(name)
+        if not value:
+            value = factory()
+            self.set(name, value)
+        return value

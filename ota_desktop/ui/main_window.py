@@ -1,0 +1,211 @@
+"""The main window: pages in tabs, live task views, actions with shortcuts, backend status."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QTabWidget, QWidget)
+
+from ..app_events import AppEvents
+from ..core import dto
+from ..core.api_client import ApiClient
+from ..secrets import SecretStore
+from ..settings import Settings
+from .firmware_page import FirmwarePage
+from .live_view import LiveTaskView
+from .products_page import ProductsPage
+from .settings_dialog import SettingsDialog
+from .tasks_page import TasksPage
+
+STATE_COLOURS = {"ready": "#15803d", "starting": "#b45309", "failed": "#dc2626", "lost": "#dc2626",
+                 "stopped": "#6b7280"}
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, client: ApiClient, events: AppEvents, settings: Settings, secret_store: SecretStore,
+                 connection=None, parent: QWidget | None = None) -> None:  # noqa: ANN001
+        super().__init__(parent)
+        self.client, self.events, self.settings, self.secrets = client, events, settings, secret_store
+        self.connection = connection
+        self.setWindowTitle(self.tr("OTA Desktop"))
+        self.resize(1200, 760)
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.setTabsClosable(True)
+        self.tabs.tabCloseRequested.connect(self._close_tab)
+        self.products_page = ProductsPage(client, events)
+        self.firmware_page = FirmwarePage(client, events)
+        self.tasks_page = TasksPage(client, events)
+        self.tabs.addTab(self.products_page, self.tr("Products && devices"))
+        self.tabs.addTab(self.firmware_page, self.tr("Firmware"))
+        self.tabs.addTab(self.tasks_page, self.tr("Tasks"))
+        for i in range(3):
+            self.tabs.tabBar().setTabButton(i, self.tabs.tabBar().ButtonPosition.RightSide, None)
+        self.setCentralWidget(self.tabs)
+        self.firmware_page.new_task_requested.connect(self._new_task_for)
+        self.tasks_page.open_live.connect(self.open_live_view)
+        self.live_views: dict[str, LiveTaskView] = {}
+
+        self._build_actions()
+        self._build_status_bar()
+        events.backend_state.connect(self._backend_state)
+        events.stream_state.connect(self._stream_state)
+        events.error.connect(self._show_error)
+        events.notice.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self._backend_state("stopped", "")
+        self._restore_geometry()
+
+    # -- actions -------------------------------------------------------------------------------
+    def _action(self, text: str, shortcut: QKeySequence | str | None, slot, menu) -> QAction:  # noqa: ANN001
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu(self.tr("&File"))
+        self.settings_action = self._action(self.tr("&Settings…"), "Ctrl+,", self.open_settings, file_menu)
+        file_menu.addSeparator()
+        self.quit_action = self._action(self.tr("&Quit"), QKeySequence.StandardKey.Quit, self.close, file_menu)
+        ota = bar.addMenu(self.tr("&OTA"))
+        self.new_product_action = self._action(self.tr("New &product…"), "Ctrl+Shift+P",
+                                               self.products_page.add_product, ota)
+        self.import_action = self._action(self.tr("&Import devices…"), "Ctrl+I",
+                                          self.products_page.import_devices, ota)
+        self.new_firmware_action = self._action(self.tr("New &firmware…"), QKeySequence.StandardKey.New,
+                                                self.firmware_page.new_firmware, ota)
+        self.new_task_action = self._action(self.tr("New &task…"), "Ctrl+T", lambda: self.tasks_page.new_task(), ota)
+        ota.addSeparator()
+        self.refresh_action = self._action(self.tr("&Refresh"), QKeySequence.StandardKey.Refresh, self.refresh, ota)
+        self.restart_action = self._action(self.tr("Restart &backend"), "Ctrl+Shift+R", self.restart_backend, ota)
+        view = bar.addMenu(self.tr("&View"))
+        for i, name in enumerate((self.tr("Products && devices"), self.tr("Firmware"), self.tr("Tasks"))):
+            self._action(name, f"Ctrl+{i + 1}", lambda _=False, i=i: self.tabs.setCurrentIndex(i), view)
+        self._action(self.tr("Close live view"), QKeySequence.StandardKey.Close,
+                     lambda: self._close_tab(self.tabs.currentIndex()), view)
+        help_menu = bar.addMenu(self.tr("&Help"))
+        self._action(self.tr("&About OTA Desktop"), None, self._about, help_menu)
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.backend_label = QLabel()
+        self.backend_label.setObjectName("backend_state")
+        self.start_progress = QProgressBar()
+        self.start_progress.setRange(0, 0)
+        self.start_progress.setMaximumWidth(120)
+        self.start_progress.setMaximumHeight(14)
+        self.restart_button = QPushButton(self.tr("Restart backend"))
+        self.restart_button.setFlat(True)
+        self.restart_button.clicked.connect(self.restart_backend)
+        self.stream_label = QLabel()
+        sb.addPermanentWidget(self.stream_label)
+        sb.addPermanentWidget(self.start_progress)
+        sb.addPermanentWidget(self.backend_label)
+        sb.addPermanentWidget(self.restart_button)
+
+    # -- backend state ----------------------------------------------------------------------------
+    def _backend_state(self, state: str, detail: str) -> None:
+        texts = {
+            "starting": self.tr("Backend: starting…"),
+            "ready": self.tr("Backend: ready at %1"),
+            "failed": self.tr("Backend: not running"),
+            "lost": self.tr("Backend: connection lost"),
+            "stopped": self.tr("Backend: stopped"),
+        }
+        colour = STATE_COLOURS.get(state, "#6b7280")
+        self.backend_label.setText(f'<span style="color:{colour}">●</span> ' + texts.get(state, state).replace(
+            "%1", detail))
+        self.backend_label.setToolTip(detail)
+        self.start_progress.setVisible(state == "starting")
+        self.restart_button.setVisible(state in ("failed", "lost"))
+        self.tabs.setEnabled(state == "ready")
+        for action in (self.new_product_action, self.import_action, self.new_firmware_action,
+                       self.new_task_action, self.refresh_action):
+            action.setEnabled(state == "ready")
+        if state == "ready":
+            self.refresh()
+        elif state in ("failed", "lost") and detail:
+            box = QMessageBox(QMessageBox.Icon.Critical, self.tr("Backend"),
+                              self.tr("The backend is not available.") if state == "failed"
+                              else self.tr("The connection to the backend was lost."),
+                              QMessageBox.StandardButton.NoButton, self)
+            box.setInformativeText(detail)
+            retry = box.addButton(self.tr("Restart backend"), QMessageBox.ButtonRole.AcceptRole)
+            settings = box.addButton(self.tr("Settings…"), QMessageBox.ButtonRole.ActionRole)
+            box.addButton(QMessageBox.StandardButton.Close)
+            box.buttonClicked.connect(lambda b: self.restart_backend() if b is retry else
+                                      self.open_settings() if b is settings else None)
+            box.setWindowModality(Qt.WindowModality.WindowModal)
+            box.open()
+            self.backend_box = box
+
+    def _stream_state(self, state: str) -> None:
+        texts = {"connected": self.tr("Live updates: on"), "connecting": self.tr("Live updates: connecting…"),
+                 "reconnecting": self.tr("Live updates: reconnecting…"), "stopped": ""}
+        self.stream_label.setText(texts.get(state, ""))
+
+    def restart_backend(self) -> None:
+        if self.connection is not None:
+            self.connection.restart()
+
+    def refresh(self) -> None:
+        self.products_page.reload()
+        self.firmware_page.reload()
+        self.tasks_page.reload()
+        for view in self.live_views.values():
+            view.reload()
+
+    def _show_error(self, title: str, message: str) -> None:
+        self.statusBar().showMessage(f"{title}: {message}", 10_000)
+
+    # -- tabs ----------------------------------------------------------------------------------
+    def _new_task_for(self, firmware_id: int) -> None:
+        self.tasks_page.new_task(firmware_id)
+
+    def open_live_view(self, task: dto.Task) -> LiveTaskView:
+        view = self.live_views.get(task.taskUid)
+        if view is None:
+            view = LiveTaskView(self.client, self.events, task)
+            self.live_views[task.taskUid] = view
+            self.tabs.addTab(view, self.tr("Task %1").replace("%1", str(task.taskID)))
+            view.reload()
+        self.tabs.setCurrentWidget(view)
+        return view
+
+    def _close_tab(self, index: int) -> None:
+        view = self.tabs.widget(index)
+        if isinstance(view, LiveTaskView):
+            self.tabs.removeTab(index)
+            self.live_views.pop(view.task.taskUid, None)
+            view.deleteLater()
+
+    # -- settings, about, geometry -------------------------------------------------------------
+    def open_settings(self) -> None:
+        dlg = SettingsDialog(self.settings, self.secrets, self)
+        if dlg.exec():
+            if dlg.language_changed:
+                QMessageBox.information(self, self.tr("Language"),
+                                        self.tr("The new language is used from the next start."))
+            if dlg.backend_changed:
+                self.restart_backend()
+
+    def _about(self) -> None:
+        QMessageBox.about(self, self.tr("About OTA Desktop"), self.tr(
+            "<b>OTA Desktop</b><p>Firmware packages, upgrade tasks and live device status for "
+            "iThings-compatible IoT fleets.</p><p>Secrets are kept in: %1</p>").replace(
+            "%1", self.secrets.backend_name))
+
+    def _restore_geometry(self) -> None:
+        if not self.settings.geometry.isEmpty():
+            self.restoreGeometry(self.settings.geometry)
+        if not self.settings.window_state.isEmpty():
+            self.restoreState(self.settings.window_state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.settings.geometry = self.saveGeometry()
+        self.settings.window_state = self.saveState()
+        self.settings.sync()
+        super().closeEvent(event)

@@ -1,0 +1,112 @@
+"""A table model over a list of row objects: named columns, sort and row roles, set_rows()."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, Sequence, TypeVar
+
+from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QDateTime, QLocale, QModelIndex, QObject, Qt
+
+T = TypeVar("T")
+
+ROW_ROLE = Qt.ItemDataRole.UserRole + 1   # the row object itself
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # a value that sorts correctly (numbers as numbers)
+VALUE_ROLE = Qt.ItemDataRole.UserRole + 3  # raw value for delegates (e.g. the step of a record)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    title: str  # source text, translated in headerData (mark with QT_TRANSLATE_NOOP)
+    display: Callable[[Any], Any]
+    sort: Callable[[Any], Any] | None = None
+    align: Qt.AlignmentFlag | None = None
+
+
+def format_time(ms: int) -> str:
+    if not ms:
+        return ""
+    return QDateTime.fromMSecsSinceEpoch(int(ms)).toString("yyyy-MM-dd HH:mm:ss")
+
+
+def format_size(n: int) -> str:
+    return QLocale().formattedDataSize(int(n)) if n else ""
+
+
+NUMERIC = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+
+
+class RowTableModel(QAbstractTableModel, Generic[T]):
+    """Subclasses set ``CONTEXT`` (translation context) and ``COLUMNS``."""
+
+    CONTEXT = "RowTableModel"
+    COLUMNS: Sequence[Column] = ()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[T] = []
+
+    # -- Qt API ------------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
+                and 0 <= section < len(self.COLUMNS):
+            return QCoreApplication.translate(self.CONTEXT, self.COLUMNS[section].title)
+        return None
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
+            return None
+        row = self._rows[index.row()]
+        column = self.COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return column.display(row)
+        if role == SORT_ROLE:
+            return (column.sort or column.display)(row)
+        if role == ROW_ROLE:
+            return row
+        if role == Qt.ItemDataRole.TextAlignmentRole and column.align is not None:
+            return int(column.align)
+        return self.extra_data(row, index.column(), role)
+
+    def extra_data(self, row: T, column: int, role: int) -> Any:
+        """Other roles (colours, icons, tooltips) for subclasses."""
+        return None
+
+    # -- rows --------------------------------------------------------------------------------
+    def set_rows(self, rows: Sequence[T]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self._rows_reset()
+        self.endResetModel()
+
+    def _rows_reset(self) -> None:
+        """Hook: rebuild indexes after set_rows."""
+
+    def rows(self) -> list[T]:
+        return list(self._rows)
+
+    def row(self, i: int) -> T:
+        return self._rows[i]
+
+    def append_rows(self, rows: Sequence[T]) -> None:
+        if not rows:
+            return
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
+        self._rows.extend(rows)
+        self.endInsertRows()
+
+    def remove_row(self, i: int) -> None:
+        self.beginRemoveRows(QModelIndex(), i, i)
+        del self._rows[i]
+        self.endRemoveRows()
+
+    def row_changed(self, i: int) -> None:
+        self.dataChanged.emit(self.index(i, 0), self.index(i, len(self.COLUMNS) - 1))
+
+    def find(self, predicate: Callable[[T], bool]) -> int:
+        return next((i for i, r in enumerate(self._rows) if predicate(r)), -1)

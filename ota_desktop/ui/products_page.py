@@ -1,0 +1,200 @@
+"""Products and their devices: list, add, import, delete, secret on request."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QSplitter, QVBoxLayout,
+                               QWidget)
+
+from ..app_events import AppEvents
+from ..core import dto
+from ..core.api_client import ApiClient, ApiError
+from .catalog_dialogs import DeviceDialog, ImportDevicesDialog, ProductDialog, SecretDialog
+from .forms import api_error_text
+from .models.catalog_models import DevicesModel, ProductsModel
+from .widgets import current_row, selected_rows, table_view, text_filter_proxy
+
+
+class ProductsPage(QWidget):
+    def __init__(self, client: ApiClient, events: AppEvents, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client, self.events = client, events
+        self.products_model = ProductsModel(self)
+        self.products_proxy = text_filter_proxy(self.products_model, self)
+        self.products_view = table_view(self.products_proxy, stretch=ProductsModel.DESC)
+        self.products_view.selectionModel().selectionChanged.connect(self._product_selected)
+        self.devices_model = DevicesModel(self)
+        self.devices_proxy = text_filter_proxy(self.devices_model, self)
+        self.devices_view = table_view(self.devices_proxy, stretch=DevicesModel.NAME, multi=True)
+        self.devices_view.selectionModel().selectionChanged.connect(self._update_buttons)
+        self.devices_view.doubleClicked.connect(self.show_secret)
+
+        self.add_product_button = QPushButton(self.tr("New product…"))
+        self.add_product_button.clicked.connect(self.add_product)
+        self.delete_product_button = QPushButton(self.tr("Delete product"))
+        self.delete_product_button.clicked.connect(self.delete_product)
+        self.add_device_button = QPushButton(self.tr("New device…"))
+        self.add_device_button.clicked.connect(self.add_device)
+        self.import_button = QPushButton(self.tr("Import CSV…"))
+        self.import_button.clicked.connect(self.import_devices)
+        self.secret_button = QPushButton(self.tr("Show secret…"))
+        self.secret_button.clicked.connect(self.show_secret)
+        self.delete_device_button = QPushButton(self.tr("Delete devices"))
+        self.delete_device_button.clicked.connect(self.delete_devices)
+        self.device_search = QLineEdit()
+        self.device_search.setPlaceholderText(self.tr("Search devices…"))
+        self.device_search.setClearButtonEnabled(True)
+        self.device_search.textChanged.connect(self.devices_proxy.setFilterFixedString)
+        self.devices_title = QLabel()
+
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(QLabel(self.tr("<b>Products</b>")))
+        ll.addWidget(self.products_view, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.add_product_button)
+        row.addWidget(self.delete_product_button)
+        row.addStretch(1)
+        ll.addLayout(row)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        top = QHBoxLayout()
+        top.addWidget(self.devices_title)
+        top.addStretch(1)
+        top.addWidget(self.device_search)
+        rl.addLayout(top)
+        rl.addWidget(self.devices_view, 1)
+        row = QHBoxLayout()
+        for b in (self.add_device_button, self.import_button, self.secret_button, self.delete_device_button):
+            row.addWidget(b)
+        row.addStretch(1)
+        rl.addLayout(row)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(1, 2)
+        lay = QVBoxLayout(self)
+        lay.addWidget(split)
+        events.device_events.connect(self.devices_model.apply_device_events)
+        events.products_changed.connect(self.reload)
+        self._update_buttons()
+
+    # -- loading -------------------------------------------------------------------------------
+    def reload(self) -> None:
+        keep = self.current_product()
+        self.client.products().then(lambda rows: self._products_loaded(rows, keep), self._error)
+
+    def _products_loaded(self, rows: list[dto.Product], keep: dto.Product | None) -> None:
+        self.products_model.set_rows(rows)
+        self.products_view.resizeColumnsToContents()
+        target = keep.productID if keep else (rows[0].productID if rows else "")
+        for r in range(self.products_proxy.rowCount()):
+            if self.products_proxy.index(r, ProductsModel.ID).data() == target:
+                self.products_view.selectRow(r)
+                break
+        else:
+            self._product_selected()
+
+    def current_product(self) -> dto.Product | None:
+        return current_row(self.products_view)
+
+    def _product_selected(self) -> None:
+        product = self.current_product()
+        self.devices_model.set_rows([])
+        self.devices_title.setText(self.tr("<b>Devices of %1</b>").replace(
+            "%1", product.productName or product.productID) if product else self.tr("<b>Devices</b>"))
+        if product is not None:
+            self.client.devices(product.productID).then(
+                lambda rows, pid=product.productID: self._devices_loaded(pid, rows), self._error)
+        self._update_buttons()
+
+    def _devices_loaded(self, product_id: str, rows: list[dto.Device]) -> None:
+        product = self.current_product()
+        if product is not None and product.productID == product_id:
+            self.devices_model.set_rows(rows)
+            self.devices_view.resizeColumnsToContents()
+            self.devices_title.setText(self.tr("<b>Devices of %1</b> (%2)").replace(
+                "%1", product.productName or product_id).replace("%2", str(len(rows))))
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        has_product = self.current_product() is not None
+        n = len(selected_rows(self.devices_view))
+        self.delete_product_button.setEnabled(has_product)
+        self.add_device_button.setEnabled(has_product)
+        self.import_button.setEnabled(has_product)
+        self.secret_button.setEnabled(n == 1)
+        self.delete_device_button.setEnabled(n > 0)
+
+    def _error(self, error: ApiError) -> None:
+        if not error.cancelled:
+            self.events.error.emit(self.tr("Products"), api_error_text(error))
+
+    # -- actions -------------------------------------------------------------------------------
+    def add_product(self) -> None:
+        dlg = ProductDialog(self.client, self)
+        if dlg.exec():
+            self.events.products_changed.emit()
+
+    def delete_product(self) -> None:
+        product = self.current_product()
+        if product is None or QMessageBox.question(
+                self, self.tr("Delete product"),
+                self.tr("Delete product %1 with all its devices?").replace("%1", product.productID)) \
+                != QMessageBox.StandardButton.Yes:
+            return
+        self.client.delete_product(product.productID).then(lambda _d: self.events.products_changed.emit(),
+                                                           self._error)
+
+    def add_device(self) -> None:
+        product = self.current_product()
+        if product is None:
+            return
+        dlg = DeviceDialog(self.client, product.productID, self)
+        if dlg.exec():
+            self._product_selected()
+            if isinstance(dlg.result_data, dto.Device) and dlg.result_data.deviceSecret:
+                SecretDialog(dlg.result_data, self).exec()
+
+    def import_devices(self) -> None:
+        product = self.current_product()
+        if product is None:
+            return
+        dlg = ImportDevicesDialog(self.client, product.productID, self)
+        if dlg.exec():
+            created = dlg.result_data or []
+            self._product_selected()
+            answer = QMessageBox.question(
+                self, self.tr("Devices imported"),
+                self.tr("%n device(s) created. Copy their names and secrets (CSV) to the clipboard?", "",
+                        len(created)))
+            if answer == QMessageBox.StandardButton.Yes:
+                QGuiApplication.clipboard().setText("deviceName,deviceSecret\n" + "".join(
+                    f"{d.deviceName},{d.deviceSecret}\n" for d in created))
+
+    def show_secret(self) -> None:
+        rows = selected_rows(self.devices_view)
+        if len(rows) != 1:
+            return
+        device: dto.Device = rows[0]
+        self.client.read_device(device.productID, device.deviceName).then(
+            lambda d: SecretDialog(d, self).exec(), self._error)
+
+    def delete_devices(self) -> None:
+        rows = selected_rows(self.devices_view)
+        if not rows or QMessageBox.question(
+                self, self.tr("Delete devices"), self.tr("Delete %n device(s)?", "", len(rows))) \
+                != QMessageBox.StandardButton.Yes:
+            return
+        pending = {"n": len(rows)}
+
+        def one_done(_d: object = None) -> None:
+            pending["n"] -= 1
+            if pending["n"] == 0:
+                self._product_selected()
+
+        for d in rows:
+            self.client.delete_device(d.productID, d.deviceName).then(one_done, lambda e: (self._error(e),
+                                                                                           one_done()))

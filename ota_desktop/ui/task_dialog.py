@@ -1,0 +1,259 @@
+"""The New-task form: every field of task/create (spec section 5), rollout settings included."""
+from __future__ import annotations
+
+from PySide6.QtCore import QDateTime, Qt, Signal
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDateTimeEdit, QDialog, QDialogButtonBox,
+                               QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
+                               QListWidgetItem, QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget)
+
+from ..core import dto
+from ..core.api_client import ApiClient, ApiError
+from .device_picker import DevicePicker, parse_names
+from .forms import FieldErrors
+
+
+class NewTaskDialog(QDialog):
+    created = Signal(object)  # {"taskID", "taskUid"} of the new task
+
+    def __init__(self, client: ApiClient, firmwares: list[dto.Firmware], firmware_id: int = 0,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.setWindowTitle(self.tr("New upgrade task"))
+        self.resize(820, 760)
+        self.result_data: dict | None = None
+        self._firmwares = {f.firmwareID: f for f in firmwares}
+
+        self.firmware_combo = QComboBox()
+        self.firmware_combo.addItem(self.tr("Choose a firmware…"), 0)
+        for f in firmwares:
+            self.firmware_combo.addItem(f"{f.name} {f.version} — {f.productName or f.productID} (#{f.firmwareID})",
+                                        f.firmwareID)
+
+        self.all_radio = QRadioButton(self.tr("&All devices of the product"))
+        self.targeted_radio = QRadioButton(self.tr("&Chosen devices"))
+        self.all_radio.setChecked(True)
+        self.type_group = QButtonGroup(self)
+        self.type_group.addButton(self.all_radio, int(dto.TaskType.ALL_DEVICES))
+        self.type_group.addButton(self.targeted_radio, int(dto.TaskType.TARGETED))
+        type_box = QWidget()
+        tl = QHBoxLayout(type_box)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.all_radio)
+        tl.addWidget(self.targeted_radio)
+        tl.addStretch(1)
+
+        self.static_radio = QRadioButton(self.tr("&Static (devices fixed now)"))
+        self.dynamic_radio = QRadioButton(self.tr("D&ynamic (keeps adding matching devices)"))
+        self.static_radio.setChecked(True)
+        self.upgrade_group = QButtonGroup(self)
+        self.upgrade_group.addButton(self.static_radio, int(dto.UpgradeType.STATIC))
+        self.upgrade_group.addButton(self.dynamic_radio, int(dto.UpgradeType.DYNAMIC))
+        upgrade_box = QWidget()
+        ul = QHBoxLayout(upgrade_box)
+        ul.setContentsMargins(0, 0, 0, 0)
+        ul.addWidget(self.static_radio)
+        ul.addWidget(self.dynamic_radio)
+        ul.addStretch(1)
+
+        self.picker = DevicePicker()
+        self.picker.setEnabled(False)
+
+        self.versions_list = QListWidget()
+        self.versions_list.setFixedHeight(80)
+        self.versions_list.setFlow(QListWidget.Flow.LeftToRight)
+        self.versions_list.setWrapping(True)
+        self.version_add_edit = QLineEdit()
+        self.version_add_edit.setPlaceholderText(self.tr("other version"))
+        self.version_add_button = QPushButton(self.tr("Add"))
+        self.version_add_button.clicked.connect(self._add_version_from_edit)
+        versions_box = QWidget()
+        vl = QVBoxLayout(versions_box)
+        vl.setContentsMargins(0, 0, 0, 0)
+        vl.addWidget(self.versions_list)
+        vrow = QHBoxLayout()
+        vrow.addWidget(self.version_add_edit)
+        vrow.addWidget(self.version_add_button)
+        vrow.addStretch(1)
+        vl.addLayout(vrow)
+
+        self.retry_spin = QSpinBox(minimum=0, maximum=100, value=0)
+        self.retry_interval_spin = QSpinBox(minimum=1, maximum=10_080, value=10, suffix=self.tr(" min"))
+        self.timeout_spin = QSpinBox(minimum=1, maximum=10_080, value=60, suffix=self.tr(" min"))
+        self.rate_spin = QSpinBox(minimum=0, maximum=1_000_000, value=0, suffix=self.tr(" / min"))
+        self.rate_spin.setSpecialValueText(self.tr("unlimited"))
+        self.gray_spin = QSpinBox(minimum=1, maximum=100, value=100, suffix=" %")
+        self.schedule_check = QCheckBox(self.tr("Start at:"))
+        self.schedule_edit = QDateTimeEdit(QDateTime.currentDateTime().addSecs(3600))
+        self.schedule_edit.setCalendarPopup(True)
+        self.schedule_edit.setDisplayFormat("yyyy-MM-dd HH:mm")
+        self.schedule_edit.setEnabled(False)
+        self.schedule_check.toggled.connect(self.schedule_edit.setEnabled)
+        self.overwrite_check = QCheckBox(self.tr("Take over devices that another running task is upgrading"))
+
+        self.general_error = QLabel()
+        self.errors = FieldErrors(self.general_error)
+        form = QFormLayout()
+        self.errors.add_row(form, self.tr("&Firmware:"), self.firmware_combo, "firmwareID")
+        self.errors.add_row(form, self.tr("Devices:"), type_box, "type")
+        self.errors.add_row(form, self.tr("Upgrade:"), upgrade_box, "upgradeType")
+        self.errors.add_row(form, self.tr("Device list:"), self.picker, "deviceList")
+        self.errors.add_row(form, self.tr("Source versions:"), versions_box, "versionList")
+
+        rollout = QGroupBox(self.tr("Rollout"))
+        grid = QGridLayout(rollout)
+        cells = [
+            (self.tr("Retries:"), self.retry_spin, "retryCount"),
+            (self.tr("Retry interval:"), self.retry_interval_spin, "retryIntervalMinutes"),
+            (self.tr("Timeout:"), self.timeout_spin, "timeoutMinutes"),
+            (self.tr("Max pushes:"), self.rate_spin, "maxPerMinute"),
+            (self.tr("Gray release:"), self.gray_spin, "grayPercent"),
+        ]
+        for n, (label, widget, field) in enumerate(cells):
+            r, c = divmod(n, 3)
+            cell = QWidget()
+            cl = QVBoxLayout(cell)
+            cl.setContentsMargins(0, 0, 0, 0)
+            cl.setSpacing(2)
+            cl.addWidget(widget)
+            cl.addWidget(self.errors.make_label(field))
+            grid.addWidget(QLabel(label), r, c * 2, Qt.AlignmentFlag.AlignTop)
+            grid.addWidget(cell, r, c * 2 + 1)
+        sched = QWidget()
+        sl = QHBoxLayout(sched)
+        sl.setContentsMargins(0, 0, 0, 0)
+        sl.addWidget(self.schedule_check)
+        sl.addWidget(self.schedule_edit)
+        grid.addWidget(sched, 1, 4, 1, 2)
+        sched_err = self.errors.make_label("scheduleTime")
+        grid.addWidget(sched_err, 2, 4, 1, 2)
+        grid.addWidget(self.overwrite_check, 3, 0, 1, 6)
+        grid.addWidget(self.errors.make_label("overwrite"), 4, 0, 1, 6)
+
+        self.buttons = QDialogButtonBox()
+        self.create_button = self.buttons.addButton(self.tr("Create &task"), QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.create_button.clicked.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form, 1)
+        lay.addWidget(rollout)
+        lay.addWidget(self.general_error)
+        lay.addWidget(self.buttons)
+
+        self.targeted_radio.toggled.connect(self._update_enabled)
+        self.dynamic_radio.toggled.connect(self._update_enabled)
+        self.firmware_combo.currentIndexChanged.connect(self._firmware_chosen)
+        if firmware_id:
+            self.firmware_combo.setCurrentIndex(max(0, self.firmware_combo.findData(firmware_id)))
+        self._update_enabled()
+
+    # -- dependent fields --------------------------------------------------------------------------
+    def firmware(self) -> dto.Firmware | None:
+        return self._firmwares.get(self.firmware_combo.currentData() or 0)
+
+    def _update_enabled(self) -> None:
+        targeted = self.targeted_radio.isChecked()
+        self.picker.setEnabled(targeted)
+        # dynamic tasks cannot be targeted (spec section 5)
+        self.dynamic_radio.setEnabled(not targeted)
+        self.targeted_radio.setEnabled(not self.dynamic_radio.isChecked())
+
+    def _firmware_chosen(self) -> None:
+        self.versions_list.clear()
+        self.picker.set_devices([])
+        fw = self.firmware()
+        if fw is None:
+            return
+        self.client.firmware_device_versions(fw.firmwareID).then(
+            lambda versions, fid=fw.firmwareID: self._versions_loaded(fid, versions), self.errors.show_api_error)
+        self.client.devices(fw.productID).then(
+            lambda devices, fid=fw.firmwareID: self._devices_loaded(fid, devices), self.errors.show_api_error)
+
+    def _versions_loaded(self, firmware_id: int, versions: list[str]) -> None:
+        if self.firmware_combo.currentData() != firmware_id:
+            return
+        for v in versions:
+            self._add_version(v, checked=False)
+
+    def _devices_loaded(self, firmware_id: int, devices: list[dto.Device]) -> None:
+        if self.firmware_combo.currentData() == firmware_id:
+            self.picker.set_devices(devices)
+
+    def _add_version(self, version: str, checked: bool) -> None:
+        if self.versions_list.findItems(version, Qt.MatchFlag.MatchExactly):
+            return
+        item = QListWidgetItem(version)
+        fw = self.firmware()
+        if fw is not None and version == fw.version:
+            item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled & ~Qt.ItemFlag.ItemIsUserCheckable)
+            item.setToolTip(self.tr("Devices already on the firmware's version are skipped."))
+            item.setData(Qt.ItemDataRole.CheckStateRole, Qt.CheckState.Unchecked)
+        else:
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+        self.versions_list.addItem(item)
+
+    def _add_version_from_edit(self) -> None:
+        for v in parse_names(self.version_add_edit.text()):
+            self._add_version(v, checked=True)
+        self.version_add_edit.clear()
+
+    def checked_versions(self) -> list[str]:
+        return [self.versions_list.item(i).text() for i in range(self.versions_list.count())
+                if self.versions_list.item(i).checkState() == Qt.CheckState.Checked]
+
+    # -- validation and submission ----------------------------------------------------------------
+    def task(self) -> dto.NewTask:
+        targeted = self.targeted_radio.isChecked()
+        return dto.NewTask(
+            firmwareID=int(self.firmware_combo.currentData() or 0),
+            type=dto.TaskType.TARGETED if targeted else dto.TaskType.ALL_DEVICES,
+            upgradeType=dto.UpgradeType.DYNAMIC if self.dynamic_radio.isChecked() else dto.UpgradeType.STATIC,
+            deviceList=self.picker.checked_names() if targeted else [],
+            versionList=self.checked_versions(),
+            retryCount=self.retry_spin.value(), retryIntervalMinutes=self.retry_interval_spin.value(),
+            timeoutMinutes=self.timeout_spin.value(), maxPerMinute=self.rate_spin.value(),
+            grayPercent=self.gray_spin.value(),
+            scheduleTime=self.schedule_edit.dateTime().toMSecsSinceEpoch() if self.schedule_check.isChecked() else 0,
+            overwrite=self.overwrite_check.isChecked())
+
+    def validate(self) -> dict[str, str]:
+        task = self.task()
+        problems = {}
+        fw = self.firmware()
+        if fw is None:
+            problems["firmwareID"] = self.tr("Choose the firmware to roll out.")
+        if task.type == dto.TaskType.TARGETED and not task.deviceList:
+            problems["deviceList"] = self.tr("Check at least one device (or choose all devices).")
+        if task.upgradeType == dto.UpgradeType.DYNAMIC:
+            if task.type == dto.TaskType.TARGETED:
+                problems["upgradeType"] = self.tr("A dynamic task covers all devices; it cannot be targeted.")
+            if not task.versionList:
+                problems["versionList"] = self.tr("A dynamic task needs the source versions to upgrade from.")
+        if fw is not None and fw.version in task.versionList:
+            problems["versionList"] = self.tr("The firmware's own version %1 cannot be a source version.").replace(
+                "%1", fw.version)
+        if task.scheduleTime and task.scheduleTime < QDateTime.currentMSecsSinceEpoch():
+            problems["scheduleTime"] = self.tr("The start time is in the past.")
+        return problems
+
+    def submit(self) -> None:
+        self.errors.clear()
+        problems = self.validate()
+        for field, message in problems.items():
+            self.errors.show(field, message)
+        if problems:
+            return
+        self.create_button.setEnabled(False)
+        self.client.create_task(self.task()).then(self._created, self._failed)
+
+    def _created(self, data: dict) -> None:
+        self.create_button.setEnabled(True)
+        self.result_data = data
+        self.created.emit(data)
+        self.accept()
+
+    def _failed(self, error: ApiError) -> None:
+        self.create_button.setEnabled(True)
+        self.errors.show_api_error(error)

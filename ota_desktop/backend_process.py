@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QCoreApplication, QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 READY_RE = re.compile(r"ready\s+(https?://[^\s]+)")
+MQTT_RE = re.compile(r"\s(mqtts?://[^\s]+)")
 START_TIMEOUT_MS = 60_000
 STOP_TIMEOUT_MS = 8_000
 STDERR_LINES_KEPT = 40
@@ -101,6 +102,7 @@ class BackendProcess(QObject):
         self._stderr_buf = b""
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_LINES_KEPT)
         self._url = ""
+        self.mqtt_url = ""
         self._state = "stopped"
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self._on_start_timeout)
@@ -176,6 +178,8 @@ class BackendProcess(QObject):
             if m and self._state == "starting":
                 self._timer.stop()
                 self._url = m.group(1).rstrip("/")
+                mqtt = MQTT_RE.search(line)
+                self.mqtt_url = mqtt.group(1) if mqtt else ""
                 self._state = "running"
                 self.ready.emit(self._url)
 

@@ -38,9 +38,12 @@ class SseParser:
         self.retry_ms: int | None = None
 
     def feed(self, chunk: bytes) -> list[SseMessage]:
-        self._buf += chunk
+        buf, hold = self._buf + chunk, b""
+        if buf.endswith(b"\r"):  # maybe the first half of a CRLF split across chunks
+            buf, hold = buf[:-1], b"\r"
         out: list[SseMessage] = []
-        *lines, self._buf = self._buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        *lines, rest = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        self._buf = rest + hold
         for raw in lines:
             line = raw.decode("utf-8", errors="replace")
             if not line:

@@ -63,7 +63,8 @@ class RowTableModel(QAbstractTableModel, Generic[T]):
         row = self._rows[index.row()]
         column = self.COLUMNS[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return column.display(row)
+            value = column.display(row)
+            return value if isinstance(value, str) else str(value)
         if role == SORT_ROLE:
             return (column.sort or column.display)(row)
         if role == ROW_ROLE:

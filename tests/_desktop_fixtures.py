@@ -1,0 +1,300 @@
+"""Fixtures for the desktop tests: isolated dirs + in-memory keyring, and a stub API client
+over an in-memory fake backend (for forms and pages that need no real server)."""
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from typing import Any, Callable
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from PySide6.QtCore import QSettings, QStandardPaths, QTimer
+
+from ota_desktop.core import dto
+from ota_desktop.core.api_client import CODE_PARAMETER, ApiCall, ApiClient, ApiError
+from ota_desktop.secrets import SecretStore
+from ota_desktop.settings import Settings
+
+# Qt messages that the offscreen platform prints for any top-level window
+QT_LOG_IGNORE = [r"This plugin does not support propagateSizeHints\(\)",
+                 r"This plugin does not support raise\(\)",
+                 r"QFont::setPointSize: Point size <= 0"]
+
+
+class InMemoryKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        from keyring.errors import PasswordDeleteError
+
+        if self.store.pop((service, username), None) is None:
+            raise PasswordDeleteError(username)
+
+
+@pytest.fixture(autouse=True)
+def desktop_env(tmp_path, monkeypatch):
+    """Every standard directory under tmp_path; an in-memory keyring; settings in tmp_path."""
+    for var, sub in (("HOME", "home"), ("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                     ("XDG_CACHE_HOME", "cache"), ("XDG_RUNTIME_DIR", "runtime"), ("TMPDIR", "tmp")):
+        path = tmp_path / "env" / sub
+        path.mkdir(parents=True, mode=0o700, exist_ok=True)
+        monkeypatch.setenv(var, str(path))
+    for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "env" / "config"))
+    previous = keyring.get_keyring()
+    kr = InMemoryKeyring()
+    keyring.set_keyring(kr)
+    assert QStandardPaths.writableLocation(QStandardPaths.StandardLocation.HomeLocation).startswith(str(tmp_path))
+    yield kr
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def secret_store(desktop_env) -> SecretStore:
+    return SecretStore()
+
+
+def _later(fn: Callable[[], None], ms: int = 0) -> None:
+    QTimer.singleShot(ms, fn)
+
+
+class FakeBackend:
+    """Just enough of the HTTP API, in memory, for forms and pages."""
+
+    def __init__(self) -> None:
+        self.products: dict[str, dto.Product] = {}
+        self.devices: dict[str, dict[str, dto.Device]] = {}
+        self.firmwares: dict[int, dto.FirmwareDetail] = {}
+        self.tasks: dict[int, dict[str, Any]] = {}
+        self.records: dict[str, list[dto.DeviceRecord]] = {}
+        self.uploads: dict[str, str] = {}
+        self._ids = itertools.count(1)
+        #: path -> ApiError to fail the next call with (tests set these)
+        self.fail_next: dict[str, ApiError] = {}
+
+    # -- seeding helpers -----------------------------------------------------------------------
+    def add_product(self, pid: str, name: str = "") -> None:
+        self.products[pid] = dto.Product(pid, name or pid)
+        self.devices.setdefault(pid, {})
+
+    def add_devices(self, pid: str, names: list[str], version: str = "0.9.0") -> None:
+        for n in names:
+            self.devices[pid][n] = dto.Device(pid, n, version, True, int(time.time() * 1000), f"secret-{n}")
+
+    def add_firmware(self, pid: str, version: str, name: str = "fw") -> dto.FirmwareDetail:
+        fid = next(self._ids)
+        fw = dto.FirmwareDetail(fid, name, version, pid, self.products[pid].productName, 1, "md5", 0,
+                                int(time.time() * 1000))
+        self.firmwares[fid] = fw
+        return fw
+
+    # -- routes --------------------------------------------------------------------------------
+    def handle(self, path: str, body: dict) -> Any:
+        route = path.rsplit("/api/v1/", 1)[-1]
+        if route in self.fail_next:
+            raise self.fail_next.pop(route)
+        handler = getattr(self, "r_" + route.replace("/", "_").replace("-", "_"))
+        return handler(body)
+
+    @staticmethod
+    def _page(items: list, body: dict) -> dict:
+        page = body.get("page") or {"page": 1, "size": 20}
+        start = (page["page"] - 1) * page["size"]
+        return {"list": [i if isinstance(i, dict) else _slots(i) for i in items[start:start + page["size"]]],
+                "total": len(items)}
+
+    def r_things_product_info_index(self, body: dict) -> dict:
+        return self._page([dict(productID=p.productID, productName=p.productName, desc=p.desc)
+                           for p in self.products.values()], body)
+
+    def r_things_product_info_create(self, body: dict) -> dict:
+        if not body.get("productName"):
+            raise ApiError(CODE_PARAMETER, "productName: must be a non-empty string", 400)
+        pid = body.get("productID") or f"P{next(self._ids):010d}"
+        if pid in self.products:
+            raise ApiError(100010, f"productID: {pid} already exists", 409)
+        self.add_product(pid, body["productName"])
+        return {"productID": pid}
+
+    def r_things_product_info_delete(self, body: dict) -> dict:
+        self.products.pop(body["productID"], None)
+        return {}
+
+    def r_things_device_info_index(self, body: dict) -> dict:
+        devs = self.devices.get(body["productID"], {})
+        return self._page([dict(productID=d.productID, deviceName=d.deviceName, version=d.version, online=d.online,
+                                lastSeen=d.lastSeen) for d in devs.values()], body)
+
+    def r_things_device_info_create(self, body: dict) -> dict:
+        pid, name = body["productID"], body["deviceName"]
+        if name in self.devices[pid]:
+            raise ApiError(100010, f"deviceName: {name} already exists", 409)
+        self.add_devices(pid, [name], body["version"])
+        d = self.devices[pid][name]
+        if body.get("deviceSecret"):
+            d.deviceSecret = body["deviceSecret"]
+        return _slots(d)
+
+    def r_things_device_info_read(self, body: dict) -> dict:
+        return _slots(self.devices[body["productID"]][body["deviceName"]])
+
+    def r_things_device_info_delete(self, body: dict) -> dict:
+        self.devices[body["productID"]].pop(body["deviceName"], None)
+        return {}
+
+    def r_things_device_info_import(self, body: dict) -> dict:
+        pid = body["productID"]
+        rows = [ln.split(",") for ln in body["csv"].splitlines() if ln.strip()]
+        if rows and rows[0][0] == "deviceName":
+            rows = rows[1:]
+        self.add_devices(pid, [r[0] for r in rows])
+        return {"list": [_slots(self.devices[pid][r[0]]) for r in rows]}
+
+    def r_system_common_upload_url_create(self, body: dict) -> dict:
+        key = f"productManage/ota/{next(self._ids):08d}.{body['filePath'].rsplit('.', 1)[-1]}"
+        return {"filePath": key, "uploadUri": f"/api/v1/oss/ithings-temporary/{key}?X-Amz-Signature=abc"}
+
+    def r_things_ota_firmware_index(self, body: dict) -> dict:
+        pid = body.get("productID")
+        rows = [dto.Firmware(**{k: getattr(f, k) for k in dto.Firmware.__dataclass_fields__})
+                for f in self.firmwares.values() if not pid or f.productID == pid]
+        return self._page(rows, body)
+
+    def r_things_ota_firmware_create(self, body: dict) -> dict:
+        for f in ("name", "version"):
+            if not body.get(f):
+                raise ApiError(CODE_PARAMETER, f"{f}: must be a non-empty string", 400)
+        if any(f.version == body["version"] and f.productID == body["productID"] for f in self.firmwares.values()):
+            raise ApiError(100010, f"version: {body['version']} already exists for this product", 409)
+        fw = self.add_firmware(body["productID"], body["version"], body["name"])
+        fw.signMethod, fw.desc, fw.extData, fw.isDiff = body["signMethod"], body["desc"], body["extData"], body["isDiff"]
+        fw.files = [dto.FirmwareFile(f["name"], "", *self.uploads.get(f["filePath"], (0, ""))) for f in body["files"]]
+        fw.totalSize = sum(f.size for f in fw.files)
+        return {"firmwareID": fw.firmwareID}
+
+    def r_things_ota_firmware_read(self, body: dict) -> dict:
+        fw = self.firmwares[body["firmwareID"]]
+        out = _slots(fw)
+        out["files"] = [_slots(f) for f in fw.files]
+        return out
+
+    def r_things_ota_firmware_device_info_read(self, body: dict) -> dict:
+        fw = self.firmwares[body["firmwareID"]]
+        versions = sorted({d.version for d in self.devices.get(fw.productID, {}).values()})
+        return {"versions": ",".join(versions)}
+
+    def r_things_ota_task_create(self, body: dict) -> dict:
+        self.last_task_body = body
+        tid = next(self._ids)
+        uid = f"uid-{tid}"
+        self.tasks[tid] = dict(taskID=tid, taskUid=uid, type=body["type"], upgradeType=body["upgradeType"],
+                               status=1, createdTime=int(time.time() * 1000), firmwareID=body["firmwareID"])
+        return {"taskID": tid, "taskUid": uid}
+
+    def r_things_ota_task_index(self, body: dict) -> dict:
+        rows = [{k: v for k, v in t.items() if k != "firmwareID"} for t in self.tasks.values()
+                if t["firmwareID"] == body["firmwareID"]]
+        return self._page(rows, body)
+
+    def r_things_ota_task_device_index(self, body: dict) -> dict:
+        return self._page(self.records.get(body["taskUid"], []), body)
+
+    def r_things_ota_task_analysis(self, body: dict) -> dict:
+        return {"result": "{}"}
+
+
+def _slots(obj: Any) -> dict:
+    return {k: getattr(obj, k) for k in obj.__slots__}
+
+
+class StubClient(ApiClient):
+    """An ApiClient whose requests are answered by a FakeBackend on the next loop turn."""
+
+    def __init__(self, backend: FakeBackend | None = None, upload_steps: int = 4, upload_step_ms: int = 5) -> None:
+        super().__init__()
+        self.backend = backend or FakeBackend()
+        self.calls: list[tuple[str, dict]] = []
+        self.upload_steps, self.upload_step_ms = upload_steps, upload_step_ms
+        self.hold_uploads = False  # True: PUTs stay pending until released (screenshots, cancel tests)
+        self.pending_puts: list[ApiCall] = []
+        self.set_endpoint("http://127.0.0.1:1", "stub-token")
+
+    def request(self, path: str, body: dict | None = None, parse=None, timeout_ms=None) -> ApiCall:  # noqa: ANN001
+        body = body or {}
+        self.calls.append((path, body))
+        call = ApiCall(self)
+
+        def answer() -> None:
+            if call.done:
+                return
+            try:
+                data = self.backend.handle(path, body)
+            except ApiError as error:
+                call.reject(error)
+                return
+            call.resolve(parse(data) if parse else data)
+
+        _later(answer)
+        return call
+
+    def health(self) -> ApiCall:
+        call = ApiCall(self)
+        _later(lambda: call.resolve({"version": "stub"}))
+        return call
+
+    def put_file(self, upload_uri: str, path: str) -> ApiCall:
+        import hashlib
+
+        self.calls.append(("PUT " + upload_uri, {"path": path}))
+        call = ApiCall(self)
+        size = os.path.getsize(path)
+        key = upload_uri.split("/ithings-temporary/", 1)[1].split("?", 1)[0]
+        with open(path, "rb") as fh:
+            self.backend.uploads[key] = (size, hashlib.md5(fh.read()).hexdigest())
+        if self.hold_uploads:
+            call.progress.emit(size // 2, size)
+            self.pending_puts.append(call)
+            return call
+        for step in range(1, self.upload_steps + 1):
+            _later(lambda step=step: None if call.done else call.progress.emit(size * step // self.upload_steps, size),
+                   step * self.upload_step_ms)
+        _later(lambda: call.resolve({}), (self.upload_steps + 1) * self.upload_step_ms)
+        return call
+
+    def paths(self) -> list[str]:
+        return [p for p, _ in self.calls]
+
+
+@pytest.fixture
+def fake_backend() -> FakeBackend:
+    fb = FakeBackend()
+    fb.add_product("prodA", "Thermostat")
+    fb.add_product("prodB", "Gateway")
+    fb.add_devices("prodA", [f"dev-{i:03d}" for i in range(1, 31)], "0.9.0")
+    fb.add_devices("prodA", ["dev-old-1", "dev-old-2"], "0.8.0")
+    fb.add_firmware("prodA", "1.0.0", "thermo")
+    return fb
+
+
+@pytest.fixture
+def stub_client(fake_backend, qapp) -> StubClient:
+    client = StubClient(fake_backend)
+    yield client
+    client.deleteLater()

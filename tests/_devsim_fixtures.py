@@ -62,13 +62,17 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
 
 # --------------------------------------------------------------------------- broker
 class Mosquitto:
-    """A throw-away broker with a generated config (anonymous allowed unless ``passwords``)."""
+    """A throw-away broker with a generated config (anonymous allowed unless ``passwords``).
 
-    def __init__(self, workdir: Path, passwords: dict[str, str] | None = None) -> None:
+    ``acl`` lines (mosquitto acl_file syntax) restrict what each user may use.
+    """
+
+    def __init__(self, workdir: Path, passwords: dict[str, str] | None = None, acl: list[str] | None = None) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.passwords = passwords
+        self.acl = acl
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "mosquitto.log"
 
@@ -95,6 +99,10 @@ class Mosquitto:
             lines += ["allow_anonymous false", f"password_file {pw}"]
         else:
             lines.append("allow_anonymous true")
+        if self.acl is not None:
+            acl = self.workdir / "acl"
+            acl.write_text("\n".join(self.acl) + "\n", encoding="utf-8")
+            lines.append(f"acl_file {acl}")
         conf = self.workdir / "mosquitto.conf"
         conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
         log = open(self.log_path, "wb")

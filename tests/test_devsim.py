@@ -45,10 +45,15 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
 
 @pytest.fixture(scope="module")
 def auth_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
-    """Passwords required: the service account and two devices of product PAUTH."""
+    """Passwords and per-device ACLs as the backend writes them: the service account and
+    two devices of product PAUTH."""
+    acl = [f"user {SERVICE[0]}", "topic readwrite $ota/#", "topic readwrite #"]
+    for dev in ("good", "bad"):
+        acl += [f"user PAUTH&{dev}", f"topic write $ota/up/+/PAUTH/{dev}", f"topic read $ota/down/+/PAUTH/{dev}"]
     mq = Mosquitto(
         tmp_path_factory.mktemp("mosquitto-auth"),
         passwords={SERVICE[0]: SERVICE[1], "PAUTH&good": "s3cret", "PAUTH&bad": "right"},
+        acl=acl,
     ).start()
     yield mq
     mq.stop()
@@ -332,7 +337,8 @@ def test_shared_connections_carry_many_devices(auth_broker: Mosquitto, http: Fak
         be.close()
 
 
-def test_devices_log_in_with_their_own_secret(auth_broker: Mosquitto, http: FakeHttpBackend) -> None:
+def test_devices_log_in_with_their_own_secret_under_acls(auth_broker: Mosquitto, http: FakeHttpBackend) -> None:
+    be = FakeMqttBackend(auth_broker.port, *SERVICE)
     fleet = Fleet(
         [Credential("PAUTH", "good", "s3cret"), Credential("PAUTH", "bad", "wrong")],
         mqtt_url=auth_broker.url, base_url=http.url, options=FAST,
@@ -340,12 +346,28 @@ def test_devices_log_in_with_their_own_secret(auth_broker: Mosquitto, http: Fake
     try:
         fleet.start()
         fleet.wait_until(lambda f: f.device("good").connected, 10)
-        fleet.wait_until(lambda f: any(c.last_error for c in f.connections), 5)
+        fleet.wait_until(lambda f: f.device("bad").connection_error is not None, 5)
         assert not fleet.device("bad").connected
-        bad = next(c for c in fleet.connections if c.client._client_id == b"PAUTH&bad")
-        assert "refused" in (bad.last_error or "")
+        assert "refused" in fleet.device("bad").connection_error
+        be.wait_for(lambda: be.of("good", "report"))
+        be.push("PAUTH", "good", firmware(http, "PAUTH"), record_id=3)
+        be.wait_for(final_report(be, "good", 3))
+        assert not be.of("bad")
     finally:
         fleet.stop()
+        be.close()
+
+
+def test_unreachable_file_reports_download_failure(make_fleet: Callable[..., Fleet], backend: FakeMqttBackend,
+                                                   http: FakeHttpBackend, product: str) -> None:
+    fleet = make_fleet(product, ["dev00001"])
+    fleet.wait_connected(10)
+    files = firmware(http, product)
+    files[0]["url"] = "/api/v1/oss/ithings-private/missing.bin?X-Amz-Signature=00"
+    backend.push(product, "dev00001", files, record_id=8)
+    backend.wait_for(failed_step(backend, "dev00001"))
+    last = backend.of("dev00001", "progress")[-1]["params"]
+    assert last["step"] == -2 and "404" in last["desc"]
 
 
 def test_cli_creates_missing_devices_and_prints_a_json_summary(

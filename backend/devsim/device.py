@@ -124,6 +124,7 @@ class Device:
         progress: progress messages sent, as ``(record_id, step, desc)``.
         acks: ``progressReply`` acknowledgements received, as ``(code, status)``.
         errors: readable notes about what went wrong outside the simulated behaviour.
+        connection_error: why the last connection attempt failed (None once connected).
     """
 
     def __init__(self, product_id: str, name: str, secret: str | None, version: str, behaviour: B.Behaviour) -> None:
@@ -142,6 +143,7 @@ class Device:
         self.progress: list[tuple[int, int, str]] = []
         self.acks: list[tuple[int, str]] = []
         self.errors: list[str] = []
+        self.connection_error: str | None = None
         self._token = 0
         self._link: Link | None = None
         self._rt: Runtime | None = None

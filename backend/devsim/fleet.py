@@ -329,6 +329,7 @@ class Fleet:
             "messages_out": sum(len(d.reports) + len(d.progress) for d in devs),
             "bad_messages": self.bad_messages,
             "devices_with_errors": sum(1 for d in devs if d.errors),
+            "connection_errors": dict(collections.Counter(d.connection_error for d in devs if d.connection_error)),
             "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
 

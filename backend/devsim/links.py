@@ -144,7 +144,7 @@ class _Connection:
                 self.client.reconnect()
         except (OSError, ValueError) as exc:
             self._started = True
-            self.last_error = f"connect failed: {exc}"
+            self.set_error(f"connect failed: {exc}")
             self._retry_later()
             return False
         self._handshaking = True
@@ -165,10 +165,10 @@ class _Connection:
     def _on_connect(self, client: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
         self._end_handshake()
         if reason.is_failure:
-            self.last_error = f"connection refused: {reason}"
+            self.set_error(f"connection refused: {reason}")
             return  # the broker closes the socket; _on_disconnect schedules the retry
         self._failures = 0
-        self.last_error = None
+        self.set_error(None)
         self.subscribe()
 
     def _on_disconnect(self, client: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
@@ -183,6 +183,9 @@ class _Connection:
         self.on_message_cb(msg.topic, msg.payload)
 
     # ---------------------------------------------------------------- overridden
+    def set_error(self, error: str | None) -> None:
+        self.last_error = error
+
     def subscribe(self) -> None:
         raise NotImplementedError
 
@@ -254,13 +257,17 @@ class DeviceConnection(_Connection):
         refused = [str(r) for r in reasons if r.is_failure]
         if refused:
             self.device.errors.append(f"subscription refused: {', '.join(refused)}")
-            self.last_error = "subscription refused"
+            self.set_error("subscription refused")
             return
         self.up = True
         self.device.on_connected()
 
     def went_down(self) -> None:
         self.device.on_disconnected()
+
+    def set_error(self, error: str | None) -> None:
+        self.last_error = error
+        self.device.connection_error = error
 
     # Link protocol
     def publish(self, device: Device, topic: str, payload: bytes) -> None:  # type: ignore[override]
@@ -326,6 +333,11 @@ class SharedConnection(_Connection):
         for dev in self.devices:
             if dev.connected:
                 dev.on_disconnected()
+
+    def set_error(self, error: str | None) -> None:
+        self.last_error = error
+        for dev in self.devices:
+            dev.connection_error = error
 
     # Link protocol
     def publish(self, device: Device, topic: str, payload: bytes) -> None:  # type: ignore[override]

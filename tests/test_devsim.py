@@ -289,6 +289,22 @@ def test_failed_device_attempts_again_when_pushed_again(make_fleet: Callable[...
     assert steps == [25, 50, 75, 90, -4, 25, 50, 75, 90, 100]
 
 
+def test_push_for_another_record_supersedes_the_running_one(
+    make_fleet: Callable[..., Fleet], backend: FakeMqttBackend, http: FakeHttpBackend, product: str
+) -> None:
+    fleet = make_fleet(product, ["dev00001"], options=SimOptions(flash_seconds=0.8))
+    fleet.wait_connected(10)
+    files = firmware(http, product)
+    backend.push(product, "dev00001", files, record_id=1)
+    fleet.wait_until(lambda f: f.device("dev00001").status == "flashing", 5)
+    backend.push(product, "dev00001", files, record_id=2, version="1.0.1")
+    backend.wait_for(final_report(backend, "dev00001", 2))
+    time.sleep(0.3)
+    dev = fleet.device("dev00001")
+    assert [a.outcome for a in dev.attempts] == ["superseded", "succeeded"] and dev.version == "1.0.1"
+    assert not final_report(backend, "dev00001", 1)()
+
+
 # --------------------------------------------------------------------------- scale and modes
 def test_two_hundred_devices_in_one_process(make_fleet: Callable[..., Fleet], backend: FakeMqttBackend,
                                             http: FakeHttpBackend, product: str) -> None:

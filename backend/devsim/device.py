@@ -39,12 +39,17 @@ SILENT = "silent"
 OUTCOME_SUCCEEDED = "succeeded"
 OUTCOME_FAILED = "failed"
 OUTCOME_SILENT = "silent"
+OUTCOME_SUPERSEDED = "superseded"  # a push for another record arrived while this one ran
 
 STEP_DOWNLOAD_FAILED = -2
 STEP_VERIFY_FAILED = -3
 STEP_FLASH_FAILED = -4
 STEP_FLASHING = 90
 STEP_DONE = 100
+
+
+class _Abandoned(Exception):
+    """The attempt was superseded while its files were downloading."""
 
 
 class Link(Protocol):
@@ -80,7 +85,7 @@ class Attempt:
     files: list[FileTransfer]
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
-    #: ``succeeded`` / ``failed`` / ``silent``; None while running
+    #: ``succeeded`` / ``failed`` / ``silent`` / ``superseded``; None while running
     outcome: str | None = None
     fail_step: int | None = None
     fail_desc: str | None = None
@@ -233,9 +238,10 @@ class Device:
                 for ft, pf in zip(cur.files, push.files, strict=False):
                     if ft.name == pf.name and ft.signature == pf.signature:
                         ft.url = pf.url
-            else:
-                self.errors.append(f"push for record {push.record_id} while record {cur.record_id} runs; ignored")
-            return
+                return
+            # another record (e.g. a new task with overwrite): drop this one, start that one
+            cur.outcome = OUTCOME_SUPERSEDED
+            cur.finished = time.monotonic()
         if (
             cur is not None
             and cur.outcome == OUTCOME_SUCCEEDED
@@ -279,6 +285,8 @@ class Device:
         pending_steps = [s for s in sorted(opts.progress_steps) if s not in att.posted_steps]
 
         def on_chunk(ft: FileTransfer) -> None:
+            if not att.active:
+                raise _Abandoned
             done = att.received
             pct = done * 100 // total
             while pending_steps and pct >= pending_steps[0]:
@@ -296,6 +304,8 @@ class Device:
         try:
             for ft in att.files:
                 ft.fetch(rt.http, rt.base_url, opts.chunk_size, on_chunk, corrupt=att.behaviour == B.CORRUPT)
+        except _Abandoned:
+            return
         except Interrupted:
             rt.reactor.call_soon(self._interrupted, att)
             return

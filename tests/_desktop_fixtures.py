@@ -71,6 +71,14 @@ def secret_store(desktop_env) -> SecretStore:
     return SecretStore()
 
 
+class _Fail(Exception):
+    """Raised by FakeBackend routes; carries the ApiError the call fails with."""
+
+    def __init__(self, code: int, msg: str = "", status: int = 400, error: ApiError | None = None) -> None:
+        super().__init__(msg)
+        self.error = error or ApiError(code, msg, status)
+
+
 def _later(fn: Callable[[], None], ms: int = 0) -> None:
     QTimer.singleShot(ms, fn)
 
@@ -109,7 +117,7 @@ class FakeBackend:
     def handle(self, path: str, body: dict) -> Any:
         route = path.rsplit("/api/v1/", 1)[-1]
         if route in self.fail_next:
-            raise self.fail_next.pop(route)
+            raise _Fail(0, error=self.fail_next.pop(route))
         handler = getattr(self, "r_" + route.replace("/", "_").replace("-", "_"))
         return handler(body)
 
@@ -126,10 +134,10 @@ class FakeBackend:
 
     def r_things_product_info_create(self, body: dict) -> dict:
         if not body.get("productName"):
-            raise ApiError(CODE_PARAMETER, "productName: must be a non-empty string", 400)
+            raise _Fail(CODE_PARAMETER, "productName: must be a non-empty string", 400)
         pid = body.get("productID") or f"P{next(self._ids):010d}"
         if pid in self.products:
-            raise ApiError(100010, f"productID: {pid} already exists", 409)
+            raise _Fail(100010, f"productID: {pid} already exists", 409)
         self.add_product(pid, body["productName"])
         return {"productID": pid}
 
@@ -145,7 +153,7 @@ class FakeBackend:
     def r_things_device_info_create(self, body: dict) -> dict:
         pid, name = body["productID"], body["deviceName"]
         if name in self.devices[pid]:
-            raise ApiError(100010, f"deviceName: {name} already exists", 409)
+            raise _Fail(100010, f"deviceName: {name} already exists", 409)
         self.add_devices(pid, [name], body["version"])
         d = self.devices[pid][name]
         if body.get("deviceSecret"):
@@ -180,9 +188,9 @@ class FakeBackend:
     def r_things_ota_firmware_create(self, body: dict) -> dict:
         for f in ("name", "version"):
             if not body.get(f):
-                raise ApiError(CODE_PARAMETER, f"{f}: must be a non-empty string", 400)
+                raise _Fail(CODE_PARAMETER, f"{f}: must be a non-empty string", 400)
         if any(f.version == body["version"] and f.productID == body["productID"] for f in self.firmwares.values()):
-            raise ApiError(100010, f"version: {body['version']} already exists for this product", 409)
+            raise _Fail(100010, f"version: {body['version']} already exists for this product", 409)
         fw = self.add_firmware(body["productID"], body["version"], body["name"])
         fw.signMethod, fw.desc, fw.extData, fw.isDiff = body["signMethod"], body["desc"], body["extData"], body["isDiff"]
         fw.files = [dto.FirmwareFile(f["name"], "", *self.uploads.get(f["filePath"], (0, ""))) for f in body["files"]]
@@ -246,8 +254,8 @@ class StubClient(ApiClient):
                 return
             try:
                 data = self.backend.handle(path, body)
-            except ApiError as error:
-                call.reject(error)
+            except _Fail as failure:
+                call.reject(failure.error)
                 return
             call.resolve(parse(data) if parse else data)
 

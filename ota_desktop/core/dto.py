@@ -122,7 +122,8 @@ class FirmwareDetail(_FromJson):
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> "FirmwareDetail":
-        detail = super().from_json(obj)
+        names = {f.name for f in fields(cls)} - {"files"}
+        detail = cls(**{k: v for k, v in obj.items() if k in names})
         detail.files = [FirmwareFile.from_json(f) for f in obj.get("files") or []]
         return detail
 

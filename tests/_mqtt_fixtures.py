@@ -1,6 +1,6 @@
 """Shared fixtures and helpers for the MQTT tests: a real Mosquitto on a free loopback port.
 
-Test modules import what they use: ``from _mqtt_fixtures import broker, ...``.
+Test modules import what they use: ``from tests._mqtt_fixtures import broker, ...``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from backend.mqtt.broker import BrokerNotFound, DeviceCredential, EmbeddedMosquitto, find_mosquitto
+from backend.mqtt.link import _close_wakeup_sockets
 
 try:
     find_mosquitto()
@@ -93,6 +94,7 @@ def connect_result(port: int, username: str | None, password: str | None, timeou
     while not result and time.monotonic() < deadline:
         client.loop(0.05)
     client.disconnect()
+    _close_wakeup_sockets(client)
     assert result, "no CONNACK"
     return result[0]
 
@@ -144,3 +146,4 @@ class TestClient:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        _close_wakeup_sockets(self.client)

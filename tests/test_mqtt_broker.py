@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _mqtt_fixtures import (  # noqa: F401  (broker is a fixture)
+from tests._mqtt_fixtures import (  # noqa: F401  (broker is a fixture)
     DEVICES,
     MQTT_MARKS,
     SERVICE_PASSWORD,

@@ -64,6 +64,8 @@ class Runtime:
         self._start_mqtt()
         self._timer = threading.Thread(target=self._timers, name="ota-timers", daemon=True)
         self._timer.start()
+        if self.broker is not None:
+            threading.Thread(target=self._sync_broker, name="ota-broker-sync", daemon=True).start()
 
     def _safe_db_url(self) -> str:
         from sqlalchemy.engine import make_url
@@ -164,13 +166,6 @@ class Runtime:
             except Exception:  # noqa: BLE001
                 log.exception("timer tick failed")
             now = time.monotonic()
-            if self._devices_dirty.is_set() and self.broker is not None:
-                self._devices_dirty.clear()
-                try:
-                    self.broker.update_devices(self._device_credentials())
-                except Exception:  # noqa: BLE001
-                    log.exception("could not update the broker's device list")
-                    self._devices_dirty.set()
             if now - last_supervise >= 2:
                 last_supervise = now
                 self._supervise()
@@ -183,6 +178,20 @@ class Runtime:
                                  self.settings.temp_object_max_age_s)
                 except Exception:  # noqa: BLE001
                     log.exception("cleanup of unclaimed uploads failed")
+
+    def _sync_broker(self) -> None:
+        """Device credentials reach the embedded broker's password/ACL files soon after a change."""
+        while not self._stop.is_set():
+            if not self._devices_dirty.wait(0.5):
+                continue
+            time.sleep(0.05)  # gather a burst of changes into one reload
+            self._devices_dirty.clear()
+            try:
+                self.broker.update_devices(self._device_credentials())
+            except Exception:  # noqa: BLE001
+                log.exception("could not update the broker's device list")
+                self._devices_dirty.set()
+                self._stop.wait(2)
 
     def _supervise(self) -> None:
         for name, part in (("object store", self.nanio), ("MQTT broker", self.broker)):

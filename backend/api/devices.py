@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from ..db.models import Device
 from .common import Paged, Req, RuntimeDep, SessionDep, bad_request, duplicate, listing, not_found, ok
 from .products import get_product
-from .validators import Ident, Version
+from .validators import DeviceVersion, Ident
 
 router = APIRouter(prefix="/api/v1/things/device/info")
 _ALPHABET = string.ascii_letters + string.digits
@@ -42,7 +42,7 @@ def get_device(session, product_id: str, device_name: str) -> Device:  # noqa: A
 
 class DeviceIn(Req):
     device_name: Ident = Field(alias="deviceName")
-    version: Version | None = None
+    version: DeviceVersion | None = None
     device_secret: Ident | None = Field(default=None, alias="deviceSecret")
 
 
@@ -162,7 +162,7 @@ def index(req: DeviceIndex, session: SessionDep) -> dict:
 
 
 class DeviceUpdate(DeviceRef):
-    version: Version | None = None
+    version: DeviceVersion | None = None
     device_secret: Ident | None = Field(default=None, alias="deviceSecret")
 
 

@@ -50,5 +50,7 @@ def check_path(v: str, *, single_segment: bool = False) -> str:
 
 Ident = Annotated[str, AfterValidator(_ident)]
 Version = Annotated[str, AfterValidator(_version)]
+#: a device's current version: may be empty (not reported yet)
+DeviceVersion = Annotated[str, AfterValidator(lambda v: v and _version(v))]
 PathStr = Annotated[str, AfterValidator(check_path)]
 FileName = Annotated[str, AfterValidator(lambda v: check_path(v, single_segment=True))]

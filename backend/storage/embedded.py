@@ -41,6 +41,7 @@ class EmbeddedNanio:
         state["port"] = self.port
         self._save_state(state)
         self.proc: subprocess.Popen | None = None
+        self._port_fixed = bool(port)
 
     @property
     def endpoint_url(self) -> str:
@@ -60,16 +61,30 @@ class EmbeddedNanio:
         os.replace(tmp, self.state_file)
 
     def start(self, timeout: float = 20.0) -> None:
+        for attempt in range(3):
+            try:
+                return self._start_once(timeout)
+            except StoreStartError as exc:
+                if self._port_fixed or "address already in use" not in str(exc) or attempt == 2:
+                    raise
+                # lost a race for a port we picked: take another one and remember it
+                self.port = free_port(HOST)
+                state = self._load_state()
+                state["port"] = self.port
+                self._save_state(state)
+
+    def _start_once(self, timeout: float) -> None:
         env = dict(os.environ, NANIO_ACCESS_KEY=self.access_key, NANIO_SECRET_KEY=self.secret_key)
         cmd = module_command("nanio", "serve", "--host", HOST, "--port", str(self.port),
                              "--data-dir", str(self.root), "--no-access-log", "--log-level", "warning")
         log_path = self.root.parent / "objects.log"
         self._log = open(log_path, "ab")
+        offset = self._log.tell()
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         if not wait_for_port(HOST, self.port, timeout, self.proc):
             self.stop()
-            tail = log_path.read_text(errors="replace")[-800:]
+            tail = log_path.read_bytes()[offset:].decode(errors="replace")[-800:]
             raise StoreStartError(f"the embedded object store (nanio) did not start on {HOST}:{self.port}:\n{tail}")
 
     def ensure_running(self) -> bool:

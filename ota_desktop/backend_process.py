@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import signal
 import sys
 from collections import deque
 from dataclasses import dataclass, field
@@ -103,6 +104,7 @@ class BackendProcess(QObject):
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_LINES_KEPT)
         self._url = ""
         self.mqtt_url = ""
+        self._pgid = 0
         self._state = "stopped"
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self._on_start_timeout)
@@ -136,6 +138,10 @@ class BackendProcess(QObject):
         proc.readyReadStandardError.connect(self._on_stderr)
         proc.finished.connect(self._on_finished)
         proc.errorOccurred.connect(self._on_error)
+        if hasattr(proc, "setUnixProcessParameters"):
+            # its own session: stopping it also stops what it started (the broker), even after a crash
+            proc.setUnixProcessParameters(QProcess.UnixProcessFlag.CreateNewSession)
+        proc.started.connect(self._on_started)
         self._proc = proc
         self._stdout_buf = self._stderr_buf = b""
         self._stderr_tail.clear()
@@ -155,14 +161,29 @@ class BackendProcess(QObject):
         self._state = "stopped"
         if proc is None:
             return
-        for sig in (proc.readyReadStandardOutput, proc.readyReadStandardError, proc.finished, proc.errorOccurred):
+        for sig in (proc.started, proc.readyReadStandardOutput, proc.readyReadStandardError, proc.finished,
+                    proc.errorOccurred):
             sig.disconnect()
         if proc.state() != QProcess.ProcessState.NotRunning:
             proc.terminate()
             if not proc.waitForFinished(timeout_ms):
                 proc.kill()
                 proc.waitForFinished(2000)
+        self._end_process_group()
         proc.deleteLater()
+
+    def _on_started(self) -> None:
+        if self._proc is not None:
+            self._pgid = self._proc.processId()
+
+    def _end_process_group(self) -> None:
+        """SIGTERM whatever the backend left behind in its session (e.g. after it crashed)."""
+        pgid, self._pgid = self._pgid, 0
+        if pgid > 0 and hasattr(os, "killpg"):
+            try:
+                os.killpg(pgid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def _lines(self, buf: bytes, chunk: bytes) -> tuple[list[str], bytes]:
         buf += chunk
@@ -193,6 +214,7 @@ class BackendProcess(QObject):
 
     def _on_finished(self, exit_code: int, _status: QProcess.ExitStatus) -> None:
         self._on_stderr()
+        self._end_process_group()
         state, self._state = self._state, "stopped"
         self._timer.stop()
         message = explain_failure(self.stderr_tail, exit_code, self._options)

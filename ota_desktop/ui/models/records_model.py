@@ -156,7 +156,7 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
         updated = ev.get("updatedTime") or 0
         if updated and rec.updatedTime and updated < rec.updatedTime:
             return False  # older than what the row shows (e.g. from before a reload)
-        old = (rec.status, rec.step, rec.desc, rec.updatedTime, rec.retryCount)
+        old = (rec.status, rec.step, rec.desc, rec.updatedTime, rec.retryCount, rec.version, rec.targetVersion)
         status = int(ev.get("status", rec.status))
         if "retryCount" in ev and ev["retryCount"] is not None:
             rec.retryCount = int(ev["retryCount"])
@@ -172,7 +172,12 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
             rec.desc = str(ev["desc"])
         if ev.get("updatedTime"):
             rec.updatedTime = int(ev["updatedTime"])
-        return old != (rec.status, rec.step, rec.desc, rec.updatedTime, rec.retryCount)
+        if ev.get("version"):
+            rec.version = str(ev["version"])
+        if ev.get("targetVersion"):
+            rec.targetVersion = str(ev["targetVersion"])
+        return old != (rec.status, rec.step, rec.desc, rec.updatedTime, rec.retryCount, rec.version,
+                       rec.targetVersion)
 
     def _insert(self, records: list[dto.DeviceRecord]) -> None:
         first = len(self._rows)

@@ -60,9 +60,6 @@ class BackendConnection(QObject):
     def state(self) -> str:
         return self._state
 
-    def _tr(self, text: str) -> str:
-        return QCoreApplication.translate("BackendConnection", text)
-
     def _set_state(self, state: str, detail: str = "") -> None:
         self._state = state
         if state != "ready":
@@ -80,7 +77,7 @@ class BackendConnection(QObject):
             else:
                 self._start_embedded()
         except SecretsUnavailable:
-            self._set_state("failed", self._tr(
+            self._set_state("failed", QCoreApplication.translate("BackendConnection", 
                 "No keyring is available to hold the backend token. Open Settings to choose how to keep secrets."))
 
     def restart(self) -> None:
@@ -95,7 +92,7 @@ class BackendConnection(QObject):
 
     def _start_embedded(self) -> None:
         if not backend_available():
-            self._set_state("failed", self._tr(
+            self._set_state("failed", QCoreApplication.translate("BackendConnection", 
                 "The embedded backend is not installed with this application. Connect to a remote backend in Settings."))
             return
         s, sec = self._settings, self._secrets
@@ -113,18 +110,18 @@ class BackendConnection(QObject):
         try:
             self.process.start(options)
         except OSError as exc:
-            self._set_state("failed", self._tr("Cannot create the data directory: %1").replace("%1", str(exc)))
+            self._set_state("failed", QCoreApplication.translate("BackendConnection", "Cannot create the data directory: %1").replace("%1", str(exc)))
 
     def _start_remote(self) -> None:
         url = self._settings.remote_url.rstrip("/")
         token = self._secrets.get(keys.REMOTE_TOKEN) or ""
         if not url:
-            self._set_state("failed", self._tr("No remote backend URL is set. Enter it in Settings."))
+            self._set_state("failed", QCoreApplication.translate("BackendConnection", "No remote backend URL is set. Enter it in Settings."))
             return
         self._token = token
         self._client.set_endpoint(url, token)
         self._client.health().then(lambda _d: self._on_ready(url),
-                                   lambda e: self._set_state("failed", self._tr(
+                                   lambda e: self._set_state("failed", QCoreApplication.translate("BackendConnection", 
                                        "Cannot reach the backend at %1: %2").replace("%1", url).replace("%2", e.msg)))
 
     # -- state changes ----------------------------------------------------------------------
@@ -145,7 +142,7 @@ class BackendConnection(QObject):
 
         def bad(error: ApiError) -> None:
             if self._state == "ready":
-                self._set_state("lost", self._tr("The backend at %1 does not answer: %2").replace(
+                self._set_state("lost", QCoreApplication.translate("BackendConnection", "The backend at %1 does not answer: %2").replace(
                     "%1", url).replace("%2", error.msg))
 
         def good(_data: object) -> None:

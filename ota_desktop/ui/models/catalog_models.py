@@ -9,10 +9,6 @@ from ...core import dto
 from .base import NUMERIC, Column, RowTableModel, format_size, format_time
 
 
-def _tr(context: str, text: str) -> str:
-    return QCoreApplication.translate(context, text)
-
-
 class ProductsModel(RowTableModel[dto.Product]):
     CONTEXT = "ProductsModel"
     ID, NAME, DESC = range(3)
@@ -24,7 +20,7 @@ class ProductsModel(RowTableModel[dto.Product]):
 
 
 def _online_text(d: dto.Device) -> str:
-    return _tr("DevicesModel", "online") if d.online else _tr("DevicesModel", "offline")
+    return QCoreApplication.translate("DevicesModel", "online") if d.online else QCoreApplication.translate("DevicesModel", "offline")
 
 
 class DevicesModel(RowTableModel[dto.Device]):
@@ -120,7 +116,7 @@ class DevicePickerModel(DevicesModel):
 
 
 def _firmware_type(f: dto.Firmware) -> str:
-    return _tr("FirmwareModel", "differential") if f.isDiff == 2 else _tr("FirmwareModel", "whole")
+    return QCoreApplication.translate("FirmwareModel", "differential") if f.isDiff == 2 else QCoreApplication.translate("FirmwareModel", "whole")
 
 
 class FirmwareModel(RowTableModel[dto.Firmware]):

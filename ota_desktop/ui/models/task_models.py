@@ -11,16 +11,12 @@ from ..status import dot_icon, task_status_colour, task_status_text
 from .base import NUMERIC, VALUE_ROLE, Column, RowTableModel, format_size, format_time
 
 
-def _tr(context: str, text: str) -> str:
-    return QCoreApplication.translate(context, text)
-
-
 def _type_text(t: dto.Task) -> str:
-    return _tr("TasksModel", "targeted") if t.type == dto.TaskType.TARGETED else _tr("TasksModel", "all devices")
+    return QCoreApplication.translate("TasksModel", "targeted") if t.type == dto.TaskType.TARGETED else QCoreApplication.translate("TasksModel", "all devices")
 
 
 def _upgrade_text(t: dto.Task) -> str:
-    return _tr("TasksModel", "dynamic") if t.upgradeType == dto.UpgradeType.DYNAMIC else _tr("TasksModel", "static")
+    return QCoreApplication.translate("TasksModel", "dynamic") if t.upgradeType == dto.UpgradeType.DYNAMIC else QCoreApplication.translate("TasksModel", "static")
 
 
 class TasksModel(RowTableModel[dto.Task]):
@@ -69,7 +65,7 @@ def _state_text(f: UploadFile) -> str:
         "failed": QT_TRANSLATE_NOOP("UploadFilesModel", "failed"),
         "cancelled": QT_TRANSLATE_NOOP("UploadFilesModel", "cancelled"),
     }
-    return _tr("UploadFilesModel", texts.get(f.state, f.state))
+    return QCoreApplication.translate("UploadFilesModel", texts.get(f.state, f.state))
 
 
 def _percent(f: UploadFile) -> int:

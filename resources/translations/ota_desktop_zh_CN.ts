@@ -1,0 +1,1471 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="zh_CN">
+<context>
+    <name>BackendConnection</name>
+    <message>
+        <source>No keyring is available to hold the backend token. Open Settings to choose how to keep secrets.</source>
+        <translation>没有可用的密钥环来保存后端令牌。请打开“设置”选择密钥的保存方式。</translation>
+    </message>
+    <message>
+        <source>The embedded backend is not installed with this application. Connect to a remote backend in Settings.</source>
+        <translation>此应用未安装内置后端。请在“设置”中连接远程后端。</translation>
+    </message>
+    <message>
+        <source>Cannot create the data directory: %1</source>
+        <translation>无法创建数据目录：%1</translation>
+    </message>
+    <message>
+        <source>No remote backend URL is set. Enter it in Settings.</source>
+        <translation>尚未设置远程后端地址。请在“设置”中填写。</translation>
+    </message>
+    <message>
+        <source>Cannot reach the backend at %1: %2</source>
+        <translation>无法连接后端 %1：%2</translation>
+    </message>
+    <message>
+        <source>The backend at %1 does not answer: %2</source>
+        <translation>后端 %1 没有响应：%2</translation>
+    </message>
+</context>
+<context>
+    <name>BackendProcess</name>
+    <message>
+        <source>The MQTT broker Mosquitto is not installed. Install it (for example &quot;sudo apt-get install mosquitto&quot;) or configure an external broker in Settings.</source>
+        <translation>未安装 MQTT 代理 Mosquitto。请安装（例如 “sudo apt-get install mosquitto”），或在“设置”中配置外部代理。</translation>
+    </message>
+    <message>
+        <source> (HTTP port %1, MQTT port %2)</source>
+        <translation>（HTTP 端口 %1，MQTT 端口 %2）</translation>
+    </message>
+    <message>
+        <source>A port the backend needs is already taken%1. Choose other ports in Settings, or 0 to pick free ones automatically.</source>
+        <translation>后端需要的端口已被占用%1。请在“设置”中选择其他端口，或设为 0 自动选择空闲端口。</translation>
+    </message>
+    <message>
+        <source>The backend cannot write its data directory. Choose another data directory in Settings.</source>
+        <translation>后端无法写入数据目录。请在“设置”中选择其他数据目录。</translation>
+    </message>
+    <message>
+        <source>The backend did not report that it is ready.</source>
+        <translation>后端未报告已就绪。</translation>
+    </message>
+    <message>
+        <source>The backend stopped (exit code %1).</source>
+        <translation>后端已停止（退出码 %1）。</translation>
+    </message>
+    <message>
+        <source>The backend could not be started: %1</source>
+        <translation>无法启动后端：%1</translation>
+    </message>
+</context>
+<context>
+    <name>DeviceDialog</name>
+    <message>
+        <source>New device of %1</source>
+        <translation>为 %1 新建设备</translation>
+    </message>
+    <message>
+        <source>generated when empty</source>
+        <translation>留空则自动生成</translation>
+    </message>
+    <message>
+        <source>Device &amp;name:</source>
+        <translation>设备名称(&amp;N)：</translation>
+    </message>
+    <message>
+        <source>Current &amp;version:</source>
+        <translation>当前版本(&amp;V)：</translation>
+    </message>
+    <message>
+        <source>&amp;Secret:</source>
+        <translation>密钥(&amp;S)：</translation>
+    </message>
+    <message>
+        <source>Enter a device name.</source>
+        <translation>请输入设备名称。</translation>
+    </message>
+    <message>
+        <source>A device name cannot contain spaces or / + # &amp; $.</source>
+        <translation>设备名称不能包含空格或 / + # &amp; $。</translation>
+    </message>
+    <message>
+        <source>Enter the version the device runs now.</source>
+        <translation>请输入设备当前运行的版本。</translation>
+    </message>
+</context>
+<context>
+    <name>DevicePicker</name>
+    <message>
+        <source>Search devices…</source>
+        <translation>搜索设备…</translation>
+    </message>
+    <message>
+        <source>Check shown</source>
+        <translation>勾选显示的</translation>
+    </message>
+    <message>
+        <source>Check selected</source>
+        <translation>勾选选中的</translation>
+    </message>
+    <message>
+        <source>Uncheck all</source>
+        <translation>全部取消勾选</translation>
+    </message>
+    <message>
+        <source>Paste device names (one per line or comma separated)</source>
+        <translation>粘贴设备名称（每行一个或以逗号分隔）</translation>
+    </message>
+    <message>
+        <source>Check listed</source>
+        <translation>勾选列表中的</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n device(s) checked from the list.</source>
+        <translation>
+            <numerusform>已按列表勾选 %n 台设备。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Not in this product: %1</source>
+        <translation>不属于此产品：%1</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n device(s) checked</source>
+        <translation>
+            <numerusform>已勾选 %n 台设备</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>DevicesModel</name>
+    <message>
+        <source>online</source>
+        <translation>在线</translation>
+    </message>
+    <message>
+        <source>offline</source>
+        <translation>离线</translation>
+    </message>
+    <message>
+        <source>Device</source>
+        <translation>设备</translation>
+    </message>
+    <message>
+        <source>Version</source>
+        <translation>版本</translation>
+    </message>
+    <message>
+        <source>Connection</source>
+        <translation>连接</translation>
+    </message>
+    <message>
+        <source>Last seen</source>
+        <translation>最后在线</translation>
+    </message>
+</context>
+<context>
+    <name>FirmwareDetailDialog</name>
+    <message>
+        <source>Firmware %1 %2</source>
+        <translation>固件 %1 %2</translation>
+    </message>
+    <message>
+        <source>differential</source>
+        <translation>差分包</translation>
+    </message>
+    <message>
+        <source>whole</source>
+        <translation>整包</translation>
+    </message>
+    <message>
+        <source>ID:</source>
+        <translation>ID：</translation>
+    </message>
+    <message>
+        <source>Name:</source>
+        <translation>名称：</translation>
+    </message>
+    <message>
+        <source>Version:</source>
+        <translation>版本：</translation>
+    </message>
+    <message>
+        <source>Product:</source>
+        <translation>产品：</translation>
+    </message>
+    <message>
+        <source>Package:</source>
+        <translation>升级包：</translation>
+    </message>
+    <message>
+        <source>Digest:</source>
+        <translation>摘要：</translation>
+    </message>
+    <message>
+        <source>Total size:</source>
+        <translation>总大小：</translation>
+    </message>
+    <message>
+        <source>Created:</source>
+        <translation>创建时间：</translation>
+    </message>
+    <message>
+        <source>Description:</source>
+        <translation>描述：</translation>
+    </message>
+    <message>
+        <source>Extra data:</source>
+        <translation>扩展数据：</translation>
+    </message>
+</context>
+<context>
+    <name>FirmwareFilesModel</name>
+    <message>
+        <source>File</source>
+        <translation>文件</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation>大小</translation>
+    </message>
+    <message>
+        <source>Digest</source>
+        <translation>摘要</translation>
+    </message>
+</context>
+<context>
+    <name>FirmwareModel</name>
+    <message>
+        <source>differential</source>
+        <translation>差分包</translation>
+    </message>
+    <message>
+        <source>whole</source>
+        <translation>整包</translation>
+    </message>
+    <message>
+        <source>ID</source>
+        <translation>ID</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <source>Version</source>
+        <translation>版本</translation>
+    </message>
+    <message>
+        <source>Product</source>
+        <translation>产品</translation>
+    </message>
+    <message>
+        <source>Package</source>
+        <translation>升级包</translation>
+    </message>
+    <message>
+        <source>Digest</source>
+        <translation>摘要</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation>大小</translation>
+    </message>
+    <message>
+        <source>Created</source>
+        <translation>创建时间</translation>
+    </message>
+</context>
+<context>
+    <name>FirmwarePage</name>
+    <message>
+        <source>Search name, version, product…</source>
+        <translation>搜索名称、版本、产品…</translation>
+    </message>
+    <message>
+        <source>New firmware…</source>
+        <translation>新建固件…</translation>
+    </message>
+    <message>
+        <source>Details…</source>
+        <translation>详情…</translation>
+    </message>
+    <message>
+        <source>New task…</source>
+        <translation>新建任务…</translation>
+    </message>
+    <message>
+        <source>Delete</source>
+        <translation>删除</translation>
+    </message>
+    <message>
+        <source>Firmware</source>
+        <translation>固件</translation>
+    </message>
+    <message>
+        <source>Delete firmware</source>
+        <translation>删除固件</translation>
+    </message>
+    <message>
+        <source>Delete firmware %1 %2 with its tasks, records and files?</source>
+        <translation>删除固件 %1 %2 及其任务、记录和文件？</translation>
+    </message>
+</context>
+<context>
+    <name>Forms</name>
+    <message>
+        <source>Cannot reach the backend: %1</source>
+        <translation>无法连接后端：%1</translation>
+    </message>
+    <message>
+        <source>The backend refused the token: %1</source>
+        <translation>后端拒绝了令牌：%1</translation>
+    </message>
+    <message>
+        <source>%1 (code %2)</source>
+        <translation>%1（错误码 %2）</translation>
+    </message>
+</context>
+<context>
+    <name>ImportDevicesDialog</name>
+    <message>
+        <source>Import devices into %1</source>
+        <translation>导入设备到 %1</translation>
+    </message>
+    <message>
+        <source>Open CSV file…</source>
+        <translation>打开 CSV 文件…</translation>
+    </message>
+    <message>
+        <source>Devices (CSV):</source>
+        <translation>设备（CSV）：</translation>
+    </message>
+    <message>
+        <source>Open device list</source>
+        <translation>打开设备列表</translation>
+    </message>
+    <message>
+        <source>CSV files (*.csv *.txt);;All files (*)</source>
+        <translation>CSV 文件 (*.csv *.txt);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>Enter at least one line &quot;deviceName,version&quot;.</source>
+        <translation>请至少输入一行 “deviceName,version”。</translation>
+    </message>
+    <message>
+        <source>At most %1 devices per import.</source>
+        <translation>每次最多导入 %1 台设备。</translation>
+    </message>
+    <message>
+        <source>Line %1 needs a device name (no spaces or / + # &amp; $) and a version.</source>
+        <translation>第 %1 行需要设备名称（不含空格或 / + # &amp; $）和版本。</translation>
+    </message>
+</context>
+<context>
+    <name>KeyringChoiceDialog</name>
+    <message>
+        <source>No keyring available</source>
+        <extracomment>changing these restarts the connection to the backend</extracomment>
+        <translation>没有可用的密钥环</translation>
+    </message>
+    <message>
+        <source>This system has no keyring to keep secrets safely (keyring backend: %1).</source>
+        <translation>本系统没有可安全保存密钥的密钥环（keyring 后端：%1）。</translation>
+    </message>
+    <message>
+        <source>OTA Desktop keeps tokens and passwords only in the system keyring, never in its settings file. Start a keyring service (for example GNOME Keyring or KWallet) and restart the app, or keep secrets in memory for this session only: they are forgotten when the app quits, and a new admin token is made for the embedded backend at every start.</source>
+        <translation>OTA Desktop 只把令牌和密码保存在系统密钥环中，从不写入设置文件。请启动密钥环服务（例如 GNOME Keyring 或 KWallet）后重启应用，或仅在本次会话的内存中保存密钥：退出应用后即被遗忘，内置后端每次启动都会生成新的管理令牌。</translation>
+    </message>
+    <message>
+        <source>Keep secrets for this session only</source>
+        <translation>仅在本次会话中保存密钥</translation>
+    </message>
+    <message>
+        <source>Quit</source>
+        <translation>退出</translation>
+    </message>
+</context>
+<context>
+    <name>LiveTaskView</name>
+    <message>
+        <source>All statuses</source>
+        <translation>全部状态</translation>
+    </message>
+    <message>
+        <source>Filter devices, versions, descriptions…</source>
+        <translation>筛选设备、版本、描述…</translation>
+    </message>
+    <message>
+        <source>&amp;Retry selected</source>
+        <translation>重试所选(&amp;R)</translation>
+    </message>
+    <message>
+        <source>Cancel selected</source>
+        <translation>取消所选</translation>
+    </message>
+    <message>
+        <source>Reload</source>
+        <translation>重新加载</translation>
+    </message>
+    <message>
+        <source>● live</source>
+        <translation>● 实时</translation>
+    </message>
+    <message>
+        <source>connecting…</source>
+        <translation>正在连接…</translation>
+    </message>
+    <message>
+        <source>reconnecting…</source>
+        <translation>正在重连…</translation>
+    </message>
+    <message>
+        <source>not live</source>
+        <translation>未实时</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Task %1&lt;/b&gt; → version %2 · %3</source>
+        <translation>&lt;b&gt;任务 %1&lt;/b&gt; → 版本 %2 · %3</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n device(s)</source>
+        <translation>
+            <numerusform>%n 台设备</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>success %1%</source>
+        <translation>成功 %1%</translation>
+    </message>
+    <message>
+        <source>Retry</source>
+        <translation>重试</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>%1: %2 done</source>
+        <translation>%1：已完成 %2 项</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n skipped (status does not allow it)</source>
+        <translation>
+            <numerusform>跳过 %n 项（状态不允许）</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>failed: %1</source>
+        <translation>失败：%1</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <source>OTA Desktop</source>
+        <translation>OTA Desktop</translation>
+    </message>
+    <message>
+        <source>Products &amp;&amp; devices</source>
+        <translation>产品和设备</translation>
+    </message>
+    <message>
+        <source>Firmware</source>
+        <translation>固件</translation>
+    </message>
+    <message>
+        <source>Tasks</source>
+        <translation>任务</translation>
+    </message>
+    <message>
+        <source>&amp;File</source>
+        <translation>文件(&amp;F)</translation>
+    </message>
+    <message>
+        <source>&amp;Settings…</source>
+        <translation>设置(&amp;S)…</translation>
+    </message>
+    <message>
+        <source>&amp;Quit</source>
+        <translation>退出(&amp;Q)</translation>
+    </message>
+    <message>
+        <source>&amp;OTA</source>
+        <translation>&amp;OTA</translation>
+    </message>
+    <message>
+        <source>New &amp;product…</source>
+        <translation>新建产品(&amp;P)…</translation>
+    </message>
+    <message>
+        <source>&amp;Import devices…</source>
+        <translation>导入设备(&amp;I)…</translation>
+    </message>
+    <message>
+        <source>New &amp;firmware…</source>
+        <translation>新建固件(&amp;F)…</translation>
+    </message>
+    <message>
+        <source>New &amp;task…</source>
+        <translation>新建任务(&amp;T)…</translation>
+    </message>
+    <message>
+        <source>&amp;Refresh</source>
+        <translation>刷新(&amp;R)</translation>
+    </message>
+    <message>
+        <source>Restart &amp;backend</source>
+        <translation>重启后端(&amp;B)</translation>
+    </message>
+    <message>
+        <source>&amp;View</source>
+        <translation>视图(&amp;V)</translation>
+    </message>
+    <message>
+        <source>Close live view</source>
+        <translation>关闭实时视图</translation>
+    </message>
+    <message>
+        <source>&amp;Help</source>
+        <translation>帮助(&amp;H)</translation>
+    </message>
+    <message>
+        <source>&amp;About OTA Desktop</source>
+        <translation>关于 OTA Desktop(&amp;A)</translation>
+    </message>
+    <message>
+        <source>Restart backend</source>
+        <translation>重启后端</translation>
+    </message>
+    <message>
+        <source>Backend: starting…</source>
+        <translation>后端：正在启动…</translation>
+    </message>
+    <message>
+        <source>Backend: ready at %1</source>
+        <translation>后端：已就绪 %1</translation>
+    </message>
+    <message>
+        <source>Backend: not running</source>
+        <translation>后端：未运行</translation>
+    </message>
+    <message>
+        <source>Backend: connection lost</source>
+        <translation>后端：连接已断开</translation>
+    </message>
+    <message>
+        <source>Backend: stopped</source>
+        <translation>后端：已停止</translation>
+    </message>
+    <message>
+        <source>Backend</source>
+        <translation>后端</translation>
+    </message>
+    <message>
+        <source>The backend is not available.</source>
+        <translation>后端不可用。</translation>
+    </message>
+    <message>
+        <source>The connection to the backend was lost.</source>
+        <translation>与后端的连接已断开。</translation>
+    </message>
+    <message>
+        <source>Settings…</source>
+        <translation>设置…</translation>
+    </message>
+    <message>
+        <source>Live updates: on</source>
+        <translation>实时更新：已开启</translation>
+    </message>
+    <message>
+        <source>Live updates: connecting…</source>
+        <translation>实时更新：正在连接…</translation>
+    </message>
+    <message>
+        <source>Live updates: reconnecting…</source>
+        <translation>实时更新：正在重连…</translation>
+    </message>
+    <message>
+        <source>Task %1</source>
+        <translation>任务 %1</translation>
+    </message>
+    <message>
+        <source>Language</source>
+        <translation>语言</translation>
+    </message>
+    <message>
+        <source>The new language is used from the next start.</source>
+        <translation>新语言将在下次启动时生效。</translation>
+    </message>
+    <message>
+        <source>About OTA Desktop</source>
+        <translation>关于 OTA Desktop</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;OTA Desktop&lt;/b&gt;&lt;p&gt;Firmware packages, upgrade tasks and live device status for iThings-compatible IoT fleets.&lt;/p&gt;&lt;p&gt;Secrets are kept in: %1&lt;/p&gt;</source>
+        <translation>&lt;b&gt;OTA Desktop&lt;/b&gt;&lt;p&gt;面向 iThings 兼容物联网设备群的固件包、升级任务与实时设备状态。&lt;/p&gt;&lt;p&gt;密钥保存在：%1&lt;/p&gt;</translation>
+    </message>
+</context>
+<context>
+    <name>NewFirmwareDialog</name>
+    <message>
+        <source>New firmware</source>
+        <translation>新建固件</translation>
+    </message>
+    <message>
+        <source>Whole package</source>
+        <translation>整包</translation>
+    </message>
+    <message>
+        <source>Differential package</source>
+        <translation>差分包</translation>
+    </message>
+    <message>
+        <source>free text handed to devices, e.g. JSON</source>
+        <translation>传给设备的任意文本，例如 JSON</translation>
+    </message>
+    <message>
+        <source>&amp;Add files…</source>
+        <translation>添加文件(&amp;A)…</translation>
+    </message>
+    <message>
+        <source>&amp;Remove</source>
+        <translation>移除(&amp;R)</translation>
+    </message>
+    <message>
+        <source>or drop files here</source>
+        <translation>或将文件拖放到此处</translation>
+    </message>
+    <message>
+        <source>&amp;Product:</source>
+        <translation>产品(&amp;P)：</translation>
+    </message>
+    <message>
+        <source>&amp;Name:</source>
+        <translation>名称(&amp;N)：</translation>
+    </message>
+    <message>
+        <source>&amp;Version:</source>
+        <translation>版本(&amp;V)：</translation>
+    </message>
+    <message>
+        <source>Package &amp;type:</source>
+        <translation>升级包类型(&amp;T)：</translation>
+    </message>
+    <message>
+        <source>&amp;Digest:</source>
+        <translation>摘要算法(&amp;D)：</translation>
+    </message>
+    <message>
+        <source>D&amp;escription:</source>
+        <translation>描述(&amp;E)：</translation>
+    </message>
+    <message>
+        <source>E&amp;xtra data:</source>
+        <translation>扩展数据(&amp;X)：</translation>
+    </message>
+    <message>
+        <source>&amp;Files:</source>
+        <translation>文件(&amp;F)：</translation>
+    </message>
+    <message>
+        <source>Overall:</source>
+        <translation>总进度：</translation>
+    </message>
+    <message>
+        <source>&amp;Upload and create</source>
+        <translation>上传并创建(&amp;U)</translation>
+    </message>
+    <message>
+        <source>Add firmware files</source>
+        <translation>添加固件文件</translation>
+    </message>
+    <message>
+        <source>Choose a product (create one on the Products page first).</source>
+        <translation>请选择产品（可先在“产品”页面创建）。</translation>
+    </message>
+    <message>
+        <source>Enter a name.</source>
+        <translation>请输入名称。</translation>
+    </message>
+    <message>
+        <source>Enter a version.</source>
+        <translation>请输入版本。</translation>
+    </message>
+    <message>
+        <source>Use letters, digits and . _ + - only (at most 64).</source>
+        <translation>只能使用字母、数字和 . _ + -（最多 64 个字符）。</translation>
+    </message>
+    <message>
+        <source>Add at least one file.</source>
+        <translation>请至少添加一个文件。</translation>
+    </message>
+    <message>
+        <source>At most %1 files per firmware.</source>
+        <translation>每个固件最多 %1 个文件。</translation>
+    </message>
+    <message>
+        <source>File names must be unique: %1</source>
+        <translation>文件名不能重复：%1</translation>
+    </message>
+    <message>
+        <source>Rename these files (they need an extension and no , ? * | { } $ &apos; &quot; `): %1</source>
+        <translation>请重命名这些文件（需要扩展名，且不能含 , ? * | { } $ &apos; &quot; `）：%1</translation>
+    </message>
+    <message>
+        <source>Cancel upload</source>
+        <translation>取消上传</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Uploading…</source>
+        <translation>正在上传…</translation>
+    </message>
+    <message>
+        <source>Creating firmware…</source>
+        <translation>正在创建固件…</translation>
+    </message>
+    <message>
+        <source>Checking digests…</source>
+        <translation>正在校验摘要…</translation>
+    </message>
+    <message>
+        <source>Done</source>
+        <translation>完成</translation>
+    </message>
+    <message>
+        <source>Digest mismatch</source>
+        <translation>摘要不一致</translation>
+    </message>
+    <message>
+        <source>The backend stored different digests than computed here for: %1. Check the files and upload them again.</source>
+        <translation>后端保存的摘要与本地计算的不一致：%1。请检查文件后重新上传。</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>失败</translation>
+    </message>
+    <message>
+        <source>Cancelled</source>
+        <translation>已取消</translation>
+    </message>
+</context>
+<context>
+    <name>NewTaskDialog</name>
+    <message>
+        <source>New upgrade task</source>
+        <translation>新建升级任务</translation>
+    </message>
+    <message>
+        <source>Choose a firmware…</source>
+        <translation>选择固件…</translation>
+    </message>
+    <message>
+        <source>&amp;All devices of the product</source>
+        <translation>产品的全部设备(&amp;A)</translation>
+    </message>
+    <message>
+        <source>&amp;Chosen devices</source>
+        <translation>指定设备(&amp;C)</translation>
+    </message>
+    <message>
+        <source>&amp;Static (devices fixed now)</source>
+        <translation>静态升级(&amp;S)（设备范围现在确定）</translation>
+    </message>
+    <message>
+        <source>D&amp;ynamic (keeps adding matching devices)</source>
+        <translation>动态升级(&amp;Y)（持续加入符合条件的设备）</translation>
+    </message>
+    <message>
+        <source>other version</source>
+        <translation>其他版本</translation>
+    </message>
+    <message>
+        <source>Add</source>
+        <translation>添加</translation>
+    </message>
+    <message>
+        <source> min</source>
+        <translation> 分钟</translation>
+    </message>
+    <message>
+        <source> / min</source>
+        <translation> 次/分钟</translation>
+    </message>
+    <message>
+        <source>unlimited</source>
+        <translation>不限</translation>
+    </message>
+    <message>
+        <source>Start at:</source>
+        <translation>开始时间：</translation>
+    </message>
+    <message>
+        <source>Take over devices that another running task is upgrading</source>
+        <translation>接管正在被其他任务升级的设备</translation>
+    </message>
+    <message>
+        <source>&amp;Firmware:</source>
+        <translation>固件(&amp;F)：</translation>
+    </message>
+    <message>
+        <source>Devices:</source>
+        <translation>设备：</translation>
+    </message>
+    <message>
+        <source>Upgrade:</source>
+        <translation>升级方式：</translation>
+    </message>
+    <message>
+        <source>Device list:</source>
+        <translation>设备列表：</translation>
+    </message>
+    <message>
+        <source>Source versions:</source>
+        <translation>待升级版本：</translation>
+    </message>
+    <message>
+        <source>Rollout</source>
+        <translation>发布策略</translation>
+    </message>
+    <message>
+        <source>Retries:</source>
+        <translation>重试次数：</translation>
+    </message>
+    <message>
+        <source>Retry interval:</source>
+        <translation>重试间隔：</translation>
+    </message>
+    <message>
+        <source>Timeout:</source>
+        <translation>超时：</translation>
+    </message>
+    <message>
+        <source>Max pushes:</source>
+        <translation>推送速率：</translation>
+    </message>
+    <message>
+        <source>Gray release:</source>
+        <translation>灰度比例：</translation>
+    </message>
+    <message>
+        <source>Create &amp;task</source>
+        <translation>创建任务(&amp;T)</translation>
+    </message>
+    <message>
+        <source>Devices already on the firmware&apos;s version are skipped.</source>
+        <translation>已是该固件版本的设备会被跳过。</translation>
+    </message>
+    <message>
+        <source>Choose the firmware to roll out.</source>
+        <translation>请选择要发布的固件。</translation>
+    </message>
+    <message>
+        <source>Check at least one device (or choose all devices).</source>
+        <translation>请至少勾选一台设备（或选择全部设备）。</translation>
+    </message>
+    <message>
+        <source>A dynamic task covers all devices; it cannot be targeted.</source>
+        <translation>动态任务面向全部设备，不能定向升级。</translation>
+    </message>
+    <message>
+        <source>A dynamic task needs the source versions to upgrade from.</source>
+        <translation>动态任务需要指定待升级的版本。</translation>
+    </message>
+    <message>
+        <source>The firmware&apos;s own version %1 cannot be a source version.</source>
+        <translation>固件自身的版本 %1 不能作为待升级版本。</translation>
+    </message>
+    <message>
+        <source>The start time is in the past.</source>
+        <translation>开始时间已过。</translation>
+    </message>
+</context>
+<context>
+    <name>ProductDialog</name>
+    <message>
+        <source>New product</source>
+        <extracomment>MQTT topic levels and the username &quot;{productID}&amp;{deviceName}&quot; forbid these</extracomment>
+        <translation>新建产品</translation>
+    </message>
+    <message>
+        <source>generated when empty</source>
+        <translation>留空则自动生成</translation>
+    </message>
+    <message>
+        <source>&amp;Name:</source>
+        <translation>名称(&amp;N)：</translation>
+    </message>
+    <message>
+        <source>Product &amp;ID:</source>
+        <translation>产品 ID(&amp;I)：</translation>
+    </message>
+    <message>
+        <source>&amp;Description:</source>
+        <translation>描述(&amp;D)：</translation>
+    </message>
+    <message>
+        <source>Enter a name.</source>
+        <translation>请输入名称。</translation>
+    </message>
+    <message>
+        <source>Use letters, digits, &apos;-&apos; and &apos;_&apos; only (at most 64).</source>
+        <translation>只能使用字母、数字、&apos;-&apos; 和 &apos;_&apos;（最多 64 个字符）。</translation>
+    </message>
+</context>
+<context>
+    <name>ProductsModel</name>
+    <message>
+        <source>Product ID</source>
+        <translation>产品 ID</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <source>Description</source>
+        <translation>描述</translation>
+    </message>
+</context>
+<context>
+    <name>ProductsPage</name>
+    <message>
+        <source>New product…</source>
+        <translation>新建产品…</translation>
+    </message>
+    <message>
+        <source>Delete product</source>
+        <translation>删除产品</translation>
+    </message>
+    <message>
+        <source>New device…</source>
+        <translation>新建设备…</translation>
+    </message>
+    <message>
+        <source>Import CSV…</source>
+        <translation>导入 CSV…</translation>
+    </message>
+    <message>
+        <source>Show secret…</source>
+        <translation>查看密钥…</translation>
+    </message>
+    <message>
+        <source>Delete devices</source>
+        <translation>删除设备</translation>
+    </message>
+    <message>
+        <source>Search devices…</source>
+        <translation>搜索设备…</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Products&lt;/b&gt;</source>
+        <translation>&lt;b&gt;产品&lt;/b&gt;</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Devices of %1&lt;/b&gt;</source>
+        <translation>&lt;b&gt;%1 的设备&lt;/b&gt;</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Devices&lt;/b&gt;</source>
+        <translation>&lt;b&gt;设备&lt;/b&gt;</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Devices of %1&lt;/b&gt; (%2)</source>
+        <translation>&lt;b&gt;%1 的设备&lt;/b&gt;（%2）</translation>
+    </message>
+    <message>
+        <source>Products</source>
+        <translation>产品</translation>
+    </message>
+    <message>
+        <source>Delete product %1 with all its devices?</source>
+        <translation>删除产品 %1 及其全部设备？</translation>
+    </message>
+    <message>
+        <source>Devices imported</source>
+        <translation>设备已导入</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n device(s) created. Copy their names and secrets (CSV) to the clipboard?</source>
+        <translation>
+            <numerusform>已创建 %n 台设备。将其名称和密钥（CSV）复制到剪贴板？</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Delete %n device(s)?</source>
+        <translation>
+            <numerusform>删除 %n 台设备？</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>RecordStatus</name>
+    <message>
+        <source>Awaiting confirmation</source>
+        <translation>待确认</translation>
+    </message>
+    <message>
+        <source>Queued</source>
+        <translation>待推送</translation>
+    </message>
+    <message>
+        <source>Queued (device offline)</source>
+        <translation>待推送（设备离线）</translation>
+    </message>
+    <message>
+        <source>Queued (retry)</source>
+        <translation>待推送（等待重试）</translation>
+    </message>
+    <message>
+        <source>Pushed</source>
+        <translation>已推送</translation>
+    </message>
+    <message>
+        <source>Upgrading</source>
+        <translation>升级中</translation>
+    </message>
+    <message>
+        <source>Succeeded</source>
+        <translation>升级成功</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>升级失败</translation>
+    </message>
+    <message>
+        <source>Cancelled</source>
+        <translation>已取消</translation>
+    </message>
+    <message>
+        <source>Upgrade failed</source>
+        <translation>升级失败</translation>
+    </message>
+    <message>
+        <source>Download failed</source>
+        <translation>下载失败</translation>
+    </message>
+    <message>
+        <source>Verification failed</source>
+        <translation>校验失败</translation>
+    </message>
+    <message>
+        <source>Flashing failed</source>
+        <translation>烧录失败</translation>
+    </message>
+    <message>
+        <source>Waiting</source>
+        <extracomment>the groups offered by the live table&apos;s status filter, in display order</extracomment>
+        <translation>等待中</translation>
+    </message>
+    <message>
+        <source>Status %1</source>
+        <translation>状态 %1</translation>
+    </message>
+</context>
+<context>
+    <name>RecordsModel</name>
+    <message>
+        <source>Device</source>
+        <translation>设备</translation>
+    </message>
+    <message>
+        <source>Current version</source>
+        <translation>当前版本</translation>
+    </message>
+    <message>
+        <source>Target version</source>
+        <translation>目标版本</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Progress</source>
+        <translation>进度</translation>
+    </message>
+    <message>
+        <source>Description</source>
+        <translation>描述</translation>
+    </message>
+    <message>
+        <source>Retries</source>
+        <translation>重试次数</translation>
+    </message>
+    <message>
+        <source>Last update</source>
+        <translation>最后更新</translation>
+    </message>
+</context>
+<context>
+    <name>SecretDialog</name>
+    <message>
+        <source>Secret of %1</source>
+        <translation>%1 的密钥</translation>
+    </message>
+    <message>
+        <source>&amp;Show</source>
+        <translation>显示(&amp;S)</translation>
+    </message>
+    <message>
+        <source>&amp;Copy</source>
+        <translation>复制(&amp;C)</translation>
+    </message>
+    <message>
+        <source>MQTT username:</source>
+        <translation>MQTT 用户名：</translation>
+    </message>
+    <message>
+        <source>Secret:</source>
+        <translation>密钥：</translation>
+    </message>
+    <message>
+        <source>&amp;Hide</source>
+        <translation>隐藏(&amp;H)</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsDialog</name>
+    <message>
+        <source>Settings</source>
+        <translation>设置</translation>
+    </message>
+    <message>
+        <source>&amp;Embedded backend on this computer</source>
+        <translation>本机内置后端(&amp;E)</translation>
+    </message>
+    <message>
+        <source>&amp;Remote backend</source>
+        <translation>远程后端(&amp;R)</translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation>浏览…</translation>
+    </message>
+    <message>
+        <source>automatic</source>
+        <translation>自动</translation>
+    </message>
+    <message>
+        <source>Broker and file server listen on the &amp;LAN</source>
+        <translation>MQTT 代理和文件服务在局域网监听(&amp;L)</translation>
+    </message>
+    <message>
+        <source>Devices must authenticate (device secret)</source>
+        <translation>设备必须认证（设备密钥）</translation>
+    </message>
+    <message>
+        <source>Required whenever the services are reachable from the LAN; anonymous devices are refused.</source>
+        <translation>服务可从局域网访问时必须开启；匿名设备会被拒绝。</translation>
+    </message>
+    <message>
+        <source>Backend</source>
+        <translation>后端</translation>
+    </message>
+    <message>
+        <source>Remote &amp;URL:</source>
+        <translation>远程地址(&amp;U)：</translation>
+    </message>
+    <message>
+        <source>Remote &amp;token:</source>
+        <translation>远程令牌(&amp;T)：</translation>
+    </message>
+    <message>
+        <source>&amp;Data directory:</source>
+        <translation>数据目录(&amp;D)：</translation>
+    </message>
+    <message>
+        <source>&amp;HTTP port:</source>
+        <translation>&amp;HTTP 端口：</translation>
+    </message>
+    <message>
+        <source>&amp;MQTT port:</source>
+        <translation>&amp;MQTT 端口：</translation>
+    </message>
+    <message>
+        <source>empty: embedded Mosquitto; e.g. mqtt://user@host:1883</source>
+        <translation>留空：内置 Mosquitto；例如 mqtt://user@host:1883</translation>
+    </message>
+    <message>
+        <source>empty: embedded object store; e.g. http://minio:9000</source>
+        <translation>留空：内置对象存储；例如 http://minio:9000</translation>
+    </message>
+    <message>
+        <source>empty: SQLite in the data directory; e.g. postgresql://ota@db/ota</source>
+        <translation>留空：数据目录中的 SQLite；例如 postgresql://ota@db/ota</translation>
+    </message>
+    <message>
+        <source>External services</source>
+        <translation>外部服务</translation>
+    </message>
+    <message>
+        <source>MQTT broker URL:</source>
+        <translation>MQTT 代理地址：</translation>
+    </message>
+    <message>
+        <source>Broker password:</source>
+        <translation>代理密码：</translation>
+    </message>
+    <message>
+        <source>Object store URL:</source>
+        <translation>对象存储地址：</translation>
+    </message>
+    <message>
+        <source>Access key:</source>
+        <translation>Access Key：</translation>
+    </message>
+    <message>
+        <source>Secret key:</source>
+        <translation>Secret Key：</translation>
+    </message>
+    <message>
+        <source>Database URL:</source>
+        <translation>数据库地址：</translation>
+    </message>
+    <message>
+        <source>Database password:</source>
+        <translation>数据库密码：</translation>
+    </message>
+    <message>
+        <source>Keep secrets for this session only</source>
+        <translation>仅在本次会话中保存密钥</translation>
+    </message>
+    <message>
+        <source>System language</source>
+        <translation>跟随系统</translation>
+    </message>
+    <message>
+        <source>Secrets and language</source>
+        <translation>密钥和语言</translation>
+    </message>
+    <message>
+        <source>Secrets:</source>
+        <translation>密钥：</translation>
+    </message>
+    <message>
+        <source>&amp;Language:</source>
+        <translation>语言(&amp;L)：</translation>
+    </message>
+    <message>
+        <source>kept in memory for this session only (no keyring available: %1)</source>
+        <translation>仅在本次会话的内存中保存（没有可用的密钥环：%1）</translation>
+    </message>
+    <message>
+        <source>stored in the system keyring: %1</source>
+        <translation>保存在系统密钥环中：%1</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;No keyring available&lt;/b&gt; (%1): secrets cannot be saved. Keep them for this session only, or start a keyring service.</source>
+        <translation>&lt;b&gt;没有可用的密钥环&lt;/b&gt;（%1）：无法保存密钥。可仅在本次会话中保存，或启动密钥环服务。</translation>
+    </message>
+    <message>
+        <source>Data directory</source>
+        <translation>数据目录</translation>
+    </message>
+    <message>
+        <source>Enter a URL like %1://host:port</source>
+        <translation>请输入形如 %1://host:port 的地址</translation>
+    </message>
+    <message>
+        <source>Enter the backend&apos;s URL.</source>
+        <translation>请输入后端地址。</translation>
+    </message>
+    <message>
+        <source>Enter the backend&apos;s admin token.</source>
+        <translation>请输入后端的管理令牌。</translation>
+    </message>
+    <message>
+        <source>Choose a data directory.</source>
+        <translation>请选择数据目录。</translation>
+    </message>
+    <message>
+        <source>Use 0 (automatic) or a port from 1024 to 65535.</source>
+        <translation>请使用 0（自动）或 1024 到 65535 之间的端口。</translation>
+    </message>
+    <message>
+        <source>The HTTP and MQTT ports must differ.</source>
+        <translation>HTTP 端口和 MQTT 端口不能相同。</translation>
+    </message>
+    <message>
+        <source>An external object store needs an access key and a secret key.</source>
+        <translation>外部对象存储需要 Access Key 和 Secret Key。</translation>
+    </message>
+    <message>
+        <source>No keyring is available: choose &quot;Keep secrets for this session only&quot; to use the secrets you entered.</source>
+        <translation>没有可用的密钥环：请选择“仅在本次会话中保存密钥”以使用您输入的密钥。</translation>
+    </message>
+    <message>
+        <source>The keyring refused to store the secrets.</source>
+        <translation>密钥环拒绝保存密钥。</translation>
+    </message>
+</context>
+<context>
+    <name>TaskStatus</name>
+    <message>
+        <source>Not started</source>
+        <translation>未升级</translation>
+    </message>
+    <message>
+        <source>Upgrading</source>
+        <translation>升级中</translation>
+    </message>
+    <message>
+        <source>Done</source>
+        <translation>已完成</translation>
+    </message>
+    <message>
+        <source>Cancelled</source>
+        <translation>已取消</translation>
+    </message>
+    <message>
+        <source>Status %1</source>
+        <translation>状态 %1</translation>
+    </message>
+</context>
+<context>
+    <name>TasksModel</name>
+    <message>
+        <source>targeted</source>
+        <translation>定向升级</translation>
+    </message>
+    <message>
+        <source>all devices</source>
+        <translation>全部设备</translation>
+    </message>
+    <message>
+        <source>dynamic</source>
+        <translation>动态</translation>
+    </message>
+    <message>
+        <source>static</source>
+        <translation>静态</translation>
+    </message>
+    <message>
+        <source>Task</source>
+        <translation>任务</translation>
+    </message>
+    <message>
+        <source>Firmware version</source>
+        <translation>固件版本</translation>
+    </message>
+    <message>
+        <source>Devices</source>
+        <translation>设备</translation>
+    </message>
+    <message>
+        <source>Upgrade</source>
+        <translation>升级方式</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Created</source>
+        <translation>创建时间</translation>
+    </message>
+    <message>
+        <source>Task UID</source>
+        <translation>任务 UID</translation>
+    </message>
+</context>
+<context>
+    <name>TasksPage</name>
+    <message>
+        <source>New task…</source>
+        <translation>新建任务…</translation>
+    </message>
+    <message>
+        <source>Open live view</source>
+        <translation>打开实时视图</translation>
+    </message>
+    <message>
+        <source>Cancel task</source>
+        <translation>取消任务</translation>
+    </message>
+    <message>
+        <source>Firmware:</source>
+        <translation>固件：</translation>
+    </message>
+    <message>
+        <source>All firmware</source>
+        <translation>全部固件</translation>
+    </message>
+    <message>
+        <source>Task %1 devices — %2</source>
+        <translation>任务 %1 的设备 — %2</translation>
+    </message>
+    <message>
+        <source>none yet</source>
+        <translation>暂无</translation>
+    </message>
+    <message>
+        <source>success rate %1%</source>
+        <translation>成功率 %1%</translation>
+    </message>
+    <message>
+        <source>Tasks</source>
+        <translation>任务</translation>
+    </message>
+    <message>
+        <source>Cancel task %1? Devices not yet upgraded are cancelled.</source>
+        <translation>取消任务 %1？尚未升级的设备将被取消。</translation>
+    </message>
+</context>
+<context>
+    <name>UploadFilesModel</name>
+    <message>
+        <source>waiting</source>
+        <translation>等待中</translation>
+    </message>
+    <message>
+        <source>uploading</source>
+        <translation>上传中</translation>
+    </message>
+    <message>
+        <source>uploaded</source>
+        <translation>已上传</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>失败</translation>
+    </message>
+    <message>
+        <source>cancelled</source>
+        <translation>已取消</translation>
+    </message>
+    <message>
+        <source>File</source>
+        <translation>文件</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation>大小</translation>
+    </message>
+    <message>
+        <source>Progress</source>
+        <translation>进度</translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Local digest</source>
+        <translation>本地摘要</translation>
+    </message>
+</context>
+<context>
+    <name>main</name>
+    <message>
+        <source>Unexpected error</source>
+        <translation>意外错误</translation>
+    </message>
+</context>
+</TS>

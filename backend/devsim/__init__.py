@@ -39,7 +39,10 @@ waits ``flash_seconds``, reports 100, takes ``data.version`` and reports it with
 (``behaviour.KINDS``): succeed, fail-download, fail-verify, fail-flash, silent, disconnect,
 corrupt; ``-once`` variants (or ``fail_once=True``) fail only the first push so retries
 succeed. A second push for the record being worked on only refreshes its URLs; a push
-after a failure starts a new attempt.
+after a failure starts a new attempt; a push for another record supersedes the running
+one. Uplink messages are QoS 1 (at least once): after a drop the broker may see a
+publish twice, with the same ``clientToken``. ``status`` "downloading" includes downloads
+waiting for a free worker.
 
 Design for 10,000 devices in one process:
 

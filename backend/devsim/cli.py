@@ -181,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(_status_line(summary))
         for key in ("all_connected_after_s", "pushes", "fail_steps", "by_behaviour", "files_verified", "files_resumed",
-                    "max_rss_mib"):
+                    "connection_errors", "max_rss_mib"):
             print(f"  {key}: {summary[key]}")
     return 0
 

@@ -65,7 +65,9 @@ def test_records_model_batches_and_signals_only_changed_rows(qtbot):
     model = RecordsModel("T", "p1", "1.0.0", batch_interval_ms=50)
     model.set_rows(records(100))
     changes: list[tuple[int, int]] = []
-    model.dataChanged.connect(lambda tl, br, roles=(): changes.append((tl.row(), br.row())))
+    columns: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda tl, br, roles=(): (changes.append((tl.row(), br.row())),
+                                                        columns.append((tl.column(), br.column()))))
     resets = []
     model.modelReset.connect(lambda: resets.append(1))
     events = [{"type": "record", "taskUid": "T", "id": i, "status": 401, "step": 10, "updatedTime": 5000}
@@ -75,6 +77,7 @@ def test_records_model_batches_and_signals_only_changed_rows(qtbot):
     assert changes == [] and model.pending == 4  # nothing applied before the batch timer fires
     qtbot.waitUntil(lambda: model.pending == 0, timeout=2000)
     assert changes == [(2, 4), (49, 49)]  # rows 3..5 as one run, row 50 alone
+    assert set(columns) == {(RecordsModel.STATUS, RecordsModel.UPDATED)}  # only the columns that changed
     assert resets == []
     assert model.status_counts() == {201: 96, 401: 4}
 

@@ -83,10 +83,10 @@ def test_live_table_keeps_event_loop_turning_at_5000_events_per_second(qtbot, st
     assert state["sent"] == RATE * SECONDS
     assert elapsed < SECONDS + 1.0, f"feeding {RATE * SECONDS:.0f} events took {elapsed:.1f}s"
     assert view.model.applied_events == state["sent"]
-    assert len(gaps) > SECONDS * 1000 / 10 * 0.5  # the 10 ms timer really kept firing
     worst = max(gaps)
     print(f"\n{state['sent']} events in {elapsed:.2f}s; timer ticks {len(gaps)}, max gap {worst:.1f} ms, "
           f"p99 {sorted(gaps)[int(len(gaps) * 0.99)]:.1f} ms")
+    assert len(gaps) > SECONDS * 1000 / MAX_GAP_MS  # the timer kept firing all along
     assert worst < MAX_GAP_MS
     # and the table shows the result: every device's last step, summary counts agree
     counts = view.model.status_counts()

@@ -64,7 +64,7 @@ class ApiCall(QObject):
 
     finished = Signal(object)
     failed = Signal(object)
-    progress = Signal(int, int)  # bytes sent, bytes total (uploads)
+    progress = Signal("qlonglong", "qlonglong")  # bytes sent, bytes total (uploads)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

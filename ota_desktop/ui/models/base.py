@@ -58,15 +58,16 @@ class RowTableModel(QAbstractTableModel, Generic[T]):
         return None
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
+        r = index.row()
+        if not (0 <= r < len(self._rows)) or not index.isValid():
             return None
-        row = self._rows[index.row()]
+        row = self._rows[r]
         column = self.COLUMNS[index.column()]
+        if role == SORT_ROLE:  # the hot path: a sorting proxy asks this for every comparison
+            return (column.sort or column.display)(row)
         if role == Qt.ItemDataRole.DisplayRole:
             value = column.display(row)
             return value if isinstance(value, str) else str(value)
-        if role == SORT_ROLE:
-            return (column.sort or column.display)(row)
         if role == ROW_ROLE:
             return row
         if role == Qt.ItemDataRole.TextAlignmentRole and column.align is not None:

@@ -116,7 +116,7 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
         self._timer.stop()
         events, self._pending = self._pending, []
         devices, self._pending_devices = self._pending_devices, {}
-        changed: set[int] = set()
+        changed: dict[int, tuple[int, int]] = {}  # row -> (first, last) changed column
         new_rows: dict[int, dto.DeviceRecord] = {}
         counts = self._counts
         for ev in events:
@@ -131,19 +131,23 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
                     rec.status = 0
                 self._apply(rec, ev, None)
             else:
-                if self._apply(self._rows[i], ev, counts):
-                    changed.add(i)
+                lo, hi = self._apply(self._rows[i], ev, counts)
+                if hi >= 0:
+                    old = changed.get(i)
+                    changed[i] = (min(lo, old[0]), max(hi, old[1])) if old else (lo, hi)
         self.applied_events += len(events)
         for name, version in devices.items():
             for i in self._by_device.get(name, ()):
                 if self._rows[i].version != version:
                     self._rows[i].version = version
-                    changed.add(i)
+                    old = changed.get(i)
+                    changed[i] = (min(self.CURRENT, old[0]), max(self.CURRENT, old[1])) if old \
+                        else (self.CURRENT, self.CURRENT)
         for rec in new_rows.values():
             rec.version = rec.version or self._device_version(rec.deviceName)
         if new_rows:
             self._insert(list(new_rows.values()))
-        self._emit_runs(sorted(changed))
+        self._emit_runs(changed)
         if events or new_rows or devices:
             self.summary_changed.emit()
 
@@ -151,33 +155,50 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
         rows = self._by_device.get(name)
         return self._rows[rows[0]].version if rows else ""
 
-    @staticmethod
-    def _apply(rec: dto.DeviceRecord, ev: dict[str, Any], counts: dict[int, int] | None) -> bool:
+    @classmethod
+    def _apply(cls, rec: dto.DeviceRecord, ev: dict[str, Any], counts: dict[int, int] | None) -> tuple[int, int]:
+        """Apply one event; returns the (first, last) changed column, or (-1, -1)."""
         updated = ev.get("updatedTime") or 0
         if updated and rec.updatedTime and updated < rec.updatedTime:
-            return False  # older than what the row shows (e.g. from before a reload)
-        old = (rec.status, rec.step, rec.desc, rec.updatedTime, rec.retryCount, rec.version, rec.targetVersion)
+            return -1, -1  # older than what the row shows (e.g. from before a reload)
+        lo, hi = 99, -1
+
+        def mark(col: int) -> None:
+            nonlocal lo, hi
+            lo, hi = min(lo, col), max(hi, col)
+
         status = int(ev.get("status", rec.status))
-        if "retryCount" in ev and ev["retryCount"] is not None:
-            rec.retryCount = int(ev["retryCount"])
+        retries = rec.retryCount
+        if ev.get("retryCount") is not None:
+            retries = int(ev["retryCount"])
         elif rec.status in _RETRY_FROM and status in _RETRY_TO:
-            rec.retryCount += 1  # a retry: the event carries no count, the record gained one
-        if counts is not None and status != rec.status:
-            counts[rec.status] = counts.get(rec.status, 0) - 1
-            counts[status] = counts.get(status, 0) + 1
-        rec.status = status
-        if "step" in ev and ev["step"] is not None:
+            retries += 1  # a retry: the event carries no count, the record gained one
+        if retries != rec.retryCount:
+            rec.retryCount = retries
+            mark(cls.RETRIES)
+        if status != rec.status:
+            if counts is not None:
+                counts[rec.status] = counts.get(rec.status, 0) - 1
+                counts[status] = counts.get(status, 0) + 1
+            rec.status = status
+            mark(cls.STATUS)
+            mark(cls.PROGRESS)  # 501 shows as 100 %
+        if ev.get("step") is not None and int(ev["step"]) != rec.step:
             rec.step = int(ev["step"])
-        if "desc" in ev and ev["desc"] is not None:
+            mark(cls.PROGRESS)
+        if ev.get("desc") is not None and str(ev["desc"]) != rec.desc:
             rec.desc = str(ev["desc"])
-        if ev.get("updatedTime"):
-            rec.updatedTime = int(ev["updatedTime"])
-        if ev.get("version"):
+            mark(cls.DESC)
+        if updated and updated != rec.updatedTime:
+            rec.updatedTime = int(updated)
+            mark(cls.UPDATED)
+        if ev.get("version") and str(ev["version"]) != rec.version:
             rec.version = str(ev["version"])
-        if ev.get("targetVersion"):
+            mark(cls.CURRENT)
+        if ev.get("targetVersion") and str(ev["targetVersion"]) != rec.targetVersion:
             rec.targetVersion = str(ev["targetVersion"])
-        return old != (rec.status, rec.step, rec.desc, rec.updatedTime, rec.retryCount, rec.version,
-                       rec.targetVersion)
+            mark(cls.TARGET)
+        return (lo, hi) if hi >= 0 else (-1, -1)
 
     def _insert(self, records: list[dto.DeviceRecord]) -> None:
         first = len(self._rows)
@@ -190,19 +211,22 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
             self._counts[rec.status] = self._counts.get(rec.status, 0) + 1
         self.endInsertRows()
 
-    def _emit_runs(self, rows: list[int]) -> None:
-        last_col = len(self.COLUMNS) - 1
-        start = prev = None
-        for i in rows:
-            if start is None:
-                start = prev = i
-            elif i == prev + 1:
-                prev = i
-            else:
-                self.dataChanged.emit(self.index(start, 0), self.index(prev, last_col))
-                start = prev = i
-        if start is not None:
-            self.dataChanged.emit(self.index(start, 0), self.index(prev, last_col))
+    def _emit_runs(self, changed: dict[int, tuple[int, int]]) -> None:
+        """One dataChanged per run of adjacent changed rows, over the columns that changed
+        (so a proxy sorted by an untouched column has nothing to re-sort)."""
+        start = prev = -2
+        lo, hi = 99, -1
+        for i in sorted(changed):
+            first, last = changed[i]
+            if i != prev + 1 and prev >= 0:
+                self.dataChanged.emit(self.index(start, lo), self.index(prev, hi))
+                lo, hi = 99, -1
+            if i != prev + 1:
+                start = i
+            prev = i
+            lo, hi = min(lo, first), max(hi, last)
+        if prev >= 0:
+            self.dataChanged.emit(self.index(start, lo), self.index(prev, hi))
 
     # -- summary -------------------------------------------------------------------------------
     def status_counts(self) -> dict[int, int]:

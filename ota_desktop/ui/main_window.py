@@ -69,7 +69,7 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu(self.tr("&File"))
         self.settings_action = self._action(self.tr("&Settings…"), "Ctrl+,", self.open_settings, file_menu)
         file_menu.addSeparator()
-        self.quit_action = self._action(self.tr("&Quit"), QKeySequence.StandardKey.Quit, self.close, file_menu)
+        self.quit_action = self._action(self.tr("&Quit"), "Ctrl+Q", self.close, file_menu)
         ota = bar.addMenu(self.tr("&OTA"))
         self.new_product_action = self._action(self.tr("New &product…"), "Ctrl+Shift+P",
                                                self.products_page.add_product, ota)
@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
                                                 self.firmware_page.new_firmware, ota)
         self.new_task_action = self._action(self.tr("New &task…"), "Ctrl+T", lambda: self.tasks_page.new_task(), ota)
         ota.addSeparator()
-        self.refresh_action = self._action(self.tr("&Refresh"), QKeySequence.StandardKey.Refresh, self.refresh, ota)
+        self.refresh_action = self._action(self.tr("&Refresh"), "F5", self.refresh, ota)
         self.restart_action = self._action(self.tr("Restart &backend"), "Ctrl+Shift+R", self.restart_backend, ota)
         view = bar.addMenu(self.tr("&View"))
         for i, name in enumerate((self.tr("Products && devices"), self.tr("Firmware"), self.tr("Tasks"))):

@@ -1,0 +1,109 @@
+"""Main window: backend state in the status bar, pages load when ready, live views, shortcuts, geometry."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QRect
+from PySide6.QtGui import QKeySequence
+
+from ._desktop_fixtures import (QT_LOG_IGNORE, desktop_env, fake_backend, secret_store, settings,  # noqa: F401
+                                stub_client)
+from ota_desktop.app_events import AppEvents
+from ota_desktop.core import dto
+from ota_desktop.ui.live_view import LiveTaskView
+from ota_desktop.ui.main_window import MainWindow
+
+pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE)]
+
+
+class FakeConnection:
+    def __init__(self) -> None:
+        self.restarts = 0
+
+    def restart(self) -> None:
+        self.restarts += 1
+
+
+@pytest.fixture
+def window(qtbot, stub_client, settings, secret_store):
+    events = AppEvents()
+    win = MainWindow(stub_client, events, settings, secret_store, FakeConnection())
+    qtbot.addWidget(win)
+    win.show()
+    return win
+
+
+def test_status_bar_follows_backend_state(qtbot, window):
+    events = window.events
+    assert "stopped" in window.backend_label.text() and not window.tabs.isEnabled()
+    events.backend_state.emit("starting", "")
+    assert "starting" in window.backend_label.text() and window.start_progress.isVisible()
+    events.backend_state.emit("ready", "http://127.0.0.1:7777")
+    assert "ready at http://127.0.0.1:7777" in window.backend_label.text()
+    assert window.tabs.isEnabled() and not window.restart_button.isVisible()
+    # ready loads every page from the backend
+    qtbot.waitUntil(lambda: window.firmware_page.model.rowCount() == 1 and
+                    window.products_page.products_model.rowCount() == 2)
+    qtbot.waitUntil(lambda: window.products_page.devices_model.rowCount() == 32)
+    events.backend_state.emit("lost", "The backend stopped (exit code 1).")
+    assert "lost" in window.backend_label.text() and window.restart_button.isVisible()
+    assert not window.tabs.isEnabled() and not window.new_firmware_action.isEnabled()
+    assert window.backend_box.isVisible() and "exit code 1" in window.backend_box.informativeText()
+    window.backend_box.close()
+    window.restart_button.click()
+    assert window.connection.restarts == 1
+    events.stream_state.emit("reconnecting")
+    assert "reconnecting" in window.stream_label.text()
+
+
+def test_shortcuts_for_main_actions(window):
+    shortcuts = {a.text(): a.shortcut() for a in (window.new_firmware_action, window.new_task_action,
+                                                   window.refresh_action, window.settings_action,
+                                                   window.quit_action, window.new_product_action)}
+    assert shortcuts["New &firmware…"] == QKeySequence(QKeySequence.StandardKey.New)
+    assert shortcuts["New &task…"] == QKeySequence("Ctrl+T")
+    assert shortcuts["&Settings…"] == QKeySequence("Ctrl+,")
+    assert all(not s.isEmpty() for s in shortcuts.values())
+    assert window.windowTitle() == "OTA Desktop"
+
+
+def test_live_view_opens_once_per_task_and_closes(qtbot, window, fake_backend):
+    window.events.backend_state.emit("ready", "http://x")
+    uid = "uid-live"
+    fake_backend.records[uid] = [dto.DeviceRecord(id=1, taskUid=uid, deviceName="dev-001", status=401, step=40)]
+    task = dto.Task(7, uid, version="1.0.0", productID="prodA")
+    view = window.open_live_view(task)
+    assert window.open_live_view(task) is view and window.tabs.count() == 4
+    qtbot.waitUntil(lambda: view.model.rowCount() == 1)
+    assert "1 device(s)" in view.summary_label.text()
+    window.events.dispatch([{"type": "record", "taskUid": uid, "id": 1, "status": 501, "step": 100,
+                             "updatedTime": 99}])
+    qtbot.waitUntil(lambda: view.model.success_rate() == 1.0)
+    assert "100.0%" in view.rate_bar.text()
+    window._close_tab(window.tabs.indexOf(view))
+    assert window.tabs.count() == 3 and uid not in window.live_views
+
+
+def test_tasks_page_counts_and_opens_live_view(qtbot, window, fake_backend):
+    fw = next(iter(fake_backend.firmwares.values()))
+    fake_backend.r_things_ota_task_create({"firmwareID": fw.firmwareID, "type": 1, "upgradeType": 1})
+    window.events.backend_state.emit("ready", "http://x")
+    page = window.tasks_page
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1)
+    assert "Not started: 1" in page.counts_label.text()
+    window.events.dispatch([{"type": "task", "taskUid": page.model.row(0).taskUid, "status": 2}])
+    assert "Upgrading: 1" in page.counts_label.text()
+    page.view.selectRow(0)
+    page.live_button.click()
+    assert isinstance(window.tabs.currentWidget(), LiveTaskView)
+
+
+def test_geometry_is_remembered(qtbot, stub_client, settings, secret_store):
+    win = MainWindow(stub_client, AppEvents(), settings, secret_store)
+    qtbot.addWidget(win)
+    win.show()
+    win.setGeometry(QRect(40, 50, 700, 500))
+    win.close()
+    assert not settings.geometry.isEmpty()
+    again = MainWindow(stub_client, AppEvents(), settings, secret_store)
+    qtbot.addWidget(again)
+    assert (again.width(), again.height()) == (700, 500)

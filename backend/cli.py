@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 
 from . import __version__
@@ -47,7 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "httpcore", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
+    from .procs import port_is_free
     from .runtime import Runtime, StartupError, data_dir_lock
+    if settings.http_port and not port_is_free(settings.bind_host, settings.http_port):
+        print(f"ota-backend: cannot listen on {settings.bind_host}:{settings.http_port}: the port is taken "
+              "(another backend running? choose another with --http-port)", file=sys.stderr)
+        return 1
     try:
         lock = data_dir_lock(settings.data_dir)
     except StartupError as exc:
@@ -65,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         runtime.stop()
         lock.close()
+
+
+def _exit_on_sigterm(_signum, _frame) -> None:  # noqa: ANN001
+    raise SystemExit(0)
 
 
 def _serve(runtime) -> int:  # noqa: ANN001
@@ -86,10 +96,16 @@ def _serve(runtime) -> int:  # noqa: ANN001
                 print(f"ota-backend {__version__} ready http://{shown}:{port}{extra}", flush=True)
 
     server = Server(config)
+    # uvicorn re-raises the signal it caught once it has shut down; with this handler that
+    # becomes SystemExit, so the caller's cleanup (broker, object store, database) still runs
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         asyncio.run(server.serve())
     except KeyboardInterrupt:
         pass
+    except SystemExit:  # uvicorn exits this way when it cannot bind
+        if server.started:
+            raise
     if not server.started:
         print(f"ota-backend: cannot listen on {s.bind_host}:{s.http_port} (port taken?)", file=sys.stderr)
         return 1

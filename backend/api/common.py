@@ -121,7 +121,9 @@ def get_session(request: Request):  # noqa: ANN201
         yield s
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction commits before the response is sent, so a client that
+# got 200 sees its change in the next request
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def check_token(headers, expected: str) -> None:  # noqa: ANN001

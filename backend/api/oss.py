@@ -51,7 +51,10 @@ async def proxy(bucket: str, key: str, request: Request) -> Response:
         headers["content-length"] = length
         content = request.stream()
     client: httpx.AsyncClient = rt.http_client
-    upstream_req = client.build_request(request.method, url, headers=headers, content=content)
+    # HEAD is answered from a GET upstream: file URLs are presigned for GET, and a HEAD with
+    # the same URL must show the same status and headers
+    method = "GET" if request.method == "HEAD" else request.method
+    upstream_req = client.build_request(method, url, headers=headers, content=content)
     try:
         upstream = await client.send(upstream_req, stream=True)
     except httpx.HTTPError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import Field
@@ -12,15 +12,15 @@ from sqlalchemy import func, select
 from ..db.models import DeviceRecord, Firmware, Product, Task
 from ..ota.engine import OtaEngine, TaskSpec
 from .common import Paged, Req, RuntimeDep, SessionDep, json_list, listing, not_found, ok
-from .validators import Ident
+from .validators import Choice, Ident
 
 router = APIRouter(prefix="/api/v1/things/ota/task")
 
 
 class TaskCreate(Req):
     firmware_id: int = Field(alias="firmwareID")
-    type: Literal[1, 2] = 1
-    upgrade_type: Literal[1, 2] = Field(default=1, alias="upgradeType")
+    type: Choice(1, 2) = 1
+    upgrade_type: Choice(1, 2) = Field(default=1, alias="upgradeType")
     device_list: Any = Field(default="", alias="deviceList")
     version_list: Any = Field(default="", alias="versionList")
     retry_count: int = Field(default=0, ge=0, le=100, alias="retryCount")
@@ -39,7 +39,7 @@ class TaskRef(Req):
 class TaskIndex(Paged):
     firmware_id: int | None = Field(default=None, alias="firmwareID")
     task_uid: str | None = Field(default=None, alias="taskUid")
-    status: Literal[1, 2, 3, 4] | None = None
+    status: Choice(1, 2, 3, 4) | None = None
 
 
 class UidRef(Req):
@@ -49,7 +49,7 @@ class UidRef(Req):
 class DeviceIndex(Paged):
     task_uid: Ident = Field(alias="taskUid")
     device_name: str | None = Field(default=None, alias="deviceName")
-    status: Literal[101, 201, 202, 203, 301, 401, 501, 601, 701] | None = None
+    status: Choice(101, 201, 202, 203, 301, 401, 501, 601, 701) | None = None
 
 
 class RecordRef(Req):

@@ -48,6 +48,15 @@ def check_path(v: str, *, single_segment: bool = False) -> str:
     return v
 
 
+def Choice(*values: int):  # noqa: N802 - reads as a type
+    """An int that must be one of `values`: unlike Literal, true and 1.0 are refused (strict int)."""
+    def check(v: int) -> int:
+        if v not in values:
+            raise ValueError(f"must be one of {', '.join(map(str, values))}")
+        return v
+    return Annotated[int, AfterValidator(check)]
+
+
 Ident = Annotated[str, AfterValidator(_ident)]
 Version = Annotated[str, AfterValidator(_version)]
 #: a device's current version: may be empty (not reported yet)

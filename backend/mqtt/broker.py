@@ -42,6 +42,8 @@ __all__ = [
     "password_hash",
 ]
 
+from ..procs import die_with_parent
+
 log = logging.getLogger(__name__)
 
 #: Environment variable naming the mosquitto executable to use.
@@ -437,6 +439,7 @@ class EmbeddedMosquitto:
                 stdout=logfile,
                 stderr=subprocess.STDOUT,
                 env=mosquitto_env(executable),
+                preexec_fn=die_with_parent,
             )
         self.pid_path.write_text(f"{self._proc.pid}\n")
         try:

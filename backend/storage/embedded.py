@@ -9,7 +9,7 @@ import secrets
 import subprocess
 from pathlib import Path
 
-from ..procs import free_port, module_command, port_is_free, wait_for_port
+from ..procs import die_with_parent, free_port, module_command, port_is_free, wait_for_port
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
@@ -81,7 +81,7 @@ class EmbeddedNanio:
         self._log = open(log_path, "ab")
         offset = self._log.tell()
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
         if not wait_for_port(HOST, self.port, timeout, self.proc):
             self.stop()
             tail = log_path.read_bytes()[offset:].decode(errors="replace")[-800:]

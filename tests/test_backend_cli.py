@@ -1,0 +1,116 @@
+"""ota-backend as a user starts it: ready line, kept admin token, clean shutdown, clear failures."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+import httpx
+import psutil
+import pytest
+
+from .conftest import ROOT, BackendProcess
+
+
+def _run_backend(data_dir, *args, env_extra=None):  # noqa: ANN001, ANN202
+    env = {k: v for k, v in os.environ.items() if k != "OTA_ADMIN_TOKEN"}
+    env.update(env_extra or {})
+    return subprocess.Popen([sys.executable, "-m", "backend", "--data-dir", str(data_dir), "--http-port", "0",
+                             "--mqtt-port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=ROOT)
+
+
+def _ready(proc) -> str:  # noqa: ANN001
+    line = proc.stdout.readline()
+    assert " ready http://" in line, line + proc.stderr.read()
+    return next(p for p in line.split() if p.startswith("http://"))
+
+
+def test_generated_admin_token_is_kept_in_a_private_file(tmp_path):
+    data = tmp_path / "data"
+    tokens = []
+    for _ in range(2):
+        proc = _run_backend(data)
+        base = _ready(proc)
+        token = (data / "admin-token").read_text().strip()
+        assert stat.S_IMODE((data / "admin-token").stat().st_mode) == 0o600
+        assert httpx.post(base + "/api/v1/things/product/info/index", json={},
+                          headers={"iThings-token": token}).json()["code"] == 200
+        assert httpx.post(base + "/api/v1/things/product/info/index", json={}).status_code == 401
+        tokens.append(token)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        err = proc.stderr.read()
+        assert "admin token" in err and "admin-token" in err  # the user is told where it is kept
+    assert tokens[0] == tokens[1] and len(tokens[0]) >= 32
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_shutdown_stops_the_broker_and_object_store(tmp_path, sig):
+    bp = BackendProcess(tmp_path / "d").start()
+    children = psutil.Process(bp.proc.pid).children()
+    assert {"mosquitto"} <= {c.name() for c in children} and len(children) == 2
+    bp.proc.send_signal(sig)
+    assert bp.proc.wait(20) == 0
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive
+
+
+def test_killed_backend_takes_its_children_along(tmp_path):
+    bp = BackendProcess(tmp_path / "d").start()
+    children = psutil.Process(bp.proc.pid).children()
+    bp.proc.kill()
+    bp.proc.wait(10)
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive
+    bp2 = BackendProcess(tmp_path / "d").start()  # and the data directory starts again
+    assert httpx.get(bp2.base_url + "/api/v1/health").status_code == 200
+    bp2.stop()
+
+
+def test_taken_http_port_is_a_clear_error(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "backend", "--data-dir", str(tmp_path / "d"), "--http-port",
+                               str(port), "--mqtt-port", "0"], capture_output=True, text=True, cwd=ROOT,
+                              env=dict(os.environ, OTA_ADMIN_TOKEN="t"), timeout=60)
+    assert proc.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+
+
+def test_missing_mosquitto_says_what_to_do(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "backend", "--data-dir", str(tmp_path / "d"), "--http-port", "0",
+                           "--mqtt-port", "0"], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          env=dict(os.environ, OTA_ADMIN_TOKEN="t", OTA_MOSQUITTO=str(tmp_path / "nope")))
+    assert proc.returncode == 1
+    assert "apt-get install mosquitto" in proc.stderr and "--mqtt-url" in proc.stderr
+
+
+def test_one_backend_per_data_directory(tmp_path):
+    bp = BackendProcess(tmp_path / "d").start()
+    proc = subprocess.run([sys.executable, "-m", "backend", "--data-dir", str(tmp_path / "d"), "--http-port", "0"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60, env=dict(os.environ, OTA_ADMIN_TOKEN="t"))
+    assert proc.returncode == 1 and "already using the data directory" in proc.stderr
+    bp.stop()
+
+
+def test_config_file_and_environment(tmp_path):
+    cfg = tmp_path / "ota.toml"
+    cfg.write_text('[backend]\nhttp_port = 0\nmqtt_port = 0\nadmin_token = "from-file"\n')
+    proc = _run_backend(tmp_path / "d", "--config", str(cfg))
+    base = _ready(proc)
+    assert httpx.post(base + "/api/v1/things/product/info/index", json={},
+                      headers={"Authorization": "Bearer from-file"}).status_code == 200
+    proc.terminate()
+    proc.wait(20)
+    bad = subprocess.run([sys.executable, "-m", "backend", "--http-port", "0"], capture_output=True, text=True,
+                         cwd=ROOT, timeout=60, env=dict(os.environ, OTA_MQTT_PORT="lots"))
+    assert bad.returncode == 2 and "mqtt_port" in bad.stderr
+    time.sleep(0)

@@ -19,7 +19,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from ..db.models import Device, DeviceRecord, Firmware, Task, now_ms
@@ -157,7 +157,12 @@ class OtaEngine:
         if spec.gray_percent < 100:
             keep = math.ceil(len(devices) * spec.gray_percent / 100)
             devices = sorted(devices, key=lambda d: gray_rank(task.task_uid, d.device_name))[:keep]
-        records = [self._new_record(s, out, now, task, d) for d in devices]
+        busy: dict[str, list[DeviceRecord]] = defaultdict(list)
+        for r in s.scalars(select(DeviceRecord).where(DeviceRecord.product_id == fw.product_id,
+                                                      DeviceRecord.status.in_(ACTIVE),
+                                                      DeviceRecord.task_id != task.id)):
+            busy[r.device_name].append(r)
+        records = [self._new_record(s, out, now, task, d, busy.get(d.device_name, [])) for d in devices]
         s.flush()
         out.events.extend(record_event(r) for r in records)
         out.events.append(task_event(task))
@@ -166,13 +171,13 @@ class OtaEngine:
             self._maybe_finish(s, out, now, task)
         return task
 
-    def _new_record(self, s: Session, out: _Out, now: int, task: Task, dev: Device) -> DeviceRecord:
+    def _new_record(self, s: Session, out: _Out, now: int, task: Task, dev: Device,
+                    others: list[DeviceRecord]) -> DeviceRecord:
+        """A device's record in `task`; `others` are its unfinished records in other tasks."""
         rec = DeviceRecord(task_id=task.id, task_uid=task.task_uid, product_id=dev.product_id,
                            device_name=dev.device_name, version=dev.version, target_version=task.version,
                            status=RS.QUEUED if dev.online else RS.QUEUED_OFFLINE, created_time=now, updated_time=now)
-        others = list(s.scalars(select(DeviceRecord).where(
-            DeviceRecord.product_id == dev.product_id, DeviceRecord.device_name == dev.device_name,
-            DeviceRecord.status.in_(ACTIVE), DeviceRecord.task_id != task.id)))
+        others = [o for o in others if o.status in ACTIVE and o.task_id != task.id]
         if others:
             if task.overwrite:
                 for o in others:
@@ -308,23 +313,37 @@ class OtaEngine:
 
     # ---- device messages ----------------------------------------------------------------
     def handle_messages(self, msgs: Iterable[wire.Report | wire.Progress]) -> None:
-        def work(s: Session, out: _Out, now: int) -> None:
+        """Apply a batch of device messages in one transaction.
+
+        If anything in the batch fails, the batch is applied again message by message, each in
+        a savepoint, so one bad message changes nothing and the others still count.
+        """
+        msgs = list(msgs)
+        try:
+            self._run(lambda s, out, now: self._apply(s, out, now, msgs, isolate=False))
+        except Exception:  # noqa: BLE001
+            log.warning("a batch of %d device messages failed; applying them one by one", len(msgs))
+            self._run(lambda s, out, now: self._apply(s, out, now, msgs, isolate=True))
+
+    def _apply(self, s: Session, out: _Out, now: int, msgs: list, isolate: bool) -> None:
+        batch = _Batch.load(s, msgs)
+        with s.no_autoflush:
             for m in msgs:
+                handler = self._on_report if isinstance(m, wire.Report) else self._on_progress
+                if not isolate:
+                    handler(s, out, now, m, batch)
+                    continue
                 try:
                     with s.begin_nested():
-                        if isinstance(m, wire.Report):
-                            self._on_report(s, out, now, m)
-                        else:
-                            self._on_progress(s, out, now, m)
+                        handler(s, out, now, m, batch)
                 except Exception:  # noqa: BLE001 - one bad message must not stop the others
                     log.exception("device message from %s/%s not applied", m.product_id, m.device_name)
-        self._run(work)
+        s.flush()
+        for task in batch.finish:
+            self._maybe_finish(s, out, now, task)
 
-    def _device(self, s: Session, product_id: str, device_name: str) -> Device | None:
-        return s.scalar(select(Device).where(Device.product_id == product_id, Device.device_name == device_name))
-
-    def _on_report(self, s: Session, out: _Out, now: int, m: wire.Report) -> None:
-        dev = self._device(s, m.product_id, m.device_name)
+    def _on_report(self, s: Session, out: _Out, now: int, m: wire.Report, batch: "_Batch") -> None:
+        dev = batch.device(s, m.product_id, m.device_name)
         if dev is None:
             log.warning("version report from unknown device %s/%s ignored", m.product_id, m.device_name)
             return
@@ -332,9 +351,7 @@ class OtaEngine:
         dev.version, dev.online, dev.last_seen = m.version, True, now
         if changed:
             out.events.append(device_event(dev))
-        recs = list(s.scalars(select(DeviceRecord).where(
-            DeviceRecord.product_id == dev.product_id, DeviceRecord.device_name == dev.device_name,
-            DeviceRecord.status.in_(ACTIVE)).order_by(DeviceRecord.id)))
+        recs = batch.active_records(dev)
         if m.record_id is not None and all(r.id != m.record_id for r in recs):
             # a late answer about a record that timed out: success still counts
             late = s.get(DeviceRecord, m.record_id)
@@ -357,11 +374,13 @@ class OtaEngine:
                     self._push(s, out, now, task, rec, client_token=m.client_token or None)
                 elif rec.status == RS.QUEUED_OFFLINE:
                     self._set(out, rec, now, RS.QUEUED)  # online now: the timer pushes it within budget
-            self._maybe_finish(s, out, now, task)
+            batch.finish.add(task)
         if not recs:
-            self._join_dynamic(s, out, now, dev, m.client_token)
+            rec = self._join_dynamic(s, out, now, dev, m.client_token)
+            if rec is not None:
+                batch.active.setdefault((dev.product_id, dev.device_name), []).append(rec)
 
-    def _join_dynamic(self, s: Session, out: _Out, now: int, dev: Device, client_token: str) -> None:
+    def _join_dynamic(self, s: Session, out: _Out, now: int, dev: Device, client_token: str) -> DeviceRecord | None:
         tasks = list(s.scalars(select(Task).where(Task.product_id == dev.product_id, Task.status == TS.UPGRADING,
                                                   Task.upgrade_type == UpgradeType.DYNAMIC).order_by(Task.id)))
         for task in tasks:
@@ -372,21 +391,25 @@ class OtaEngine:
                 continue
             if task.gray_percent < 100 and gray_rank(task.task_uid, dev.device_name) % 100 >= task.gray_percent:
                 continue
-            rec = self._new_record(s, out, now, task, dev)
+            others = list(s.scalars(select(DeviceRecord).where(
+                DeviceRecord.product_id == dev.product_id, DeviceRecord.device_name == dev.device_name,
+                DeviceRecord.status.in_(ACTIVE))))
+            rec = self._new_record(s, out, now, task, dev, others)
             s.flush()
             if rec.status == RS.QUEUED and self._budget(task, now) > 0:
                 self._push(s, out, now, task, rec, client_token=client_token or None)
             else:
                 out.events.append(record_event(rec))
-            return
+            return rec
+        return None
 
-    def _on_progress(self, s: Session, out: _Out, now: int, m: wire.Progress) -> None:
+    def _on_progress(self, s: Session, out: _Out, now: int, m: wire.Progress, batch: "_Batch") -> None:
         reply_topic = wire.topic_down_progress(m.product_id, m.device_name)
 
         def reply(code: int = 200, status: str = "成功") -> None:
             out.messages.append((reply_topic, wire.progress_reply(m.client_token, code=code, status=status,
                                                                   timestamp=now)))
-        dev = self._device(s, m.product_id, m.device_name)
+        dev = batch.device(s, m.product_id, m.device_name)
         if dev is None:
             log.warning("progress from unknown device %s/%s ignored", m.product_id, m.device_name)
             return
@@ -410,7 +433,7 @@ class OtaEngine:
                       due=now + task.timeout_minutes * self.minute_ms)
         else:
             self._fail(out, rec, task, now, m.step, m.desc or STEP_DESC.get(Step(m.step), "upgrade failed"))
-            self._maybe_finish(s, out, now, task)
+            batch.finish.add(task)
         reply()
 
     # ---- timers -------------------------------------------------------------------------
@@ -454,3 +477,38 @@ class OtaEngine:
         failed = counts[str(int(RS.FAILED))]
         return {"total": total, "statusCount": counts, "succeeded": succeeded, "failed": failed,
                 "successRate": round(succeeded / total, 4) if total else 0.0}
+
+
+@dataclass
+class _Batch:
+    """What a batch of device messages touches, loaded with a few queries instead of one per message."""
+    devices: dict[tuple[str, str], Device]
+    active: dict[tuple[str, str], list[DeviceRecord]]
+    finish: set[Task] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, s: Session, msgs: list) -> "_Batch":
+        keys = list({(m.product_id, m.device_name) for m in msgs})
+        devices: dict[tuple[str, str], Device] = {}
+        active: dict[tuple[str, str], list[DeviceRecord]] = {k: [] for k in keys}
+        for i in range(0, len(keys), 400):
+            part = keys[i:i + 400]
+            for d in s.scalars(select(Device).where(tuple_(Device.product_id, Device.device_name).in_(part))):
+                devices[(d.product_id, d.device_name)] = d
+            for r in s.scalars(select(DeviceRecord).where(
+                    tuple_(DeviceRecord.product_id, DeviceRecord.device_name).in_(part),
+                    DeviceRecord.status.in_(ACTIVE)).order_by(DeviceRecord.id)):
+                active[(r.product_id, r.device_name)].append(r)
+        ids = list({m.record_id for m in msgs if getattr(m, "record_id", None) is not None})
+        for i in range(0, len(ids), 900):  # into the identity map: session.get() then costs no query
+            list(s.scalars(select(DeviceRecord).where(DeviceRecord.id.in_(ids[i:i + 900]))))
+        task_ids = {r.task_id for rs in active.values() for r in rs}
+        if task_ids:
+            list(s.scalars(select(Task).where(Task.id.in_(task_ids))))
+        return cls(devices, active)
+
+    def device(self, s: Session, product_id: str, device_name: str) -> Device | None:
+        return self.devices.get((product_id, device_name))
+
+    def active_records(self, dev: Device) -> list[DeviceRecord]:
+        return [r for r in self.active.get((dev.product_id, dev.device_name), []) if r.status in ACTIVE]

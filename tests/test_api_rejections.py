@@ -408,13 +408,6 @@ def test_firmware_create_file_rules_and_nothing_written(api, fw_ctx):  # noqa: A
     assert len(private_keys(store, pid)) == 22
 
 
-BOOL_OR_FLOAT_FOR_INT = pytest.mark.xfail(
-    strict=True, reason="BUG: Literal[1, 2] fields accept true and 1.0 (pydantic compares literals by equality "
-    "even in strict mode): backend/api/firmware.py FirmwareCreate.is_diff, backend/api/tasks.py TaskCreate.type/"
-    "upgrade_type (and the status filters)")
-
-
-@BOOL_OR_FLOAT_FOR_INT
 @pytest.mark.parametrize("value", [True, 1.0], ids=repr)
 def test_firmware_create_bool_or_float_for_isdiff(api, value):  # noqa: ANN001
     pid = make_product(api)
@@ -486,7 +479,6 @@ def test_task_create_rules_and_nothing_written(api, task_ctx):  # noqa: ANN001
     api.ok(TASK + "cancel", {"taskID": task["taskID"]})
 
 
-@BOOL_OR_FLOAT_FOR_INT
 @pytest.mark.parametrize("field", ["type", "upgradeType"])
 def test_task_create_bool_for_int(api, field):  # noqa: ANN001
     pid = make_product(api)

@@ -41,6 +41,7 @@ class Settings:
     # length of a protocol "minute" in seconds; only tests and demos change it
     minute_seconds: float = 60.0
     temp_object_max_age_s: int = 86400
+    events_buffer: int = 50_000  # events a reconnecting client can catch up on
     log_level: str = "info"
 
     @property

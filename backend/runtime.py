@@ -55,7 +55,7 @@ class Runtime:
         except Exception as exc:
             raise StartupError(f"database {self._safe_db_url()}: {exc}") from exc
         self.store = self._make_store()
-        self.events = EventBus()
+        self.events = EventBus(s.events_buffer)
         self.engine = OtaEngine(self.db, self.store, self.events, minute_seconds=s.minute_seconds,
                                 public_base_url=s.public_base_url)
         self.catalog = Catalog(self.store, on_devices_changed=self._devices_dirty.set,
@@ -159,7 +159,7 @@ class Runtime:
     def _timers(self) -> None:
         tick_s = max(0.05, min(1.0, self.settings.minute_seconds / 30))
         last_supervise = 0.0
-        last_cleanup = 0.0
+        last_cleanup = float("-inf")  # first pass right after start
         while not self._stop.wait(tick_s):
             try:
                 self.engine.tick()

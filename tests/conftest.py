@@ -191,6 +191,11 @@ class BackendProcess:
     def stop(self, sig: str = "term") -> int | None:
         if self.proc is None:
             return None
+        import psutil
+        try:
+            children = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            children = []
         if self.proc.poll() is None:
             self.proc.terminate() if sig == "term" else self.proc.kill()
             try:
@@ -198,6 +203,9 @@ class BackendProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        _, alive = psutil.wait_procs(children, timeout=5)
+        for child in alive:  # never leave a broker or object store behind a test
+            child.kill()
         return self.proc.returncode
 
 

@@ -221,6 +221,13 @@ class FakeBackend:
                 if t["firmwareID"] == body["firmwareID"]]
         return self._page(rows, body)
 
+    def r_things_ota_task_read(self, body: dict) -> dict:
+        task = self.tasks.get(body["taskID"])
+        if task is None:
+            raise _Fail(100009, "taskID: not found", 404)
+        fw = self.firmwares[task["firmwareID"]]
+        return dict(task, version=fw.version, productID=fw.productID, productName=fw.productName)
+
     def r_things_ota_task_device_index(self, body: dict) -> dict:
         return self._page(self.records.get(body["taskUid"], []), body)
 

@@ -191,3 +191,20 @@ def test_language_follows_system_with_override(setting, system, expect):
     from PySide6.QtCore import QLocale
 
     assert i18n.resolve_language(setting, QLocale(system)) == expect
+
+
+def test_binding_singleton_references_survive_many_calls():
+    """PySide6 6.12.0 drops a reference to True (emit) and None (void methods) per call;
+    ota_desktop's qtcompat keeps the process alive regardless."""
+    from PySide6.QtCore import QObject, Signal
+
+    from ota_desktop.core import qtcompat
+
+    class O(QObject):
+        s = Signal()
+
+    o = O()
+    for _ in range(200_000):  # far more than the references these singletons start with
+        o.s.emit()
+        o.setObjectName("x")
+    assert qtcompat.apply() == []  # already applied at import, never twice

@@ -71,15 +71,40 @@ def test_records_model_batches_and_signals_only_changed_rows(qtbot):
     resets = []
     model.modelReset.connect(lambda: resets.append(1))
     events = [{"type": "record", "taskUid": "T", "id": i, "status": 401, "step": 10, "updatedTime": 5000}
-              for i in (3, 4, 5, 50)]
+              for i in (3, 4, 5, 9, 50)]
     events.append({"type": "record", "taskUid": "OTHER", "id": 7, "status": 501})  # another task: ignored
     model.queue_record_events(events)
-    assert changes == [] and model.pending == 4  # nothing applied before the batch timer fires
+    assert changes == [] and model.pending == 5  # nothing applied before the batch timer fires
     qtbot.waitUntil(lambda: model.pending == 0, timeout=2000)
-    assert changes == [(2, 4), (49, 49)]  # rows 3..5 as one run, row 50 alone
+    assert changes == [(2, 4), (8, 8), (49, 49)]  # rows 3..5 as one span; rows 9 and 50 alone
     assert set(columns) == {(RecordsModel.STATUS, RecordsModel.UPDATED)}  # only the columns that changed
     assert resets == []
-    assert model.status_counts() == {201: 96, 401: 4}
+    assert model.status_counts() == {201: 95, 401: 5}
+
+
+def test_records_model_slices_big_bursts_and_keeps_order(qtbot, monkeypatch):
+    """A burst bigger than one slice is shown over several turns of the event loop; a proxy
+    sorted by a changing column stays sorted because each span changes just before its signal."""
+    from ota_desktop.ui.models import records_model
+
+    monkeypatch.setattr(records_model, "FLUSH_BUDGET_S", 0.0)  # one span per slice
+    model = RecordsModel("T", batch_interval_ms=10)
+    model.set_rows(records(300))
+    proxy = RecordsFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.sort(RecordsModel.PROGRESS, Qt.SortOrder.AscendingOrder)
+    import random
+
+    rng = random.Random(1)
+    steps = {i: rng.randint(1, 99) for i in range(1, 301, 2)}  # every other row: 150 spans
+    model.queue_record_events([{"taskUid": "T", "id": i, "status": 401, "step": s, "updatedTime": 9}
+                               for i, s in steps.items()])
+    flushes = []
+    model.summary_changed.connect(lambda: flushes.append(model.pending))
+    qtbot.waitUntil(lambda: model.pending == 0, timeout=5000)
+    assert len(flushes) > 100 and flushes[0] > 0  # shown over many slices
+    shown = [proxy.index(r, RecordsModel.PROGRESS).data(VALUE_ROLE) for r in range(proxy.rowCount())]
+    assert shown == sorted(shown) and model.applied_events == 150
 
 
 def test_records_model_event_details():

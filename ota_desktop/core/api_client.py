@@ -180,6 +180,9 @@ class ApiClient(QObject):
 
         def on_finished() -> None:
             call._abort_hook = None
+            if call.done:  # aborted: nothing to read
+                reply.deleteLater()
+                return
             data, error = _envelope(reply, bytes(reply.readAll().data()))
             reply.deleteLater()
             if error is not None:
@@ -203,7 +206,7 @@ class ApiClient(QObject):
     def put_file(self, upload_uri: str, path: str) -> ApiCall:
         """PUT a file's raw bytes to a presigned ``upload_uri``, streamed from a QFile."""
         call = ApiCall(self)
-        qfile = QFile(path, call)
+        qfile = QFile(path)
         if not qfile.open(QIODevice.OpenModeFlag.ReadOnly):
             call.reject(ApiError(CODE_NETWORK, f"{path}: {qfile.errorString()}"))
             return call
@@ -211,10 +214,9 @@ class ApiClient(QObject):
         req.setHeader(QNetworkRequest.KnownHeaders.ContentTypeHeader, "application/octet-stream")
         req.setHeader(QNetworkRequest.KnownHeaders.ContentLengthHeader, qfile.size())
         reply = self._nam.put(req, qfile)
+        qfile.setParent(reply)  # open until the transfer is over, even when aborted
         reply.uploadProgress.connect(call.progress)
         self._wire(call, reply, None)
-        call.finished.connect(qfile.close)
-        call.failed.connect(qfile.close)
         return call
 
     def fetch_all(self, path: str, body: dict[str, Any], parse_item: Callable[[dict], Any]) -> ApiCall:

@@ -5,7 +5,7 @@ import re
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit,
-                               QPushButton, QTableView, QVBoxLayout, QWidget)
+                               QPushButton, QSizePolicy, QTableView, QVBoxLayout, QWidget)
 
 from ..core import dto
 from .models.base import SORT_ROLE
@@ -48,6 +48,9 @@ class DevicePicker(QWidget):
         self.view.verticalHeader().hide()
         self.view.horizontalHeader().setSectionResizeMode(DevicePickerModel.NAME, QHeaderView.ResizeMode.Stretch)
         self.view.setMinimumHeight(150)
+        self.view.setWordWrap(False)
+        self.view.verticalHeader().setDefaultSectionSize(24)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.check_shown_button = QPushButton(self.tr("Check shown"))
         self.check_shown_button.clicked.connect(self.check_shown)
         self.check_selected_button = QPushButton(self.tr("Check selected"))
@@ -58,6 +61,7 @@ class DevicePicker(QWidget):
         self.paste_edit = QPlainTextEdit()
         self.paste_edit.setPlaceholderText(self.tr("Paste device names (one per line or comma separated)"))
         self.paste_edit.setFixedHeight(54)
+        self.paste_edit.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.paste_button = QPushButton(self.tr("Check listed"))
         self.paste_button.clicked.connect(self.check_pasted)
         self.paste_result = QLabel()

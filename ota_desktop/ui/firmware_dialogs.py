@@ -9,7 +9,7 @@ from PySide6.QtCore import QLocale, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPlainTextEdit,
-                               QProgressBar, QPushButton, QTableView, QVBoxLayout, QWidget)
+                               QProgressBar, QPushButton, QSizePolicy, QTableView, QVBoxLayout, QWidget)
 
 from ..core import dto
 from ..core.api_client import ApiClient, ApiError
@@ -62,6 +62,7 @@ class NewFirmwareDialog(QDialog):
         self.sign_combo.addItem("SHA-256", "sha256")
         self.desc_edit = QPlainTextEdit()
         self.desc_edit.setFixedHeight(60)
+        self.desc_edit.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.ext_edit = QLineEdit()
         self.ext_edit.setPlaceholderText(self.tr("free text handed to devices, e.g. JSON"))
 
@@ -71,10 +72,12 @@ class NewFirmwareDialog(QDialog):
         self.files_view.setItemDelegateForColumn(UploadFilesModel.PROGRESS, ProgressDelegate(self.files_view))
         self.files_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.files_view.verticalHeader().hide()
-        self.files_view.horizontalHeader().setSectionResizeMode(UploadFilesModel.NAME,
-                                                                QHeaderView.ResizeMode.Stretch)
-        self.files_view.horizontalHeader().setSectionResizeMode(UploadFilesModel.DIGEST,
-                                                                QHeaderView.ResizeMode.ResizeToContents)
+        header = self.files_view.horizontalHeader()
+        header.setSectionResizeMode(UploadFilesModel.NAME, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(UploadFilesModel.DIGEST, QHeaderView.ResizeMode.Stretch)
+        self.files_view.setColumnWidth(UploadFilesModel.PROGRESS, 120)
+        self.files_view.setWordWrap(False)
+        self.files_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.files_view.setMinimumHeight(140)
         self.add_button = QPushButton(self.tr("&Add files…"))
         self.add_button.clicked.connect(self.choose_files)
@@ -84,6 +87,7 @@ class NewFirmwareDialog(QDialog):
         self.drop_hint = QLabel(self.tr("or drop files here"))
         self.drop_hint.setEnabled(False)
         files_box = QWidget()
+        files_box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         fl = QVBoxLayout(files_box)
         fl.setContentsMargins(0, 0, 0, 0)
         fl.addWidget(self.files_view)

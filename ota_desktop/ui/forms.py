@@ -28,6 +28,7 @@ class FieldErrors:
     def add_row(self, form: QFormLayout, label: str, widget: QWidget, field: str, *aliases: str) -> QLabel:
         """Add ``widget`` to ``form`` with an (initially hidden) error label below it."""
         box = QWidget()
+        box.setSizePolicy(widget.sizePolicy())  # a fixed-height field must not get a tall row
         lay = QVBoxLayout(box)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)

@@ -34,6 +34,9 @@ class LiveTaskView(QWidget):
         self.view.setItemDelegateForColumn(RecordsModel.PROGRESS, ProgressDelegate(self.view))
         self.view.horizontalHeader().setSectionResizeMode(RecordsModel.PROGRESS, QHeaderView.ResizeMode.Fixed)
         self.view.setColumnWidth(RecordsModel.DEVICE, 160)
+        self.view.setColumnWidth(RecordsModel.CURRENT, 125)
+        self.view.setColumnWidth(RecordsModel.TARGET, 125)
+        self.view.setColumnWidth(RecordsModel.RETRIES, 80)
         self.view.setColumnWidth(RecordsModel.STATUS, 150)
         self.view.setColumnWidth(RecordsModel.PROGRESS, 140)
         self.view.setColumnWidth(RecordsModel.UPDATED, 150)
@@ -46,7 +49,7 @@ class LiveTaskView(QWidget):
         self.summary_label.setTextFormat(Qt.TextFormat.RichText)
         self.rate_bar = QProgressBar()
         self.rate_bar.setRange(0, 1000)
-        self.rate_bar.setMaximumWidth(260)
+        self.rate_bar.setFixedWidth(240)
         self.stream_label = QLabel()
         self.status_combo = QComboBox()
         self.status_combo.addItem(self.tr("All statuses"), None)
@@ -110,7 +113,7 @@ class LiveTaskView(QWidget):
     # -- loading -------------------------------------------------------------------------------
     def reload(self) -> None:
         self.client.task_records(self.task.taskUid).then(self._loaded, self._error)
-        if not self.task.version and self.task.taskID:
+        if self.task.taskID:
             self.client.read_task(self.task.taskID).then(self._task_read, lambda _e: None)
 
     def _task_read(self, detail: dto.TaskDetail) -> None:

@@ -25,7 +25,7 @@ class ProductsPage(QWidget):
         self.products_view.selectionModel().selectionChanged.connect(self._product_selected)
         self.devices_model = DevicesModel(self)
         self.devices_proxy = text_filter_proxy(self.devices_model, self)
-        self.devices_view = table_view(self.devices_proxy, stretch=DevicesModel.NAME, multi=True)
+        self.devices_view = table_view(self.devices_proxy, multi=True)
         self.devices_view.selectionModel().selectionChanged.connect(self._update_buttons)
         self.devices_view.doubleClicked.connect(self.show_secret)
 
@@ -75,6 +75,7 @@ class ProductsPage(QWidget):
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(1, 2)
+        split.setSizes([380, 800])
         lay = QVBoxLayout(self)
         lay.addWidget(split)
         events.device_events.connect(self.devices_model.apply_device_events)
@@ -89,13 +90,19 @@ class ProductsPage(QWidget):
     def _products_loaded(self, rows: list[dto.Product], keep: dto.Product | None) -> None:
         self.products_model.set_rows(rows)
         self.products_view.resizeColumnsToContents()
-        target = keep.productID if keep else (rows[0].productID if rows else "")
+        self.products_view.horizontalHeader().setStretchLastSection(True)
+        if not self.select_product(keep.productID if keep else ""):
+            if self.products_proxy.rowCount():
+                self.products_view.selectRow(0)
+            else:
+                self._product_selected()
+
+    def select_product(self, product_id: str) -> bool:
         for r in range(self.products_proxy.rowCount()):
-            if self.products_proxy.index(r, ProductsModel.ID).data() == target:
+            if self.products_proxy.index(r, ProductsModel.ID).data() == product_id:
                 self.products_view.selectRow(r)
-                break
-        else:
-            self._product_selected()
+                return True
+        return False
 
     def current_product(self) -> dto.Product | None:
         return current_row(self.products_view)

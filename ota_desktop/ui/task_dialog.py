@@ -4,7 +4,8 @@ from __future__ import annotations
 from PySide6.QtCore import QDateTime, Qt, Signal
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDateTimeEdit, QDialog, QDialogButtonBox,
                                QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget)
+                               QListWidgetItem, QPushButton, QRadioButton, QSizePolicy, QSpinBox, QVBoxLayout,
+                               QWidget)
 
 from ..core import dto
 from ..core.api_client import ApiClient, ApiError
@@ -37,6 +38,7 @@ class NewTaskDialog(QDialog):
         self.type_group.addButton(self.all_radio, int(dto.TaskType.ALL_DEVICES))
         self.type_group.addButton(self.targeted_radio, int(dto.TaskType.TARGETED))
         type_box = QWidget()
+        type_box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         tl = QHBoxLayout(type_box)
         tl.setContentsMargins(0, 0, 0, 0)
         tl.addWidget(self.all_radio)
@@ -50,6 +52,7 @@ class NewTaskDialog(QDialog):
         self.upgrade_group.addButton(self.static_radio, int(dto.UpgradeType.STATIC))
         self.upgrade_group.addButton(self.dynamic_radio, int(dto.UpgradeType.DYNAMIC))
         upgrade_box = QWidget()
+        upgrade_box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         ul = QHBoxLayout(upgrade_box)
         ul.setContentsMargins(0, 0, 0, 0)
         ul.addWidget(self.static_radio)
@@ -60,7 +63,7 @@ class NewTaskDialog(QDialog):
         self.picker.setEnabled(False)
 
         self.versions_list = QListWidget()
-        self.versions_list.setFixedHeight(80)
+        self.versions_list.setFixedHeight(54)
         self.versions_list.setFlow(QListWidget.Flow.LeftToRight)
         self.versions_list.setWrapping(True)
         self.version_add_edit = QLineEdit()
@@ -68,6 +71,7 @@ class NewTaskDialog(QDialog):
         self.version_add_button = QPushButton(self.tr("Add"))
         self.version_add_button.clicked.connect(self._add_version_from_edit)
         versions_box = QWidget()
+        versions_box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         vl = QVBoxLayout(versions_box)
         vl.setContentsMargins(0, 0, 0, 0)
         vl.addWidget(self.versions_list)

@@ -6,6 +6,7 @@ thousands of events per second cost a few signals per flush, never a model reset
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, QSortFilterProxyModel, Qt, QTimer, QT_TRANSLATE_NOOP, Signal
@@ -16,6 +17,8 @@ from ..status import dot_icon, record_status_colour, record_status_text, step_te
 from .base import NUMERIC, ROW_ROLE, SORT_ROLE, VALUE_ROLE, Column, RowTableModel, format_time
 
 BATCH_INTERVAL_MS = 100
+#: longest stretch of work one flush slice does before letting the event loop turn
+FLUSH_BUDGET_S = 0.04
 _RETRY_FROM = frozenset({RecordStatus.FAILED, RecordStatus.CANCELLED})
 _RETRY_TO = frozenset({RecordStatus.QUEUED, RecordStatus.QUEUED_OFFLINE, RecordStatus.QUEUED_RETRY,
                        RecordStatus.PUSHED})
@@ -57,9 +60,11 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
         self._by_device: dict[str, list[int]] = {}
         self._counts: dict[int, int] = {}
         self._pending: list[dict[str, Any]] = []
-        self._pending_devices: dict[str, str] = {}
+        self._dirty: dict[int, list[dict[str, Any]]] = {}  # row -> its events not yet applied
         self._timer = QTimer(self, singleShot=True, interval=batch_interval_ms)
         self._timer.timeout.connect(self.flush)
+        self._continue = QTimer(self, singleShot=True, interval=0)
+        self._continue.timeout.connect(self.flush)
         self.applied_events = 0  # for diagnostics and tests
 
     # -- extra roles ---------------------------------------------------------------------------
@@ -79,6 +84,9 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
 
     # -- loading -------------------------------------------------------------------------------
     def _rows_reset(self) -> None:
+        # events waiting for rows of the old table go back to the queue, found again by id
+        self._pending[:0] = [ev for evs in self._dirty.values() for ev in evs]
+        self._dirty.clear()
         self._by_id = {r.id: i for i, r in enumerate(self._rows)}
         self._by_device = {}
         self._counts = {}
@@ -89,67 +97,92 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
     def set_rows(self, rows: list[dto.DeviceRecord]) -> None:  # type: ignore[override]
         # queued events stay queued: those older than the loaded rows are skipped by _apply
         super().set_rows(rows)
+        self._schedule()
         self.summary_changed.emit()
 
     # -- live updates --------------------------------------------------------------------------
     def queue_record_events(self, events: list[dict[str, Any]]) -> None:
         uid = self.task_uid
         self._pending.extend(ev for ev in events if ev.get("taskUid") == uid and "id" in ev)
-        if self._pending and not self._timer.isActive():
-            self._timer.start()
+        self._schedule()
 
     def queue_device_events(self, events: list[dict[str, Any]]) -> None:
         for ev in events:
             name = ev.get("deviceName")
             if name in self._by_device and ev.get("version") is not None and (
                     not self.product_id or ev.get("productID") == self.product_id):
-                self._pending_devices[name] = str(ev["version"])
-        if self._pending_devices and not self._timer.isActive():
+                self._pending.append({"id": None, "deviceName": name, "version": str(ev["version"])})
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._pending and not self._timer.isActive() and not self._continue.isActive():
             self._timer.start()
 
     @property
     def pending(self) -> int:
-        return len(self._pending) + len(self._pending_devices)
+        """Events not yet shown (queued, or waiting for the next slice of a flush)."""
+        return len(self._pending) + sum(len(evs) for evs in self._dirty.values())
 
     def flush(self) -> None:
-        """Apply every queued event; signal only the rows that changed."""
+        """Show queued events: apply them row by row and signal only the changed cells.
+
+        Rows are applied and signalled in spans of adjacent rows, each span's data changing
+        just before its dataChanged, so a sorting proxy always sees a consistent model. The
+        work is sliced: after ``FLUSH_BUDGET_S`` the rest waits for the next turn of the event
+        loop (a zero timer), so a burst of thousands of events never freezes the GUI.
+        """
         self._timer.stop()
+        self._continue.stop()
+        deadline = time.perf_counter() + FLUSH_BUDGET_S
         events, self._pending = self._pending, []
-        devices, self._pending_devices = self._pending_devices, {}
-        changed: dict[int, tuple[int, int]] = {}  # row -> (first, last) changed column
         new_rows: dict[int, dto.DeviceRecord] = {}
-        counts = self._counts
+        dirty = self._dirty
         for ev in events:
+            if ev["id"] is None:  # a device's new current version
+                for i in self._by_device.get(ev["deviceName"], ()):
+                    dirty.setdefault(i, []).append(ev)
+                continue
             rid = int(ev["id"])
             i = self._by_id.get(rid)
-            if i is None:
-                rec = new_rows.get(rid)
-                if rec is None:
-                    rec = new_rows[rid] = dto.DeviceRecord(
-                        id=rid, taskUid=self.task_uid, deviceName=str(ev.get("deviceName", "")),
-                        targetVersion=self.target_version)
-                    rec.status = 0
-                self._apply(rec, ev, None)
-            else:
-                lo, hi = self._apply(self._rows[i], ev, counts)
-                if hi >= 0:
-                    old = changed.get(i)
-                    changed[i] = (min(lo, old[0]), max(hi, old[1])) if old else (lo, hi)
-        self.applied_events += len(events)
-        for name, version in devices.items():
-            for i in self._by_device.get(name, ()):
-                if self._rows[i].version != version:
-                    self._rows[i].version = version
-                    old = changed.get(i)
-                    changed[i] = (min(self.CURRENT, old[0]), max(self.CURRENT, old[1])) if old \
-                        else (self.CURRENT, self.CURRENT)
-        for rec in new_rows.values():
-            rec.version = rec.version or self._device_version(rec.deviceName)
+            if i is not None:
+                dirty.setdefault(i, []).append(ev)
+                continue
+            rec = new_rows.get(rid)
+            if rec is None:  # a record this table has not seen (dynamic tasks add devices)
+                rec = new_rows[rid] = dto.DeviceRecord(id=rid, taskUid=self.task_uid,
+                                                       deviceName=str(ev.get("deviceName", "")),
+                                                       targetVersion=self.target_version, status=0)
+            self._apply(rec, ev, None)
+            self.applied_events += 1
         if new_rows:
+            for rec in new_rows.values():
+                rec.version = rec.version or self._device_version(rec.deviceName)
             self._insert(list(new_rows.values()))
-        self._emit_runs(changed)
-        if events or new_rows or devices:
+        rows = sorted(dirty)
+        n = 0
+        while n < len(rows):
+            end = n  # a span of adjacent rows
+            while end + 1 < len(rows) and rows[end + 1] == rows[end] + 1:
+                end += 1
+            left, right = 99, -1
+            for i in rows[n:end + 1]:
+                evs = dirty.pop(i)
+                rec = self._rows[i]
+                for ev in evs:
+                    lo, hi = self._apply(rec, ev, self._counts)
+                    left, right = min(left, lo if hi >= 0 else 99), max(right, hi)
+                self.applied_events += sum(1 for ev in evs if ev["id"] is not None)
+            if right >= 0:
+                self.dataChanged.emit(self.index(rows[n], left), self.index(rows[end], right))
+            n = end + 1
+            if time.perf_counter() > deadline:
+                break
+        if events or new_rows or n:
             self.summary_changed.emit()
+        if dirty:
+            self._continue.start()
+        else:
+            self._schedule()
 
     def _device_version(self, name: str) -> str:
         rows = self._by_device.get(name)
@@ -210,23 +243,6 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
             self._by_device.setdefault(rec.deviceName, []).append(i)
             self._counts[rec.status] = self._counts.get(rec.status, 0) + 1
         self.endInsertRows()
-
-    def _emit_runs(self, changed: dict[int, tuple[int, int]]) -> None:
-        """One dataChanged per run of adjacent changed rows, over the columns that changed
-        (so a proxy sorted by an untouched column has nothing to re-sort)."""
-        start = prev = -2
-        lo, hi = 99, -1
-        for i in sorted(changed):
-            first, last = changed[i]
-            if i != prev + 1 and prev >= 0:
-                self.dataChanged.emit(self.index(start, lo), self.index(prev, hi))
-                lo, hi = 99, -1
-            if i != prev + 1:
-                start = i
-            prev = i
-            lo, hi = min(lo, first), max(hi, last)
-        if prev >= 0:
-            self.dataChanged.emit(self.index(start, lo), self.index(prev, hi))
 
     # -- summary -------------------------------------------------------------------------------
     def status_counts(self) -> dict[int, int]:

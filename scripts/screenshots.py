@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""Render the README screenshots, in English and 简体中文, into docs/screenshots/<lang>/.
+
+    scripts/screenshots.py [--out docs/screenshots] [--lang en zh_CN]
+
+Everything shown is real: the app starts its embedded backend (and Mosquitto) in a
+throw-away data directory, simulated devices (ota-devsim's Fleet) connect to it, firmware
+and the task are made through the forms, and the live table is caught mid-rollout.
+Needs a display-less Qt (QT_QPA_PLATFORM=offscreen is set) and, for Chinese, a CJK font
+(e.g. Debian's fonts-wqy-microhei).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE = (1280, 800)
+DEVICES = 60
+
+
+def spin(app, until, timeout: float = 60.0, what: object = "") -> None:  # noqa: ANN001
+    """Run the Qt event loop (no sleeping: uploads and the stream go at full speed) until ``until()``."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    deadline = time.monotonic() + timeout
+    loop = QEventLoop()
+    timer = QTimer(interval=10)
+    timer.timeout.connect(lambda: loop.quit() if until() or time.monotonic() > deadline else None)
+    if not until():
+        timer.start()
+        loop.exec()
+        timer.stop()
+    if not until():
+        raise SystemExit(f"screenshots: timed out waiting for {what() if callable(what) else what}")
+
+
+def save(widget, out: Path, name: str) -> None:  # noqa: ANN001
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.png"
+    if not widget.grab().save(str(path)):
+        raise SystemExit(f"screenshots: could not write {path}")
+    print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+def render(lang: str, out: Path) -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    work = Path(tempfile.mkdtemp(prefix="ota-shots-"))
+    for var in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        os.environ[var] = str(work / var.lower())
+        Path(os.environ[var]).mkdir(parents=True, exist_ok=True)
+
+    from PySide6.QtCore import QCoreApplication, QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from backend.devsim import Credential, Fleet, SimOptions
+    from ota_desktop.__main__ import APPLICATION, ORGANIZATION, configure_app
+    from ota_desktop.app_events import AppEvents
+    from ota_desktop.connection import BackendConnection
+    from ota_desktop.core.api_client import ApiClient
+    from ota_desktop.core.dto import RecordStatus
+    from ota_desktop.secrets import SecretStore
+    from ota_desktop.settings import Settings
+    from ota_desktop.ui.main_window import MainWindow
+
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    app = QApplication([sys.argv[0]])
+    settings = Settings(QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat))
+    settings.language = lang
+    settings.data_dir = str(work / "backend")
+    if configure_app(app, settings) != lang:
+        raise SystemExit(f"screenshots: the {lang} translation could not be loaded")
+    secrets = SecretStore()
+    secrets.use_session_only()  # never touch the real keyring
+    events, client = AppEvents(), ApiClient()
+    conn = BackendConnection(settings, secrets, client, events)
+    window = MainWindow(client, events, settings, secrets, conn)
+    window.resize(*SIZE)
+    window.show()
+    fleets: list = []
+
+    def call(api_call):  # noqa: ANN001, ANN202
+        box: list = []
+        api_call.then(box.append, lambda e: box.append(RuntimeError(e.msg)))
+        spin(app, lambda: box, 30, "the backend")
+        if isinstance(box[0], Exception):
+            raise SystemExit(f"screenshots: {box[0]}")
+        return box[0]
+
+    try:
+        conn.start()
+        spin(app, lambda: conn.state in ("ready", "failed"), 90, "the backend to start")
+        if conn.state != "ready":
+            raise SystemExit("screenshots: the backend did not start")
+        call(client.create_product("Smart thermostat" if lang == "en" else "智能温控器", "thermo01"))
+        call(client.create_product("Edge gateway" if lang == "en" else "边缘网关", "gw01"))
+        csv = "deviceName,version\n" + "".join(
+            f"thermo-{i:03d},{'0.8.0' if i % 7 == 0 else '0.9.0'}\n" for i in range(1, DEVICES + 1))
+        devices = call(client.import_devices_csv("thermo01", csv))
+        creds = [Credential(d.productID, d.deviceName, d.deviceSecret) for d in devices]
+        offline = {c.device_name for c in creds[-4:]}  # never connect: "queued, device offline"
+        online = [c for c in creds if c.device_name not in offline]
+        mix = {"succeed": 88, "fail-download": 6, "fail-flash": 6}
+        for part, flash in ((online[0::2], 2.5), (online[1::2], 9.0)):
+            for version in ("0.8.0", "0.9.0"):
+                group = [c for c in part if (devices[creds.index(c)].version == version)]
+                if group:
+                    fleets.append(Fleet(group, version=version, mqtt_url=conn.process.mqtt_url,
+                                        base_url=client.base_url, mix=mix, seed=len(fleets),
+                                        options=SimOptions(flash_seconds=flash, progress_steps=(20, 45, 70))))
+        for f in fleets:
+            f.start()
+        spin(app, lambda: all(f.all_connected_at is not None for f in fleets), 60, "the simulated devices")
+        window.refresh()
+        spin(app, lambda: window.products_page.select_product("thermo01"), 30, "the products")
+        spin(app, lambda: window.products_page.devices_model.rowCount() == DEVICES, 30,
+             lambda: f"the device list ({window.products_page.products_model.rowCount()} products, "
+                     f"{window.products_page.current_product()}, {window.statusBar().currentMessage()})")
+        app.processEvents()
+        save(window, out, "main-window")
+
+        # -- a first firmware, through the form (small files)
+        files = work / "files"
+        files.mkdir()
+        (files / "thermo-app.bin").write_bytes(os.urandom(180_000))
+        (files / "thermo-ui.zip").write_bytes(os.urandom(40_000))
+        big = files / "thermo-full-image.bin"
+        with open(big, "wb") as fh:  # sparse: big enough to catch mid-upload, costs no disk
+            fh.truncate(768 << 20)
+        small = [str(files / "thermo-app.bin"), str(files / "thermo-ui.zip")]
+
+        def firmware_dialog():  # noqa: ANN202
+            window.firmware_page.dialog = None
+            window.firmware_page.new_firmware()
+            spin(app, lambda: window.firmware_page.dialog is not None, 10, "the firmware form")
+            dlg = window.firmware_page.dialog
+            dlg.product_combo.setCurrentIndex(dlg.product_combo.findData("thermo01"))
+            return dlg
+
+        dlg = firmware_dialog()
+        dlg.add_files(small)
+        spin(app, lambda: dlg.files_model.rowCount() == 2, 10, "files")
+        dlg.name_edit.setText("thermostat")
+        dlg.version_edit.setText("1.0.0")
+        dlg.desc_edit.setPlainText("Scheduling fixes" if lang == "en" else "修复定时功能")
+        created: list = []
+        dlg.created.connect(created.append)
+        dlg.create_button.click()
+        spin(app, lambda: created, 60, "firmware 1.0.0")
+        firmware_id = created[0].firmwareID
+
+        # -- the new-firmware form caught mid-upload
+        dlg = firmware_dialog()
+        dlg.add_files([str(big), *small])
+        spin(app, lambda: dlg.files_model.rowCount() == 3, 10, "files")
+        dlg.name_edit.setText("thermostat")
+        dlg.version_edit.setText("1.1.0")
+        dlg.diff_combo.setCurrentIndex(0)
+        dlg.sign_combo.setCurrentIndex(1)
+        dlg.desc_edit.setPlainText("Full image with the new UI" if lang == "en" else "含新界面的完整镜像")
+        dlg.resize(860, 640)
+        shot: list = []
+
+        def on_progress(sent: int, total: int) -> None:
+            if not shot and total and 0.3 < sent / total < 0.7:
+                shot.append(True)
+                save(dlg, out, "new-firmware-uploading")
+                dlg.uploader.cancel()
+
+        dlg.uploader.overall_progress.connect(on_progress)
+        dlg.create_button.click()
+        spin(app, lambda: shot, 60, lambda: f"the upload to be half-way ({dlg.stage_label.text()} "
+                                            f"{dlg.errors.errors()} {dlg.overall_bar.value()})")
+        dlg.reject()
+
+        # -- the new-task form, filled in
+        window.tasks_page.dialog = None
+        window.tasks_page.new_task(firmware_id)
+        spin(app, lambda: window.tasks_page.dialog is not None, 10, "the task form")
+        tdlg = window.tasks_page.dialog
+        spin(app, lambda: tdlg.versions_list.count() == 2 and tdlg.picker.model.rowCount() == DEVICES, 10,
+             "versions and devices")
+        for i in range(tdlg.versions_list.count()):
+            tdlg.versions_list.item(i).setCheckState(tdlg.versions_list.item(i).checkState().Checked)
+        tdlg.retry_spin.setValue(2)
+        tdlg.retry_interval_spin.setValue(5)
+        tdlg.timeout_spin.setValue(30)
+        tdlg.rate_spin.setValue(40)
+        tdlg.gray_spin.setValue(100)
+        tdlg.picker.search_edit.setText("thermo-00")
+        tdlg.picker.paste_edit.setPlainText("thermo-001\nthermo-002\nthermo-003")
+        tdlg.resize(900, 800)
+        app.processEvents()
+        save(tdlg, out, "new-task")
+        tdlg.picker.search_edit.clear()
+        tdlg.picker.paste_edit.clear()
+        made: list = []
+        tdlg.created.connect(made.append)
+        tdlg.create_button.click()
+        spin(app, lambda: made, 30, "the task")
+
+        # -- the live table, mid-rollout
+        uid = made[0]["taskUid"]
+        spin(app, lambda: uid in window.live_views, 10, "the live view")
+        live = window.live_views[uid]
+
+        def mid_rollout() -> bool:
+            c = live.model.status_counts()
+            return (c.get(RecordStatus.SUCCEEDED, 0) >= 10 and c.get(RecordStatus.UPGRADING, 0) >= 5
+                    and c.get(RecordStatus.FAILED, 0) >= 1)
+
+        spin(app, mid_rollout, 90, "the rollout to be half-way")
+        live.view.sortByColumn(live.model.STATUS, live.view.horizontalHeader().sortIndicatorOrder().DescendingOrder)
+        app.processEvents()
+        save(window, out, "live-rollout")
+    finally:
+        for f in fleets:
+            f.stop()
+        conn.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--lang", nargs="+", default=["en", "zh_CN"], choices=["en", "zh_CN"])
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        render(args.one, args.out / args.one)
+        return 0
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    for lang in args.lang:  # one process per language: translators are per application
+        subprocess.run([sys.executable, __file__, "--out", str(args.out), "--one", lang], check=True, env=env,
+                       cwd=ROOT)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

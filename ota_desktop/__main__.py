@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
-    app = QApplication(sys.argv if argv is None else argv)
+    app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
     app.setDesktopFileName("ota-desktop")
     settings = Settings()
     configure_app(app, settings)

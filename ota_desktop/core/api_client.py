@@ -183,7 +183,8 @@ class ApiClient(QObject):
             if call.done:  # aborted: nothing to read
                 reply.deleteLater()
                 return
-            data, error = _envelope(reply, bytes(reply.readAll().data()))
+            raw = bytes(reply.readAll().data()) if reply.isOpen() else b""  # closed when aborted
+            data, error = _envelope(reply, raw)
             reply.deleteLater()
             if error is not None:
                 call.reject(error)

@@ -25,7 +25,7 @@ class ProductsPage(QWidget):
         self.products_view.selectionModel().selectionChanged.connect(self._product_selected)
         self.devices_model = DevicesModel(self)
         self.devices_proxy = text_filter_proxy(self.devices_model, self)
-        self.devices_view = table_view(self.devices_proxy, multi=True)
+        self.devices_view = table_view(self.devices_proxy, stretch=DevicesModel.NAME, multi=True)
         self.devices_view.selectionModel().selectionChanged.connect(self._update_buttons)
         self.devices_view.doubleClicked.connect(self.show_secret)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QModelIndex, QObject, Qt, QT_TRANSLATE_NOOP, Signal
+from PySide6.QtCore import QCoreApplication, QDateTime, QModelIndex, QObject, Qt, QT_TRANSLATE_NOOP, Signal
 
 from ...core import dto
 from .base import NUMERIC, Column, RowTableModel, format_size, format_time
@@ -47,8 +47,10 @@ class DevicesModel(RowTableModel[dto.Device]):
                 d.version = str(ev["version"])
             if "online" in ev:
                 d.online = bool(ev["online"])
-                if d.online and ev.get("lastSeen"):
-                    d.lastSeen = int(ev["lastSeen"])
+            if ev.get("lastSeen"):
+                d.lastSeen = int(ev["lastSeen"])
+            elif d.online:
+                d.lastSeen = QDateTime.currentMSecsSinceEpoch()  # an event from it: seen just now
             changed.add(i)
         for i in sorted(changed):
             self.row_changed(i)

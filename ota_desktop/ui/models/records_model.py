@@ -18,7 +18,7 @@ from .base import NUMERIC, ROW_ROLE, SORT_ROLE, VALUE_ROLE, Column, RowTableMode
 
 BATCH_INTERVAL_MS = 100
 #: longest stretch of work one flush slice does before letting the event loop turn
-FLUSH_BUDGET_S = 0.04
+FLUSH_BUDGET_S = 0.025
 _RETRY_FROM = frozenset({RecordStatus.FAILED, RecordStatus.CANCELLED})
 _RETRY_TO = frozenset({RecordStatus.QUEUED, RecordStatus.QUEUED_OFFLINE, RecordStatus.QUEUED_RETRY,
                        RecordStatus.PUSHED})

@@ -55,6 +55,7 @@ class BackendConnection(QObject):
         self._health.timeout.connect(self._check_health)
         self._state = "stopped"
         self._mode = ""
+        self._token = ""
 
     @property
     def state(self) -> str:

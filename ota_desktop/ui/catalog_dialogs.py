@@ -47,11 +47,7 @@ class _ApiForm(QDialog):
         raise NotImplementedError
 
     def submit(self) -> None:
-        self.errors.clear()
-        problems = self.validate()
-        for field, message in problems.items():
-            self.errors.show(field, message)
-        if problems:
+        if not self.errors.check(self.validate()):
             return
         self.ok_button.setEnabled(False)
         self.call().then(self._succeeded, self._failed)

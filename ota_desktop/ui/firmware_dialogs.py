@@ -205,11 +205,7 @@ class NewFirmwareDialog(QDialog):
         return problems
 
     def submit(self) -> None:
-        self.errors.clear()
-        problems = self.validate()
-        for field, message in problems.items():
-            self.errors.show(field, message)
-        if problems:
+        if not self.errors.check(self.validate()):
             return
         self._set_busy(True)
         self.uploader.start(self.firmware(), self.files_model.rows())

@@ -6,9 +6,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QMessageBox, QPushButton, 
 
 from ..app_events import AppEvents
 from ..core import dto
-from ..core.api_client import ApiClient, ApiError
+from ..core.api_client import ApiClient
 from .firmware_dialogs import FirmwareDetailDialog, NewFirmwareDialog
-from .forms import api_error_text
+from .forms import error_reporter
 from .models.catalog_models import FirmwareModel
 from .widgets import current_row, table_view, text_filter_proxy
 
@@ -19,6 +19,7 @@ class FirmwarePage(QWidget):
     def __init__(self, client: ApiClient, events: AppEvents, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.client, self.events = client, events
+        self._error = error_reporter(events, self.tr("Firmware"))
         self.model = FirmwareModel(self)
         self.proxy = text_filter_proxy(self.model, self)
         self.view = table_view(self.proxy, stretch=FirmwareModel.NAME)
@@ -64,10 +65,6 @@ class FirmwarePage(QWidget):
         has = self.current() is not None
         for b in (self.details_button, self.task_button, self.delete_button):
             b.setEnabled(has)
-
-    def _error(self, error: ApiError) -> None:
-        if not error.cancelled:
-            self.events.error.emit(self.tr("Firmware"), api_error_text(error))
 
     def new_firmware(self) -> None:
         self.client.products().then(self._open_new_firmware, self._error)

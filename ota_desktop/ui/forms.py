@@ -70,12 +70,27 @@ class FieldErrors:
         else:
             self.show(None, api_error_text(error))
 
+    def check(self, problems: dict[str, str]) -> bool:
+        """Clear old errors, show ``problems`` (field -> message, "" = general); True if none."""
+        self.clear()
+        for field, message in problems.items():
+            self.show(field or None, message)
+        return not problems
+
     def errors(self) -> dict[str, str]:
         """Visible errors by field ("" for the general label); for tests and checks."""
         out = {f: lab.text() for f, lab in self._labels.items() if not lab.isHidden() and lab.text()}
         if not self._general.isHidden() and self._general.text():
             out[""] = self._general.text()
         return out
+
+
+def error_reporter(events, title: str):  # noqa: ANN001, ANN201
+    """A failed-call handler for pages: the error goes to AppEvents.error (cancelled calls are quiet)."""
+    def report(error: ApiError) -> None:
+        if not error.cancelled:
+            events.error.emit(title, api_error_text(error))
+    return report
 
 
 def api_error_text(error: ApiError) -> str:

@@ -1,7 +1,7 @@
 """The live device-status table of one task: summary, filters, retry/cancel, fed by events."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
@@ -13,7 +13,7 @@ from ..core.dto import NOT_CANCELLABLE, NOT_RETRYABLE, RecordStatus
 from .delegates import ProgressDelegate
 from .forms import api_error_text
 from .models.records_model import RecordsFilterProxy, RecordsModel
-from .status import RECORD_FILTER_GROUPS, record_status_colour, record_status_text
+from .status import RECORD_FILTER_GROUPS, record_status_colour, record_status_text, task_status_text
 from .widgets import selected_rows, table_view
 
 SUMMARY_ORDER = (RecordStatus.SUCCEEDED, RecordStatus.UPGRADING, RecordStatus.PUSHED, RecordStatus.QUEUED,
@@ -54,7 +54,7 @@ class LiveTaskView(QWidget):
         self.status_combo = QComboBox()
         self.status_combo.addItem(self.tr("All statuses"), None)
         for text, codes in RECORD_FILTER_GROUPS:
-            self.status_combo.addItem(self._tr_status(text), codes)
+            self.status_combo.addItem(QCoreApplication.translate("RecordStatus", text), codes)
         self.status_combo.currentIndexChanged.connect(
             lambda _i: self.proxy.set_statuses(self.status_combo.currentData()))
         self.search_edit = QLineEdit()
@@ -105,11 +105,6 @@ class LiveTaskView(QWidget):
         self._update_buttons()
         self._stream_state("")
 
-    @staticmethod
-    def _tr_status(text: str) -> str:
-        from PySide6.QtCore import QCoreApplication
-        return QCoreApplication.translate("RecordStatus", text)
-
     # -- loading -------------------------------------------------------------------------------
     def reload(self) -> None:
         self.client.task_records(self.task.taskUid).then(self._loaded, self._error)
@@ -145,7 +140,6 @@ class LiveTaskView(QWidget):
                 self._update_title()
 
     def _update_title(self) -> None:
-        from .status import task_status_text
         self.title_label.setText(self.tr("<b>Task %1</b> → version %2 · %3").replace(
             "%1", str(self.task.taskID)).replace("%2", self.task.version or "?").replace(
             "%3", task_status_text(self.task.status)))

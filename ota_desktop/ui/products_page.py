@@ -8,9 +8,9 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPus
 
 from ..app_events import AppEvents
 from ..core import dto
-from ..core.api_client import ApiClient, ApiError
+from ..core.api_client import ApiClient
 from .catalog_dialogs import DeviceDialog, ImportDevicesDialog, ProductDialog, SecretDialog
-from .forms import api_error_text
+from .forms import error_reporter
 from .models.catalog_models import DevicesModel, ProductsModel
 from .widgets import current_row, selected_rows, table_view, text_filter_proxy
 
@@ -19,6 +19,7 @@ class ProductsPage(QWidget):
     def __init__(self, client: ApiClient, events: AppEvents, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.client, self.events = client, events
+        self._error = error_reporter(events, self.tr("Products"))
         self.products_model = ProductsModel(self)
         self.products_proxy = text_filter_proxy(self.products_model, self)
         self.products_view = table_view(self.products_proxy, stretch=ProductsModel.DESC)
@@ -134,10 +135,6 @@ class ProductsPage(QWidget):
         self.import_button.setEnabled(has_product)
         self.secret_button.setEnabled(n == 1)
         self.delete_device_button.setEnabled(n > 0)
-
-    def _error(self, error: ApiError) -> None:
-        if not error.cancelled:
-            self.events.error.emit(self.tr("Products"), api_error_text(error))
 
     # -- actions -------------------------------------------------------------------------------
     def add_product(self) -> None:

@@ -266,11 +266,7 @@ class SettingsDialog(QDialog):
         return problems
 
     def submit(self) -> None:
-        self.errors.clear()
-        problems = self.validate()
-        for field, message in problems.items():
-            self.errors.show(field or None, message)
-        if problems:
+        if not self.errors.check(self.validate()):
             return
         try:
             for name, edit in self._secret_edits().items():

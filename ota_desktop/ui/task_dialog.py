@@ -243,11 +243,7 @@ class NewTaskDialog(QDialog):
         return problems
 
     def submit(self) -> None:
-        self.errors.clear()
-        problems = self.validate()
-        for field, message in problems.items():
-            self.errors.show(field, message)
-        if problems:
+        if not self.errors.check(self.validate()):
             return
         self.create_button.setEnabled(False)
         self.client.create_task(self.task()).then(self._created, self._failed)

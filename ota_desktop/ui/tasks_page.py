@@ -6,8 +6,8 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMessageBox, QPush
 
 from ..app_events import AppEvents
 from ..core import dto
-from ..core.api_client import ApiClient, ApiError
-from .forms import api_error_text
+from ..core.api_client import ApiClient
+from .forms import error_reporter
 from .models.task_models import TasksModel
 from .status import record_status_text, task_status_colour, task_status_text
 from .task_dialog import NewTaskDialog
@@ -20,6 +20,7 @@ class TasksPage(QWidget):
     def __init__(self, client: ApiClient, events: AppEvents, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.client, self.events = client, events
+        self._error = error_reporter(events, self.tr("Tasks"))
         self.firmwares: list[dto.Firmware] = []
         self.model = TasksModel(self)
         self.proxy = text_filter_proxy(self.model, self)
@@ -135,10 +136,6 @@ class TasksPage(QWidget):
             text += "  ·  " + self.tr("success rate %1%").replace("%1", f"{rate * 100:.1f}")
         self.analysis_label.setText(text)
 
-    def _error(self, error: ApiError) -> None:
-        if not error.cancelled:
-            self.events.error.emit(self.tr("Tasks"), api_error_text(error))
-
     # -- actions -------------------------------------------------------------------------------
     def _open_current(self) -> None:
         task = self.current()
@@ -152,11 +149,11 @@ class TasksPage(QWidget):
         self.firmwares = firmwares
         fid = firmware_id or self.firmware_combo.currentData() or 0
         dlg = NewTaskDialog(self.client, firmwares, fid, self)
-        dlg.created.connect(lambda data, fws=firmwares: self._task_created(data, fws, dlg))
+        dlg.created.connect(lambda data: self._task_created(data, dlg))
         dlg.open()
         self.dialog = dlg
 
-    def _task_created(self, data: dict, firmwares: list[dto.Firmware], dlg: NewTaskDialog) -> None:
+    def _task_created(self, data: dict, dlg: NewTaskDialog) -> None:
         fw = dlg.firmware()
         self.events.tasks_changed.emit()
         if fw is not None and data.get("taskUid"):

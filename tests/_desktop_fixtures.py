@@ -231,6 +231,27 @@ class FakeBackend:
     def r_things_ota_task_device_index(self, body: dict) -> dict:
         return self._page(self.records.get(body["taskUid"], []), body)
 
+    def _record(self, rid: int) -> dto.DeviceRecord:
+        for recs in self.records.values():
+            for r in recs:
+                if r.id == rid:
+                    return r
+        raise _Fail(100009, "id: not found", 404)
+
+    def r_things_ota_task_device_retry(self, body: dict) -> dict:
+        rec = self._record(body["id"])
+        if rec.status in (401, 501):
+            raise _Fail(2100001, "record status does not allow a retry", 409)
+        self.retried = getattr(self, "retried", []) + [rec.id]
+        return {}
+
+    def r_things_ota_task_device_cancel(self, body: dict) -> dict:
+        rec = self._record(body["id"])
+        if rec.status in (501, 601):
+            raise _Fail(2100002, "upgrade already finished", 409)
+        self.cancelled = getattr(self, "cancelled", []) + [rec.id]
+        return {}
+
     def r_things_ota_task_analysis(self, body: dict) -> dict:
         return {"result": "{}"}
 

@@ -95,6 +95,10 @@ def _serve(runtime) -> int:  # noqa: ANN001
                 extra = f" mqtt://127.0.0.1:{mqtt}" if mqtt else ""
                 print(f"ota-backend {__version__} ready http://{shown}:{port}{extra}", flush=True)
 
+        async def shutdown(self, sockets=None) -> None:  # noqa: ANN001
+            runtime.events.close()  # open event streams end instead of holding the shutdown up
+            await super().shutdown(sockets)
+
     server = Server(config)
     # uvicorn re-raises the signal it caught once it has shut down; with this handler that
     # becomes SystemExit, so the caller's cleanup (broker, object store, database) still runs

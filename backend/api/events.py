@@ -27,7 +27,7 @@ async def events(request: Request) -> StreamingResponse:
                 if missed:
                     yield f'id: {bus.last_id}\ndata: {{"type":"resync"}}\n\n'
                     last = bus.last_id
-            while True:
+            while not bus.closed:
                 items, missed = bus.since(last)
                 if missed:
                     yield f'id: {bus.last_id}\ndata: {{"type":"resync"}}\n\n'
@@ -38,7 +38,7 @@ async def events(request: Request) -> StreamingResponse:
                     last = items[-1][0]
                     continue
                 flag.clear()
-                if bus.since(last)[0]:
+                if bus.since(last)[0] or bus.closed:
                     continue
                 try:
                     await asyncio.wait_for(flag.wait(), KEEPALIVE_S)

@@ -16,6 +16,20 @@ class EventBus:
         self._lock = threading.Lock()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
 
+    closed = False
+
+    def close(self) -> None:
+        """The server is stopping: wake every stream so it can end."""
+        self.closed = True
+        self.publish_many([])
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, flag in waiters:
+            try:
+                loop.call_soon_threadsafe(flag.set)
+            except RuntimeError:
+                pass
+
     @property
     def last_id(self) -> int:
         return self._next_id - 1

@@ -69,8 +69,27 @@ async def _validation_error(_req: Request, exc: Exception) -> JSONResponse:
         return error_response(400, ErrorCode.PARAMETER, "body: must be a JSON object")
     msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
     if err.get("type") == "missing":
-        msg = "is required"
+        msg = "is required" + _case_hint(exc.body, err.get("loc", ()))
+    elif "input" in err and err.get("type", "").endswith("_type"):
+        msg += f" (got {_json_type(err['input'])} {json.dumps(err['input'], ensure_ascii=False)[:40]})"
     return error_response(400, ErrorCode.PARAMETER, f"{field}: {msg}")
+
+
+def _json_type(value: Any) -> str:
+    return {bool: "boolean", int: "number", float: "number", str: "string", list: "array",
+            dict: "object", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _case_hint(body: Any, loc: tuple) -> str:
+    """'firmwareID: is required' — say so when the client sent 'firmwareId' instead."""
+    parts = [p for p in loc if p != "body"]
+    for p in parts[:-1]:
+        body = body.get(p) if isinstance(body, dict) else body[p] if isinstance(body, list) and isinstance(p, int) and p < len(body) else None
+    if not isinstance(body, dict) or not parts:
+        return ""
+    wanted = str(parts[-1]).lower()
+    near = [k for k in body if isinstance(k, str) and k.lower() == wanted]
+    return f" (got {near[0]!r}: names are case-sensitive)" if near else ""
 
 
 async def _db_error(_req: Request, exc: Exception) -> JSONResponse:

@@ -59,6 +59,12 @@ async def proxy(bucket: str, key: str, request: Request) -> Response:
         upstream = await client.send(upstream_req, stream=True)
     except httpx.HTTPError as exc:
         return error_response(502, ErrorCode.SYSTEM, f"object store unreachable: {exc.__class__.__name__}")
+    if upstream.status_code == 400:
+        body = await upstream.aread()
+        await upstream.aclose()
+        if b"Authoriz" in body:  # a presigned query the store cannot even parse is a forged one
+            return Response(body, status_code=403, media_type="application/xml")
+        return Response(body, status_code=400, media_type=upstream.headers.get("content-type"))
     out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
     if "content-length" in upstream.headers:
         out_headers["content-length"] = upstream.headers["content-length"]

@@ -114,3 +114,18 @@ def test_config_file_and_environment(tmp_path):
                          cwd=ROOT, timeout=60, env=dict(os.environ, OTA_MQTT_PORT="lots"))
     assert bad.returncode == 2 and "mqtt_port" in bad.stderr
     time.sleep(0)
+
+
+def test_acknowledged_writes_survive_a_crash(tmp_path):
+    bp = BackendProcess(tmp_path / "d").start()
+    api = bp.api()
+    for i in range(20):
+        api.ok("/api/v1/things/product/info/create", {"productID": f"crash{i:02d}", "productName": "x"})
+    bp.proc.kill()  # SIGKILL right after the last 200
+    bp.proc.wait(10)
+    api.close()
+    bp2 = BackendProcess(tmp_path / "d").start()
+    api = bp2.api()
+    assert api.ok("/api/v1/things/product/info/index", {"page": {"page": 1, "size": 100}})["total"] == 20
+    api.close()
+    bp2.stop()

@@ -37,6 +37,7 @@ def test_seed_walkthrough_upgrades_50_devices(start_backend):
         task_id, task_uid = task_create(api, fw_id)  # the seed body: all devices, static
         recs = wait_records(api, task_uid, ALL_501(50), timeout=120)
         wait_for(lambda: task_status(api, task_id) == 3, 20, what="task done")
+        assert {(r["version"], r["targetVersion"]) for r in recs.values()} == {("1.0.0", "1.0.0")}
 
         # every device downloaded both files and verified their digests, and runs 1.0.0
         for dev in fleet:

@@ -362,6 +362,7 @@ class OtaEngine:
         for rec in recs:
             task = tasks.get(rec.task_id) or s.get(Task, rec.task_id)
             tasks[rec.task_id] = task
+            rec.version = m.version  # a record shows the device's current version
             if m.version == rec.target_version:
                 self._set(out, rec, now, RS.SUCCEEDED, step=100, desc="upgrade succeeded", due=0)
             elif is_newer(m.version, rec.target_version):

@@ -34,30 +34,14 @@ class NewTaskDialog(QDialog):
         self.all_radio = QRadioButton(self.tr("&All devices of the product"))
         self.targeted_radio = QRadioButton(self.tr("&Chosen devices"))
         self.all_radio.setChecked(True)
-        self.type_group = QButtonGroup(self)
-        self.type_group.addButton(self.all_radio, int(dto.TaskType.ALL_DEVICES))
-        self.type_group.addButton(self.targeted_radio, int(dto.TaskType.TARGETED))
-        type_box = QWidget()
-        type_box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        tl = QHBoxLayout(type_box)
-        tl.setContentsMargins(0, 0, 0, 0)
-        tl.addWidget(self.all_radio)
-        tl.addWidget(self.targeted_radio)
-        tl.addStretch(1)
+        self.type_group, type_box = self._radio_row(
+            [(self.all_radio, dto.TaskType.ALL_DEVICES), (self.targeted_radio, dto.TaskType.TARGETED)])
 
         self.static_radio = QRadioButton(self.tr("&Static (devices fixed now)"))
         self.dynamic_radio = QRadioButton(self.tr("D&ynamic (keeps adding matching devices)"))
         self.static_radio.setChecked(True)
-        self.upgrade_group = QButtonGroup(self)
-        self.upgrade_group.addButton(self.static_radio, int(dto.UpgradeType.STATIC))
-        self.upgrade_group.addButton(self.dynamic_radio, int(dto.UpgradeType.DYNAMIC))
-        upgrade_box = QWidget()
-        upgrade_box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        ul = QHBoxLayout(upgrade_box)
-        ul.setContentsMargins(0, 0, 0, 0)
-        ul.addWidget(self.static_radio)
-        ul.addWidget(self.dynamic_radio)
-        ul.addStretch(1)
+        self.upgrade_group, upgrade_box = self._radio_row(
+            [(self.static_radio, dto.UpgradeType.STATIC), (self.dynamic_radio, dto.UpgradeType.DYNAMIC)])
 
         self.picker = DevicePicker()
         self.picker.setEnabled(False)
@@ -153,6 +137,19 @@ class NewTaskDialog(QDialog):
         self._update_enabled()
 
     # -- dependent fields --------------------------------------------------------------------------
+    def _radio_row(self, choices: list[tuple[QRadioButton, int]]) -> tuple[QButtonGroup, QWidget]:
+        """Exclusive radio buttons in one row, each carrying its protocol code as the button id."""
+        group = QButtonGroup(self)
+        row = QWidget()
+        row.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for button, code in choices:
+            group.addButton(button, int(code))
+            layout.addWidget(button)
+        layout.addStretch(1)
+        return group, row
+
     def firmware(self) -> dto.Firmware | None:
         return self._firmwares.get(self.firmware_combo.currentData() or 0)
 

@@ -15,7 +15,7 @@ from .db.session import Database
 from .keyring_store import admin_token, get_secret
 from .ota.catalog import Catalog
 from .ota.engine import OtaEngine
-from .ota.events import EventBus, record_event
+from .ota.events import EventBus
 from .storage.base import TEMPORARY_BUCKET
 from .storage.embedded import EmbeddedNanio
 from .storage.s3 import S3Store
@@ -58,9 +58,7 @@ class Runtime:
         self.events = EventBus(s.events_buffer)
         self.engine = OtaEngine(self.db, self.store, self.events, minute_seconds=s.minute_seconds,
                                 public_base_url=s.public_base_url)
-        self.catalog = Catalog(self.store, on_devices_changed=self._devices_dirty.set,
-                               on_records_cancelled=lambda recs: self.events.publish_many(
-                                   [record_event(r) for r in recs]))
+        self.catalog = Catalog(self.store, on_devices_changed=self._devices_dirty.set)
         self._start_mqtt()
         self._timer = threading.Thread(target=self._timers, name="ota-timers", daemon=True)
         self._timer.start()
@@ -120,8 +118,13 @@ class Runtime:
             url = self.broker.url
         self.dispatcher = Dispatcher(self.engine.handle_messages, self._publish)
         self.dispatcher.start()
+        subscriptions = [("$ota/up/#", 1)]
+        if self.broker is not None:
+            from .mqtt.presence import LOG_TOPIC
+            subscriptions.append((LOG_TOPIC, 0))  # device connects/disconnects
+            self.engine.mark_all_offline()  # a fresh broker: nobody is connected yet
         self.link = MqttLink(url, client_id="ota-backend", on_message=self.dispatcher.on_message,
-                             subscriptions=[("$ota/up/#", 1)])
+                             subscriptions=subscriptions)
         self.engine.publisher = self.link
         self.link.start()
         if not self.link.wait_connected(15):

@@ -177,11 +177,11 @@ def test_upgrade_push_has_the_seed_shape():
     assert "成功".encode() in out  # UTF-8, not \u escapes
 
 
-def test_upgrade_push_defaults_timestamp_and_is_diff_zero():
+def test_upgrade_push_defaults_timestamp_and_keeps_the_is_diff_code():
     out = json.loads(
-        upgrade_push(client_token="t", record_id=3, is_diff=False, sign_method="sha256", version="2", files=[])
+        upgrade_push(client_token="t", record_id=3, is_diff=2, sign_method="sha256", version="2", files=[])
     )
-    assert out["data"]["isDiff"] == 0 and out["data"]["files"] == []
+    assert out["data"]["isDiff"] == 2 and out["data"]["files"] == []  # 2 = differential, as stored
     assert isinstance(out["timestamp"], int) and out["timestamp"] > 1_600_000_000_000
 
 

@@ -135,9 +135,8 @@ def import_(req: DeviceImport, session: SessionDep, rt: RuntimeDep) -> dict:
 
 
 @router.post("/delete")
-def delete(req: DeviceRef, session: SessionDep, rt: RuntimeDep) -> dict:
-    dev = get_device(session, req.product_id, req.device_name)
-    rt.catalog.delete_device(session, dev)
+def delete(req: DeviceRef, rt: RuntimeDep) -> dict:
+    rt.engine.delete_device(req.product_id, req.device_name)
     rt.catalog.devices_changed()
     return ok()
 

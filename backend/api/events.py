@@ -22,16 +22,11 @@ async def events(request: Request) -> StreamingResponse:
         try:
             last = bus.last_id if start is None else start
             yield "retry: 1000\n\n"
-            if start is not None:
-                items, missed = bus.since(last)
-                if missed:
-                    yield f'id: {bus.last_id}\ndata: {{"type":"resync"}}\n\n'
-                    last = bus.last_id
             while not bus.closed:
                 items, missed = bus.since(last)
-                if missed:
-                    yield f'id: {bus.last_id}\ndata: {{"type":"resync"}}\n\n'
+                if missed:  # the client reloads after this; whatever comes later is streamed
                     last = bus.last_id
+                    yield f'id: {last}\ndata: {{"type":"resync"}}\n\n'
                     continue
                 if items:
                     yield "".join(f"id: {i}\ndata: {d}\n\n" for i, d in items)

@@ -92,8 +92,8 @@ def update(req: FirmwareUpdate, session: SessionDep) -> dict:
 
 
 @router.post("/delete")
-def delete(req: FirmwareRef, session: SessionDep, rt: RuntimeDep) -> dict:
-    rt.catalog.delete_firmware(session, get_firmware(session, req.firmware_id))
+def delete(req: FirmwareRef, rt: RuntimeDep) -> dict:
+    rt.engine.transaction(lambda s: rt.catalog.delete_firmware(s, get_firmware(s, req.firmware_id)))
     return ok()
 
 

@@ -72,9 +72,8 @@ def update(req: ProductUpdate, session: SessionDep) -> dict:
 
 
 @router.post("/delete")
-def delete(req: ProductRef, session: SessionDep, rt: RuntimeDep) -> dict:
-    product = get_product(session, req.product_id)
-    rt.catalog.delete_product(session, product)
+def delete(req: ProductRef, rt: RuntimeDep) -> dict:
+    rt.engine.transaction(lambda s: rt.catalog.delete_product(s, get_product(s, req.product_id)))
     return ok()
 
 

@@ -338,6 +338,8 @@ class EmbeddedMosquitto:
             "max_inflight_messages 100",
             "set_tcp_nodelay true",
             "log_dest stdout",
+            # connects and disconnects reach the backend on $SYS/broker/log/N: device online state
+            "log_dest topic",
             "log_type error",
             "log_type warning",
             "log_type notice",
@@ -365,6 +367,7 @@ class EmbeddedMosquitto:
             "# Written by the OTA backend; rewritten whenever devices change.",
             f"user {self.service_user}",
             "topic readwrite $ota/#",
+            "topic read $SYS/broker/log/N",
             "topic readwrite #",
         ]
         seen = {self.service_user}

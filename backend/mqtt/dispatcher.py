@@ -9,6 +9,7 @@ import threading
 from typing import Callable
 
 from . import messages as wire
+from .presence import LOG_TOPIC, PresenceTracker
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -20,6 +21,7 @@ class Dispatcher:
         self._reply = reply
         self._queue: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="ota-dispatcher", daemon=True)
+        self.presence = PresenceTracker()
         self.handled = 0
         self.rejected = 0
 
@@ -60,6 +62,11 @@ class Dispatcher:
                 if topic == "__drain__":
                     drained = True
                     continue
+                if topic == LOG_TOPIC:
+                    seen = self.presence.feed(payload)
+                    if seen is not None:
+                        parsed.append(seen)
+                    continue
                 try:
                     parsed.append(wire.parse_up(topic, payload))
                 except wire.BadMessage as exc:
@@ -92,6 +99,6 @@ class Dispatcher:
             pass
         try:
             self._reply(wire.topic_down_progress(parts[3], parts[4]),
-                        wire.progress_reply(token, code=100006, status=str(exc), timestamp=0))
+                        wire.progress_reply(token, code=100006, status=str(exc)))
         except Exception:  # noqa: BLE001
             log.exception("could not send an error acknowledgement")

@@ -285,7 +285,7 @@ def upgrade_push(
             "data": {
                 "files": [_push_file(f) for f in files],
                 "id": int(record_id),
-                "isDiff": 1 if is_diff else 0,
+                "isDiff": int(is_diff),
                 "signMethod": sign_method,
                 "version": version,
             },

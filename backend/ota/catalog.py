@@ -11,10 +11,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db.models import Device, DeviceRecord, Firmware, FirmwareFile, Product, Task, now_ms
+from ..db.models import Device, DeviceRecord, Firmware, FirmwareFile, Product, Task
 from ..storage.base import PRIVATE_BUCKET, TEMPORARY_BUCKET, ObjectMissing, ObjectStore
 from .errors import RuleError
-from .status import ErrorCode, RecordStatus, TaskStatus
+from .status import ErrorCode, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,9 @@ RUNNING = (TaskStatus.NOT_STARTED, TaskStatus.UPGRADING)
 
 
 class Catalog:
-    def __init__(self, store: ObjectStore, on_devices_changed: Callable[[], None] = lambda: None,
-                 on_records_cancelled: Callable[[list[DeviceRecord]], None] = lambda rs: None):
+    def __init__(self, store: ObjectStore, on_devices_changed: Callable[[], None] = lambda: None):
         self.store = store
         self._on_devices_changed = on_devices_changed
-        self._on_records_cancelled = on_records_cancelled
         self._version_locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -127,18 +125,3 @@ class Catalog:
         session.execute(delete(Device).where(Device.product_id == product.product_id))
         session.delete(product)
         self.devices_changed()
-
-    def delete_device(self, session: Session, dev: Device) -> None:
-        """The device's unfinished records are cancelled (701), then the device goes."""
-        active = list(session.scalars(select(DeviceRecord).where(
-            DeviceRecord.product_id == dev.product_id, DeviceRecord.device_name == dev.device_name,
-            DeviceRecord.status < RecordStatus.SUCCEEDED)))
-        now = now_ms()
-        for r in active:
-            r.status, r.desc, r.updated_time, r.due_time = RecordStatus.CANCELLED, "device deleted", now, 0
-        session.delete(dev)
-        session.flush()
-        if active:
-            self._on_records_cancelled(active)
-
-

@@ -19,12 +19,13 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ..db.models import Device, DeviceRecord, Firmware, Task, now_ms
 from ..db.session import Database
 from ..mqtt import messages as wire
+from ..mqtt.presence import Presence
 from ..storage.base import PRIVATE_BUCKET, ObjectStore
 from .errors import RuleError
 from .events import EventBus, device_event, record_event, task_event
@@ -36,6 +37,15 @@ STEP_DESC = {Step.FAILED: "upgrade failed", Step.DOWNLOAD_FAILED: "download fail
              Step.VERIFY_FAILED: "verification failed", Step.FLASH_FAILED: "flashing failed"}
 ACTIVE = (RS.CONFIRM, RS.QUEUED, RS.QUEUED_OFFLINE, RS.QUEUED_RETRY, RS.PUSHED, RS.UPGRADING)
 PUSHABLE = (RS.QUEUED, RS.QUEUED_RETRY)
+NEWER_DESC = "device version is newer than the package"
+
+
+def holds_device(r: DeviceRecord) -> bool:
+    """Unfinished, or failed with an automatic retry still to come: the device is taken."""
+    return r.status in ACTIVE or (r.status == RS.FAILED and r.due_time > 0)
+
+
+HOLDS_DEVICE = DeviceRecord.status.in_(ACTIVE) | ((DeviceRecord.status == RS.FAILED) & (DeviceRecord.due_time > 0))
 
 
 class Publisher(Protocol):
@@ -74,6 +84,10 @@ def gray_rank(task_uid: str, device_name: str) -> int:
     return int.from_bytes(hashlib.sha1(f"{task_uid}/{device_name}".encode()).digest()[:4], "big")
 
 
+def in_gray(task: Task, device_name: str) -> bool:
+    return task.gray_percent >= 100 or gray_rank(task.task_uid, device_name) % 100 < task.gray_percent
+
+
 @dataclass
 class _Out:
     """What a unit of work sends once it has committed."""
@@ -92,6 +106,8 @@ class OtaEngine:
         self.clock = clock
         self.lock = threading.RLock()
         self._push_times: dict[int, deque[int]] = defaultdict(deque)
+        # when each device last connected, from the broker's log (embedded broker only)
+        self._connected_at: dict[tuple[str, str], int] = {}
 
     # ---- unit of work -----------------------------------------------------------------
     def _run(self, fn: Callable[[Session, _Out, int], object]) -> object:
@@ -155,11 +171,13 @@ class OtaEngine:
         s.add(task)
         s.flush()
         if spec.gray_percent < 100:
-            keep = math.ceil(len(devices) * spec.gray_percent / 100)
-            devices = sorted(devices, key=lambda d: gray_rank(task.task_uid, d.device_name))[:keep]
+            if spec.upgrade_type == UpgradeType.DYNAMIC:  # the same rule decides for devices joining later
+                devices = [d for d in devices if in_gray(task, d.device_name)]
+            else:  # a fixed set: exactly that share
+                keep = math.ceil(len(devices) * spec.gray_percent / 100)
+                devices = sorted(devices, key=lambda d: gray_rank(task.task_uid, d.device_name))[:keep]
         busy: dict[str, list[DeviceRecord]] = defaultdict(list)
-        for r in s.scalars(select(DeviceRecord).where(DeviceRecord.product_id == fw.product_id,
-                                                      DeviceRecord.status.in_(ACTIVE),
+        for r in s.scalars(select(DeviceRecord).where(DeviceRecord.product_id == fw.product_id, HOLDS_DEVICE,
                                                       DeviceRecord.task_id != task.id)):
             busy[r.device_name].append(r)
         records = [self._new_record(s, out, now, task, d, busy.get(d.device_name, [])) for d in devices]
@@ -177,8 +195,10 @@ class OtaEngine:
         rec = DeviceRecord(task_id=task.id, task_uid=task.task_uid, product_id=dev.product_id,
                            device_name=dev.device_name, version=dev.version, target_version=task.version,
                            status=RS.QUEUED if dev.online else RS.QUEUED_OFFLINE, created_time=now, updated_time=now)
-        others = [o for o in others if o.status in ACTIVE and o.task_id != task.id]
-        if others:
+        others = [o for o in others if holds_device(o) and o.task_id != task.id]
+        if is_newer(dev.version, task.version):  # never push a downgrade
+            rec.status, rec.desc = RS.FAILED, NEWER_DESC
+        elif others:
             if task.overwrite:
                 for o in others:
                     self._set(out, o, now, RS.CANCELLED, desc=f"overwritten by task {task.task_uid}", due=0)
@@ -206,11 +226,11 @@ class OtaEngine:
 
     # ---- pushing ----------------------------------------------------------------------
     def _budget(self, task: Task, now: int) -> int:
-        if task.max_per_minute <= 0:
-            return 1 << 30
         times = self._push_times[task.id]
         while times and times[0] <= now - self.minute_ms:
             times.popleft()
+        if task.max_per_minute <= 0:
+            return 1 << 30
         return max(0, task.max_per_minute - len(times))
 
     def _file_url(self, key: str) -> str:
@@ -227,6 +247,7 @@ class OtaEngine:
                                     is_diff=fw.is_diff, sign_method=fw.sign_method, version=fw.version,
                                     files=files, timestamp=now)
         out.messages.append((wire.topic_down_upgrade(rec.product_id, rec.device_name), payload))
+        self._budget(task, now)  # drops pushes older than a minute
         self._push_times[task.id].append(now)
         self._set(out, rec, now, RS.PUSHED, step=0, desc="pushed", due=now + task.timeout_minutes * self.minute_ms)
         rec.pushed_time = now
@@ -305,6 +326,12 @@ class OtaEngine:
                                 f"({rec.status}); retry is not allowed")
             if task.status == TS.CANCELLED:
                 raise RuleError(409, ErrorCode.RETRY_NOT_ALLOWED, f"id: task {task.task_uid} was cancelled")
+            other = s.scalar(select(DeviceRecord).where(
+                DeviceRecord.product_id == rec.product_id, DeviceRecord.device_name == rec.device_name,
+                HOLDS_DEVICE, DeviceRecord.task_id != rec.task_id).limit(1))
+            if other is not None:
+                raise RuleError(409, ErrorCode.RETRY_NOT_ALLOWED,
+                                f"id: another task ({other.task_uid}) is upgrading device {rec.device_name!r}")
             if task.status == TS.DONE:
                 self._set_task(out, task, now, TS.UPGRADING)
             rec.retry_count += 1
@@ -329,7 +356,8 @@ class OtaEngine:
         batch = _Batch.load(s, msgs)
         with s.no_autoflush:
             for m in msgs:
-                handler = self._on_report if isinstance(m, wire.Report) else self._on_progress
+                handler = (self._on_report if isinstance(m, wire.Report) else
+                           self._on_presence if isinstance(m, Presence) else self._on_progress)
                 if not isolate:
                     handler(s, out, now, m, batch)
                     continue
@@ -352,21 +380,27 @@ class OtaEngine:
         if changed:
             out.events.append(device_event(dev))
         recs = batch.active_records(dev)
-        if m.record_id is not None and all(r.id != m.record_id for r in recs):
-            # a late answer about a record that timed out: success still counts
-            late = s.get(DeviceRecord, m.record_id)
-            if (late is not None and late.status == RS.FAILED and late.product_id == dev.product_id
-                    and late.device_name == dev.device_name and m.version == late.target_version):
+        # a late answer about a record that failed (timed out, say): reaching the target still counts
+        for late in s.scalars(select(DeviceRecord).where(
+                DeviceRecord.product_id == dev.product_id, DeviceRecord.device_name == dev.device_name,
+                DeviceRecord.status == RS.FAILED, DeviceRecord.target_version == m.version)):
+            task = s.get(Task, late.task_id)
+            if late not in recs and task is not None and task.status != TS.CANCELLED:
                 recs.append(late)
         tasks: dict[int, Task] = {}
         for rec in recs:
             task = tasks.get(rec.task_id) or s.get(Task, rec.task_id)
             tasks[rec.task_id] = task
+            events_before, old_version = len(out.events), rec.version
             rec.version = m.version  # a record shows the device's current version
             if m.version == rec.target_version:
+                if rec.status == RS.FAILED and task.status == TS.DONE:
+                    self._set_task(out, task, now, TS.UPGRADING)  # re-evaluated below
                 self._set(out, rec, now, RS.SUCCEEDED, step=100, desc="upgrade succeeded", due=0)
             elif is_newer(m.version, rec.target_version):
-                self._set(out, rec, now, RS.FAILED, desc="device version is newer than the package", due=0)
+                self._set(out, rec, now, RS.FAILED, desc=NEWER_DESC, due=0)
+            elif rec.status == RS.PUSHED and not self._reconnected_since(rec):
+                pass  # a report sent before the push (or a duplicate): the push is on its way
             elif rec.status in (RS.QUEUED, RS.QUEUED_OFFLINE, RS.QUEUED_RETRY, RS.PUSHED):
                 if task.status != TS.UPGRADING:
                     if rec.status == RS.QUEUED_OFFLINE:
@@ -375,6 +409,8 @@ class OtaEngine:
                     self._push(s, out, now, task, rec, client_token=m.client_token or None)
                 elif rec.status == RS.QUEUED_OFFLINE:
                     self._set(out, rec, now, RS.QUEUED)  # online now: the timer pushes it within budget
+            if len(out.events) == events_before and rec.version != old_version:
+                out.events.append(record_event(rec))
             batch.finish.add(task)
         if not recs:
             rec = self._join_dynamic(s, out, now, dev, m.client_token)
@@ -387,14 +423,14 @@ class OtaEngine:
         for task in tasks:
             if dev.version == task.version or dev.version not in json.loads(task.src_version or "[]"):
                 continue
-            if s.scalar(select(DeviceRecord.id).where(DeviceRecord.task_id == task.id,
-                                                      DeviceRecord.device_name == dev.device_name).limit(1)):
+            if not in_gray(task, dev.device_name):
                 continue
-            if task.gray_percent < 100 and gray_rank(task.task_uid, dev.device_name) % 100 >= task.gray_percent:
+            if s.scalar(select(DeviceRecord.id).where(DeviceRecord.product_id == dev.product_id,
+                                                      DeviceRecord.device_name == dev.device_name,
+                                                      DeviceRecord.task_id == task.id).limit(1)):
                 continue
             others = list(s.scalars(select(DeviceRecord).where(
-                DeviceRecord.product_id == dev.product_id, DeviceRecord.device_name == dev.device_name,
-                DeviceRecord.status.in_(ACTIVE))))
+                DeviceRecord.product_id == dev.product_id, DeviceRecord.device_name == dev.device_name, HOLDS_DEVICE)))
             rec = self._new_record(s, out, now, task, dev, others)
             s.flush()
             if rec.status == RS.QUEUED and self._budget(task, now) > 0:
@@ -403,6 +439,57 @@ class OtaEngine:
                 out.events.append(record_event(rec))
             return rec
         return None
+
+    def _reconnected_since(self, rec: DeviceRecord) -> bool:
+        """Has the device connected again after `rec` was pushed? Unknown (external broker): yes."""
+        at = self._connected_at.get((rec.product_id, rec.device_name))
+        return at is None or at > rec.pushed_time
+
+    def _on_presence(self, s: Session, out: _Out, now: int, m: Presence, batch: "_Batch") -> None:
+        if m.online:
+            self._connected_at[(m.product_id, m.device_name)] = now
+        dev = batch.device(s, m.product_id, m.device_name)
+        if dev is None or dev.online == m.online:
+            return
+        dev.online = m.online
+        if m.online:
+            dev.last_seen = now
+        out.events.append(device_event(dev))
+        if not m.online:  # queued records wait for the device (202) instead of being pushed into the void
+            for rec in batch.active_records(dev):
+                if rec.status in PUSHABLE:
+                    self._set(out, rec, now, RS.QUEUED_OFFLINE)
+
+    def mark_all_offline(self) -> None:
+        """At start with a fresh broker nobody is connected: devices come online as they connect."""
+        with self.lock, self.db.session() as s:
+            s.execute(update(Device).values(online=False))
+            s.execute(update(DeviceRecord).where(DeviceRecord.status.in_(PUSHABLE))
+                      .values(status=RS.QUEUED_OFFLINE))
+
+    def delete_device(self, product_id: str, device_name: str) -> None:
+        """The device's unfinished records are cancelled (701), then the device goes."""
+        def work(s: Session, out: _Out, now: int) -> None:
+            dev = s.scalar(select(Device).where(Device.product_id == product_id, Device.device_name == device_name))
+            if dev is None:
+                raise RuleError(404, ErrorCode.NOT_FOUND, f"device {device_name!r} of product {product_id!r} not found")
+            tasks = set()
+            for rec in s.scalars(select(DeviceRecord).where(DeviceRecord.product_id == product_id,
+                                                            DeviceRecord.device_name == device_name, HOLDS_DEVICE)):
+                self._set(out, rec, now, RS.CANCELLED, desc="device deleted", due=0)
+                tasks.add(rec.task_id)
+            s.delete(dev)
+            s.flush()
+            for task_id in tasks:
+                task = s.get(Task, task_id)
+                if task is not None:
+                    self._maybe_finish(s, out, now, task)
+        self._run(work)
+
+    def transaction(self, fn: Callable[[Session], object]) -> object:
+        """Run fn(session) under the engine's lock in a transaction of its own (catalog changes
+        that must not interleave with record updates, e.g. deleting a firmware)."""
+        return self._run(lambda s, out, now: fn(s))
 
     def _on_progress(self, s: Session, out: _Out, now: int, m: wire.Progress, batch: "_Batch") -> None:
         reply_topic = wire.topic_down_progress(m.product_id, m.device_name)
@@ -458,7 +545,10 @@ class OtaEngine:
                                                         DeviceRecord.due_time > 0, DeviceRecord.due_time <= now))):
             rec.auto_retries += 1
             rec.retry_count += 1
-            self._set(out, rec, now, RS.QUEUED_RETRY, desc="waiting for automatic retry", due=0)
+            online = s.scalar(select(Device.online).where(Device.product_id == rec.product_id,
+                                                          Device.device_name == rec.device_name))
+            self._set(out, rec, now, RS.QUEUED_RETRY if online else RS.QUEUED_OFFLINE,
+                      desc="waiting for automatic retry", due=0)
         s.flush()
         running = list(s.scalars(select(Task).where(Task.status == TS.UPGRADING)))
         for task in running:

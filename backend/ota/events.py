@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections import deque
 from typing import Any
 
@@ -12,7 +13,9 @@ from typing import Any
 class EventBus:
     def __init__(self, capacity: int = 50_000):
         self._buf: deque[tuple[int, str]] = deque(maxlen=capacity)
-        self._next_id = 1
+        # ids keep growing across restarts, so a Last-Event-ID from an earlier run is recognised
+        # as older than this run's buffer and answered with a resync
+        self._next_id = int(time.time() * 1000) * 1000
         self._lock = threading.Lock()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
 
@@ -54,7 +57,9 @@ class EventBus:
     def since(self, last_id: int) -> tuple[list[tuple[int, str]], bool]:
         """Events after `last_id`, and whether some were already dropped from the buffer."""
         with self._lock:
-            if not self._buf or last_id >= self._next_id - 1:
+            if not self._buf:
+                return [], last_id != self._next_id - 1
+            if last_id >= self._next_id - 1:
                 return [], last_id > self._next_id - 1
             first = self._buf[0][0]
             missed = last_id + 1 < first

@@ -23,7 +23,7 @@ import pytest
 from backend.procs import free_port, wait_for_port
 from backend.storage.base import PRIVATE_BUCKET, TEMPORARY_BUCKET, ObjectMissing
 from backend.storage.s3 import S3Store
-from tests.test_api_routes import FIRMWARE, UPLOAD, make_firmware, make_product, private_keys, settled, upload
+from tests.test_api_routes import FIRMWARE, UPLOAD, make_product, private_keys, settled, upload
 
 pytestmark = [pytest.mark.timeout(120)]
 

@@ -187,3 +187,19 @@ def test_devices_model_applies_device_events():
     model.set_rows([dto.Device("p", "a", "0.9.0", False)])
     model.apply_device_events([{"productID": "p", "deviceName": "a", "version": "1.0.0", "online": True}])
     assert model.row(0).version == "1.0.0" and model.row(0).online
+
+
+def test_records_model_sorts_itself_and_resorts_live_updates_within_half_a_second(qtbot, qtmodeltester):
+    model = RecordsModel("T", batch_interval_ms=10)
+    model.set_rows(records(30))
+    proxy = RecordsFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.sort(RecordsModel.PROGRESS, Qt.SortOrder.DescendingOrder)
+    qtmodeltester.check(model, force_py=True)
+    held = proxy.index(5, 0)  # a selected row must stay on its record through re-sorts
+    from PySide6.QtCore import QPersistentModelIndex
+    keep = QPersistentModelIndex(held)
+    name = held.data()
+    model.queue_record_events([{"taskUid": "T", "id": 17, "status": 401, "step": 80, "updatedTime": 99999}])
+    qtbot.waitUntil(lambda: proxy.index(0, 0).data() == "dev-0017", timeout=2000)
+    assert keep.data() == name

@@ -19,6 +19,7 @@ from .base import NUMERIC, ROW_ROLE, SORT_ROLE, VALUE_ROLE, Column, RowTableMode
 BATCH_INTERVAL_MS = 100
 #: longest stretch of work one flush slice does before letting the event loop turn
 FLUSH_BUDGET_S = 0.025
+RESORT_MS = 500
 _RETRY_FROM = frozenset({RecordStatus.FAILED, RecordStatus.CANCELLED})
 _RETRY_TO = frozenset({RecordStatus.QUEUED, RecordStatus.QUEUED_OFFLINE, RecordStatus.QUEUED_RETRY,
                        RecordStatus.PUSHED})
@@ -64,6 +65,9 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
         self._timer = QTimer(self, singleShot=True, interval=batch_interval_ms)
         self._timer.timeout.connect(self.flush)
         self._continue = QTimer(self, singleShot=True, interval=0)
+        # live updates to the sorted column re-sort the rows at most this often
+        self._resort_timer = QTimer(self, singleShot=True, interval=RESORT_MS)
+        self._resort_timer.timeout.connect(self.resort)
         self._continue.timeout.connect(self.flush)
         self.applied_events = 0  # for diagnostics and tests
 
@@ -158,6 +162,7 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
             for rec in new_rows.values():
                 rec.version = rec.version or self._device_version(rec.deviceName)
             self._insert(list(new_rows.values()))
+            self._schedule_resort()
         rows = sorted(dirty)
         n = 0
         while n < len(rows):
@@ -174,6 +179,8 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
                 self.applied_events += sum(1 for ev in evs if ev["id"] is not None)
             if right >= 0:
                 self.dataChanged.emit(self.index(rows[n], left), self.index(rows[end], right))
+                if self.sort_spec is not None and left <= self.sort_spec[0] <= right:
+                    self._schedule_resort()
             n = end + 1
             if time.perf_counter() > deadline:
                 break
@@ -183,6 +190,10 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
             self._continue.start()
         else:
             self._schedule()
+
+    def _schedule_resort(self) -> None:
+        if self.sort_spec is not None and not self._resort_timer.isActive():
+            self._resort_timer.start()
 
     def _device_version(self, name: str) -> str:
         rows = self._by_device.get(name)
@@ -265,7 +276,14 @@ class RecordsFilterProxy(QSortFilterProxyModel):
         self._statuses: frozenset[int] | None = None
         self._text = ""
         self.setSortRole(SORT_ROLE)
-        self.setDynamicSortFilter(True)
+        self.setDynamicSortFilter(True)  # re-filters changed rows; sorting is the model's own
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """The records model sorts its rows itself (fast, and re-sorted at most every
+        RESORT_MS during a rollout); the proxy keeps the model's order and only filters."""
+        model = self.sourceModel()
+        if model is not None:
+            model.sort(column, order)
 
     def set_statuses(self, statuses: frozenset[int] | None) -> None:
         self.beginFilterChange()

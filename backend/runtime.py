@@ -147,10 +147,10 @@ class Runtime:
         self._stop.set()
         if self._timer is not None:
             self._timer.join(5)
+        if self.dispatcher is not None:
+            self.dispatcher.stop()  # applies what was received; its answers still go out
         if self.link is not None:
             self.link.stop()
-        if self.dispatcher is not None:
-            self.dispatcher.stop()
         if self.broker is not None:
             self.broker.stop()
         if self.nanio is not None:

@@ -361,10 +361,12 @@ class OtaEngine:
                 if not isolate:
                     handler(s, out, now, m, batch)
                     continue
+                sent, shown = len(out.messages), len(out.events)
                 try:
                     with s.begin_nested():
                         handler(s, out, now, m, batch)
                 except Exception:  # noqa: BLE001 - one bad message must not stop the others
+                    del out.messages[sent:], out.events[shown:]  # its changes were rolled back
                     log.exception("device message from %s/%s not applied", m.product_id, m.device_name)
         s.flush()
         for task in batch.finish:

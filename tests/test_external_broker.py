@@ -11,7 +11,7 @@ import pytest
 from backend.mqtt.broker import find_mosquitto, password_hash
 from backend.procs import free_port, wait_for_port
 
-from ._ota_helpers import fleet_for, make_devices, make_product, seed_firmware, task_create, wait_records
+from ._ota_helpers import fleet_for, make_devices, make_product, seed_firmware, task_create, wait_for, wait_records
 
 
 class ExternalMosquitto:
@@ -68,3 +68,49 @@ def test_rollout_through_an_external_broker(start_backend, external_mosquitto):
         recs = wait_records(api, uid, lambda rs: len(rs) == 5 and all(r["status"] == 501 for r in rs.values()), 60)
     assert all(d.version == "1.0.0" for d in fleet) and len(recs) == 5
     api.close()
+
+
+def test_backend_talks_tls_to_an_external_broker(start_backend, tmp_path):
+    """mqtts:// with the broker's CA: the link connects, and device traffic over TLS reaches the engine."""
+    ca_key, ca_crt = tmp_path / "ca.key", tmp_path / "ca.crt"
+    key, csr, crt = tmp_path / "server.key", tmp_path / "server.csr", tmp_path / "server.crt"
+    run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)  # noqa: E731
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca_crt),
+        "-days", "1", "-subj", "/CN=ota-test-ca")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=127.0.0.1")
+    ext = tmp_path / "san.cnf"
+    ext.write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key), "-CAcreateserial",
+        "-out", str(crt), "-days", "1", "-extfile", str(ext))
+    broker = ExternalMosquitto(tmp_path)
+    broker.stop()
+    tls_port = free_port()
+    broker.conf.write_text(f"listener {tls_port} 127.0.0.1\ncafile {ca_crt}\ncertfile {crt}\nkeyfile {key}\n"
+                           f"allow_anonymous false\npassword_file {broker.passwd}\nuser root\n")
+    broker.proc = subprocess.Popen([find_mosquitto(), "-c", str(broker.conf)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.STDOUT)
+    try:
+        assert wait_for_port("127.0.0.1", tls_port, 10, broker.proc)
+        backend = start_backend(extra_args=["--mqtt-url",
+                                            f"mqtts://backend:backend-pw@127.0.0.1:{tls_port}?ca={ca_crt}"])
+        api = backend.api()
+        assert api.http.get("/api/v1/health").json()["data"]["mqttConnected"] is True
+        pid = make_product(api)
+        (cred,) = make_devices(api, pid, 1)
+        broker.add_users({f"{cred.product_id}&{cred.device_name}": cred.secret})
+        import paho.mqtt.client as paho
+        c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="tls-dev")
+        c.username_pw_set(f"{cred.product_id}&{cred.device_name}", cred.secret)
+        c.tls_set(ca_certs=str(ca_crt))
+        c.connect("127.0.0.1", tls_port)
+        c.loop_start()
+        c.publish(f"$ota/up/report/{pid}/{cred.device_name}",
+                  '{"method":"reportInfo","clientToken":"t","params":{"version":"0.9.7"}}', qos=1).wait_for_publish(10)
+        wait_for(lambda: api.ok("/api/v1/things/device/info/read",
+                                {"productID": pid, "deviceName": cred.device_name})["version"] == "0.9.7",
+                 10, what="report over TLS applied")
+        c.loop_stop()
+        c.disconnect()
+        api.close()
+    finally:
+        broker.stop()

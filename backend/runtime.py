@@ -172,7 +172,7 @@ class Runtime:
             if now - last_supervise >= 2:
                 last_supervise = now
                 self._supervise()
-            if now - last_cleanup >= CLEANUP_EVERY_S:
+            if now - last_cleanup >= min(CLEANUP_EVERY_S, self.settings.temp_object_max_age_s / 2):
                 last_cleanup = now
                 try:
                     n = self.store.remove_older_than(TEMPORARY_BUCKET, self.settings.temp_object_max_age_s)

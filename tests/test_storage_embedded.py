@@ -110,3 +110,23 @@ def test_urls_handed_out_before_a_restart_still_work(leftovers, start_backend): 
         assert api.ok(FIRMWARE + "read", {"firmwareID": fw2["firmwareID"]})["files"][0]["size"] == 26
     finally:
         api.close()
+
+
+def test_unclaimed_uploads_are_removed_after_their_age(start_backend):
+    """Uploads no firmware claims go after temp_object_max_age_s (a day by default; 2 s here)."""
+    import time
+
+    from tests._ota_helpers import make_product, seed_firmware, upload
+    backend = start_backend(env={"OTA_TEMP_OBJECT_MAX_AGE_S": "2"})
+    api = backend.api()
+    pid = make_product(api)
+    fw_id, contents = seed_firmware(api, pid)  # claimed: copied to the private bucket
+    orphan = upload(api, b"nobody claims me", "orphan.zip")
+
+    time.sleep(2 + 1.5)  # older than the limit, and one cleanup pass (every limit/2) later
+    code, doc = api.call("/api/v1/things/ota/firmware/create", {
+        "name": "late", "productID": pid, "version": "9.9.9", "files": [{"filePath": orphan, "name": "o.zip"}]})
+    assert code == 400 and "no uploaded object" in doc["msg"], doc
+    files = api.ok("/api/v1/things/ota/firmware/read", {"firmwareID": fw_id})["files"]
+    assert {f["name"]: api.http.get(f["uri"]).content for f in files} == contents  # firmware files stay
+    api.close()

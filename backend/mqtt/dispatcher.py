@@ -6,6 +6,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from typing import Callable
 
 from . import messages as wire
@@ -13,6 +14,7 @@ from .presence import LOG_TOPIC, PresenceTracker
 
 log = logging.getLogger(__name__)
 BATCH = 500
+GATHER_S = 0.005
 
 
 class Dispatcher:
@@ -46,6 +48,8 @@ class Dispatcher:
     def _run(self) -> None:
         while True:
             item = self._queue.get()
+            if self._queue.qsize() < BATCH:
+                time.sleep(GATHER_S)  # under load, a few ms gather a batch worth one transaction
             batch = [item]
             while len(batch) < BATCH:
                 try:

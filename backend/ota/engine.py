@@ -19,7 +19,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..db.models import Device, DeviceRecord, Firmware, Task, now_ms
@@ -586,12 +586,18 @@ class _Batch:
         active: dict[tuple[str, str], list[DeviceRecord]] = {k: [] for k in keys}
         for i in range(0, len(keys), 400):
             part = keys[i:i + 400]
-            for d in s.scalars(select(Device).where(tuple_(Device.product_id, Device.device_name).in_(part))):
-                devices[(d.product_id, d.device_name)] = d
+            # plain IN lists on (product_id, device_name) use the composite indexes; the exact
+            # pairs are picked out here
+            products, names = list({p for p, _ in part}), list({d for _, d in part})
+            for d in s.scalars(select(Device).where(Device.product_id.in_(products),
+                                                    Device.device_name.in_(names))):
+                if (d.product_id, d.device_name) in active:
+                    devices[(d.product_id, d.device_name)] = d
             for r in s.scalars(select(DeviceRecord).where(
-                    tuple_(DeviceRecord.product_id, DeviceRecord.device_name).in_(part),
+                    DeviceRecord.product_id.in_(products), DeviceRecord.device_name.in_(names),
                     DeviceRecord.status.in_(ACTIVE)).order_by(DeviceRecord.id)):
-                active[(r.product_id, r.device_name)].append(r)
+                if (r.product_id, r.device_name) in active:
+                    active[(r.product_id, r.device_name)].append(r)
         ids = list({m.record_id for m in msgs if getattr(m, "record_id", None) is not None})
         for i in range(0, len(ids), 900):  # into the identity map: session.get() then costs no query
             list(s.scalars(select(DeviceRecord).where(DeviceRecord.id.in_(ids[i:i + 900]))))

@@ -42,7 +42,7 @@ __all__ = [
     "password_hash",
 ]
 
-from ..procs import die_with_parent
+from ..procs import die_with_parent, free_port
 
 log = logging.getLogger(__name__)
 
@@ -184,13 +184,6 @@ def _atomic_write(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-
-
-def _free_port(host: str) -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def _connect_host(host: str) -> str:
@@ -502,7 +495,7 @@ class EmbeddedMosquitto:
                 raise BrokerError("mosquitto is already running")
             self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             if self._port == 0:
-                self._port = _free_port(_connect_host(self.host))
+                self._port = free_port(_connect_host(self.host))
             _atomic_write(self.conf_path, self._conf_text())
             count = self._write_credentials(devices)
             self._spawn()

@@ -123,3 +123,14 @@ def test_event_ids_from_an_earlier_run_get_a_resync(start_backend):
     assert late.events[0][1]["type"] == "resync"
     late.stop()
     api.close()
+
+
+def test_retry_waits_for_a_scheduled_task_to_start(api):
+    pid = make_product(api)
+    make_devices(api, pid, 1)
+    fw_id, _ = seed_firmware(api, pid)
+    task_id, uid = task_create(api, fw_id, scheduleTime=int(time.time() * 1000) + 3_600_000)
+    rec = records(api, uid)["dev00001"]
+    code, doc = api.call("/api/v1/things/ota/task/device-retry", {"id": rec["id"]})
+    assert (code, doc["code"]) == (409, 2100001) and "not started" in doc["msg"]
+    assert api.ok("/api/v1/things/ota/task/read", {"taskID": task_id})["status"] == 1

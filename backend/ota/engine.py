@@ -326,6 +326,9 @@ class OtaEngine:
                                 f"({rec.status}); retry is not allowed")
             if task.status == TS.CANCELLED:
                 raise RuleError(409, ErrorCode.RETRY_NOT_ALLOWED, f"id: task {task.task_uid} was cancelled")
+            if task.status == TS.NOT_STARTED:
+                raise RuleError(409, ErrorCode.RETRY_NOT_ALLOWED,
+                                f"id: task {task.task_uid} has not started yet (scheduled); it pushes at its time")
             other = s.scalar(select(DeviceRecord).where(
                 DeviceRecord.product_id == rec.product_id, DeviceRecord.device_name == rec.device_name,
                 HOLDS_DEVICE, DeviceRecord.task_id != rec.task_id).limit(1))

@@ -386,9 +386,7 @@ class OtaEngine:
             out.events.append(device_event(dev))
         recs = batch.active_records(dev)
         # a late answer about a record that failed (timed out, say): reaching the target still counts
-        for late in s.scalars(select(DeviceRecord).where(
-                DeviceRecord.product_id == dev.product_id, DeviceRecord.device_name == dev.device_name,
-                DeviceRecord.status == RS.FAILED, DeviceRecord.target_version == m.version)):
+        for late in batch.failed_records(dev, m.version):
             task = s.get(Task, late.task_id)
             if late not in recs and task is not None and task.status != TS.CANCELLED:
                 recs.append(late)
@@ -579,7 +577,7 @@ class OtaEngine:
 class _Batch:
     """What a batch of device messages touches, loaded with a few queries instead of one per message."""
     devices: dict[tuple[str, str], Device]
-    active: dict[tuple[str, str], list[DeviceRecord]]
+    active: dict[tuple[str, str], list[DeviceRecord]]  # unfinished records, and failed ones (601)
     finish: set[Task] = field(default_factory=set)
 
     @classmethod
@@ -598,13 +596,13 @@ class _Batch:
                     devices[(d.product_id, d.device_name)] = d
             for r in s.scalars(select(DeviceRecord).where(
                     DeviceRecord.product_id.in_(products), DeviceRecord.device_name.in_(names),
-                    DeviceRecord.status.in_(ACTIVE)).order_by(DeviceRecord.id)):
+                    DeviceRecord.status.in_((*ACTIVE, RS.FAILED))).order_by(DeviceRecord.id)):
                 if (r.product_id, r.device_name) in active:
                     active[(r.product_id, r.device_name)].append(r)
         ids = list({m.record_id for m in msgs if getattr(m, "record_id", None) is not None})
         for i in range(0, len(ids), 900):  # into the identity map: session.get() then costs no query
             list(s.scalars(select(DeviceRecord).where(DeviceRecord.id.in_(ids[i:i + 900]))))
-        task_ids = {r.task_id for rs in active.values() for r in rs}
+        task_ids = {r.task_id for rs in active.values() for r in rs if r.status in ACTIVE}
         if task_ids:
             list(s.scalars(select(Task).where(Task.id.in_(task_ids))))
         return cls(devices, active)
@@ -614,3 +612,8 @@ class _Batch:
 
     def active_records(self, dev: Device) -> list[DeviceRecord]:
         return [r for r in self.active.get((dev.product_id, dev.device_name), []) if r.status in ACTIVE]
+
+    def failed_records(self, dev: Device, target_version: str) -> list[DeviceRecord]:
+        """Failed records of the device for `target_version` (a late success still counts)."""
+        return [r for r in self.active.get((dev.product_id, dev.device_name), [])
+                if r.status == RS.FAILED and r.target_version == target_version]

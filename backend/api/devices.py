@@ -119,7 +119,7 @@ def _add(session, product_id: str, items: list[DeviceIn]) -> list[Device]:  # no
 def create(req: DeviceCreate, session: SessionDep, rt: RuntimeDep) -> dict:
     get_product(session, req.product_id)
     dev = _add(session, req.product_id, [req])[0]
-    rt.catalog.devices_changed()
+    rt.catalog.devices_changed(session)
     return ok(device_dict(dev, with_secret=True))
 
 
@@ -130,13 +130,13 @@ def import_(req: DeviceImport, session: SessionDep, rt: RuntimeDep) -> dict:
     if not items:
         raise bad_request("devices", "must not be empty")
     devs = _add(session, req.product_id, items)
-    rt.catalog.devices_changed()
+    rt.catalog.devices_changed(session)
     return listing([device_dict(d, with_secret=True) for d in devs], len(devs))
 
 
 @router.post("/delete")
 def delete(req: DeviceRef, rt: RuntimeDep) -> dict:
-    rt.engine.delete_device(req.product_id, req.device_name)
+    rt.engine.delete_device(req.product_id, req.device_name)  # committed on return
     rt.catalog.devices_changed()
     return ok()
 
@@ -172,5 +172,5 @@ def update(req: DeviceUpdate, session: SessionDep, rt: RuntimeDep) -> dict:
         dev.version = req.version
     if req.device_secret is not None:
         dev.device_secret = req.device_secret
-        rt.catalog.devices_changed()
+        rt.catalog.devices_changed(session)
     return ok()

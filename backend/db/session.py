@@ -39,10 +39,26 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+def after_commit(session: Session, fn) -> None:  # noqa: ANN001
+    """Run fn() once the session's transaction has committed (never if it rolls back)."""
+    session.info.setdefault("after_commit", []).append(fn)
+
+
+def _run_after_commit(session: Session) -> None:
+    for fn in session.info.pop("after_commit", []):
+        fn()
+
+
+def _drop_after_commit(session: Session, *_args) -> None:  # noqa: ANN002
+    session.info.pop("after_commit", None)
+
+
 class Database:
     def __init__(self, url: str):
         self.engine = make_engine(url)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._factory, "after_commit", _run_after_commit)
+        event.listen(self._factory, "after_soft_rollback", _drop_after_commit)
 
     def migrate(self) -> None:
         migrate(self.engine)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import Device, DeviceRecord, Firmware, FirmwareFile, Product, Task
+from ..db.session import after_commit
 from ..storage.base import PRIVATE_BUCKET, TEMPORARY_BUCKET, ObjectMissing, ObjectStore
 from .errors import RuleError
 from .status import ErrorCode, TaskStatus
@@ -39,8 +40,12 @@ class Catalog:
         self._version_locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
-    def devices_changed(self) -> None:
-        self._on_devices_changed()
+    def devices_changed(self, session: Session | None = None) -> None:
+        """Device credentials changed: tell the broker once `session` has committed (or now)."""
+        if session is None:
+            self._on_devices_changed()
+        else:
+            after_commit(session, self._on_devices_changed)
 
     # ---- firmware ---------------------------------------------------------------------
     def _version_lock(self, product_id: str, version: str) -> threading.Lock:
@@ -124,4 +129,4 @@ class Catalog:
             self.delete_firmware(session, fw)
         session.execute(delete(Device).where(Device.product_id == product.product_id))
         session.delete(product)
-        self.devices_changed()
+        self.devices_changed(session)

@@ -1,5 +1,7 @@
 """OTA Desktop: the PySide6 application (see ota_desktop.__main__)."""
 
+from backend import __version__ as __version__  # one version for the whole product
+
 from .core import qtcompat as _qtcompat
 
 _qtcompat.apply()

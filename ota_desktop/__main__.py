@@ -60,11 +60,43 @@ def ensure_secrets(secret_store: SecretStore) -> bool:
     return False
 
 
+USAGE = """\
+usage: ota-desktop [--help] [--version] [Qt options]
+
+OTA Desktop: release management for over-the-air firmware upgrades. Starts the desktop
+window and, unless Settings choose a remote backend, the embedded backend (object store
+and MQTT broker included) on this machine. Needs a display; without one, run the headless
+backend instead: ota-backend --help (or ./ota backend --help from a checkout).
+
+options:
+  -h, --help   show this help and exit (no display needed)
+  --version    print the version and exit (no display needed)
+"""
+
+
+def early_exit(argv: list[str]) -> int | None:
+    """``--help`` / ``--version`` answered before Qt needs a display; None: start the app."""
+    args = argv[1:]
+    if "-h" in args or "--help" in args:
+        print(USAGE, end="")
+        return 0
+    if "--version" in args:
+        from . import __version__
+
+        print(f"ota-desktop {__version__}")
+        return 0
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv if argv is None else argv
+    done = early_exit(argv)
+    if done is not None:
+        return done
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
-    app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
+    app = QApplication.instance() or QApplication(argv)
     app.setDesktopFileName("ota-desktop")
     settings = Settings()
     configure_app(app, settings)

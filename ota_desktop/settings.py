@@ -17,8 +17,19 @@ LANGUAGES = ("system", "en", "zh_CN")
 
 
 def default_data_dir() -> str:
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return os.path.join(base or os.path.expanduser("~/.local/share/ota-desktop"), "backend")
+    """The same folder ``ota-backend`` uses by default: ``$XDG_DATA_HOME/ota-desktop``.
+
+    So the app's embedded backend and ``./ota backend`` see one database and one set of
+    objects. Installations from before this default keep their folder
+    (``.../OTA Desktop/backend``) while it holds a database and the new one does not.
+    """
+    generic = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
+    current = os.path.join(generic or os.path.expanduser("~/.local/share"), "ota-desktop")
+    app_data = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    legacy = os.path.join(app_data, "backend") if app_data else ""
+    if legacy and os.path.exists(os.path.join(legacy, "ota.db")) and not os.path.exists(os.path.join(current, "ota.db")):
+        return legacy
+    return current
 
 
 class Setting(Generic[T]):

@@ -25,21 +25,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from tests._examples import example
+
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
-def spec_examples_dir() -> Path:
-    """``../shared/spec/examples`` beside the repository (CI lays a copy there too)."""
-    here = Path(__file__).resolve()
-    for base in here.parents:
-        cand = base / "shared" / "spec" / "examples"
-        if cand.is_dir():
-            return cand
-    raise FileNotFoundError("shared/spec/examples not found beside the repository")
-
-
-def load_example(name: str) -> dict[str, Any]:
-    return json.loads((spec_examples_dir() / name).read_text(encoding="utf-8"))
 
 
 def free_port() -> int:
@@ -298,7 +288,7 @@ class FakeMqttBackend:
     def push(self, product_id: str, device: str, files: list[dict[str, Any]], record_id: int,
              version: str = "1.0.0", sign_method: str = "md5") -> dict[str, Any]:
         """Publish the seed's upgrade push (examples/mqtt-down-upgrade.json) with our files."""
-        msg = copy.deepcopy(load_example("mqtt-down-upgrade.json"))
+        msg = copy.deepcopy(example("mqtt-down-upgrade.json"))
         msg["clientToken"] = f"push-{record_id}-{secrets.token_hex(2)}"
         msg["data"].update(files=files, id=record_id, version=version, signMethod=sign_method)
         self.client.publish(f"$ota/down/upgrade/{product_id}/{device}", json.dumps(msg), qos=1)

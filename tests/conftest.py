@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests._examples import example  # noqa: F401  (re-exported for the test modules)
+
 _SANDBOX = Path(tempfile.mkdtemp(prefix="ota-tests-home-"))
 for _var, _sub in (("HOME", "home"), ("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
                    ("XDG_CACHE_HOME", "cache"), ("XDG_RUNTIME_DIR", "runtime")):
@@ -30,13 +32,7 @@ for _var in list(os.environ):
         del os.environ[_var]
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = ROOT.parent / "shared" / "spec"
-EXAMPLES = SPEC / "examples"
 TOKEN = "test-admin-token"
-
-
-def example(name: str) -> dict:
-    return json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
 
 
 # ---- PostgreSQL ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Every route of spec sections 2-6 against the real backend (SQLite and PostgreSQL).
 
 The backend runs as a child process (conftest `api` / `shared_backend`); payloads come from
-../shared/spec/examples/. Files travel the way a user's would: upload-url create, a raw PUT
+docs/examples/. Files travel the way a user's would: upload-url create, a raw PUT
 of the bytes to `uploadUri`, firmware create, download through the returned `uri`.
 State-changing device messages (success, failure, progress) are sent over MQTT by a plain
 paho client logged in with the device's credentials, exactly as a device would.

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from pathlib import Path
 
 import keyring
 import pytest
@@ -18,10 +19,10 @@ from ota_desktop.core.events_stream import SseParser
 from ota_desktop.core.workers import Cancelled, hash_file
 from ota_desktop.secrets import ADMIN_TOKEN, SecretStore, SecretsUnavailable
 from ota_desktop.settings import EMBEDDED, Settings
+from tests._examples import example
 
 pytestmark = pytest.mark.qt_log_level_fail("WARNING")
 
-EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "spec" / "examples"
 
 
 def test_sse_parser_handles_split_chunks_comments_and_ids():
@@ -58,12 +59,12 @@ def test_api_error_names_the_field(msg, field, detail):
 
 
 def test_new_task_and_firmware_bodies_follow_the_seed_examples():
-    seed = json.loads((EXAMPLES / "task-create.request.json").read_text())
+    seed = example("task-create.request.json")
     body = dto.NewTask(firmwareID=1).to_json()
     assert {k: body[k] for k in ("firmwareID", "type", "upgradeType")} == \
         {k: seed[k] for k in ("firmwareID", "type", "upgradeType")}
     assert body["retryCount"] == 0 and body["grayPercent"] == 100 and body["overwrite"] is False
-    seed_fw = json.loads((EXAMPLES / "firmware-create.request.json").read_text())
+    seed_fw = example("firmware-create.request.json")
     fw = dto.NewFirmware(productID=seed_fw["productID"], name=seed_fw["name"], version=seed_fw["version"],
                          desc=seed_fw["desc"])
     assert fw.to_json(seed_fw["files"]) == seed_fw
@@ -208,3 +209,78 @@ def test_binding_singleton_references_survive_many_calls():
         o.s.emit()
         o.setObjectName("x")
     assert qtcompat.apply() == []  # already applied at import, never twice
+
+
+def test_app_and_headless_backend_share_one_default_data_dir(desktop_env, settings, tmp_path):
+    from backend.config import default_data_dir as backend_default
+
+    assert settings.data_dir == str(backend_default())
+    assert " " not in settings.data_dir and settings.data_dir.endswith("ota-desktop")
+
+
+def test_an_installation_with_the_old_data_dir_keeps_it(desktop_env, settings):
+    from PySide6.QtCore import QStandardPaths
+
+    from ota_desktop.settings import default_data_dir
+
+    old = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)) / "backend"
+    old.mkdir(parents=True)
+    (old / "ota.db").write_bytes(b"")
+    assert default_data_dir() == str(old)
+
+
+class _DyingStreamServer:
+    """Answers the events request with headers and one event, then drops the connection."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         b"1a\r\nid: 1\ndata: {\"type\":\"x\"}\n\n\r\n")
+            conn.close()  # mid-stream, no final chunk: the client sees RemoteHostClosedError
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_stopping_a_stream_whose_connection_just_died_is_quiet(qtbot):
+    """The app stops the stream when the backend dies; that moment can fall between the
+    reply's error and its finished signal. Stopping then must not make Qt report a second
+    error (Qt's warning fails this test through qt_log_level_fail)."""
+    from ota_desktop.core.api_client import ApiClient
+    from ota_desktop.core.events_stream import EventStream
+
+    server = _DyingStreamServer()
+    client = ApiClient()
+    client.set_endpoint(f"http://127.0.0.1:{server.port}", "t")
+    stream = EventStream(client)
+    got: list = []
+    stream.events.connect(got.extend)
+    stopped_in_error: list[bool] = []
+
+    def on_error(_code) -> None:
+        stopped_in_error.append(True)
+        stream.stop()  # what BackendConnection does when the backend is lost
+
+    try:
+        stream.start()
+        stream._reply.errorOccurred.connect(on_error)
+        qtbot.waitUntil(lambda: bool(stopped_in_error), timeout=5_000)
+        qtbot.wait(200)  # let Qt deliver what it still had queued for that reply
+        assert got == [{"type": "x"}]
+        assert stream.state == "stopped" and stream._reply is None
+    finally:
+        stream.stop()
+        server.close()

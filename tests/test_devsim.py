@@ -23,11 +23,12 @@ from backend.devsim import behaviour as B
 from backend.devsim.cli import main as cli_main
 from backend.devsim.download import resolve_url
 from backend.devsim.messages import parse_upgrade_push
+from tests._examples import example
 
 try:
-    from tests._devsim_fixtures import FakeHttpBackend, FakeMqttBackend, Mosquitto, load_example
+    from tests._devsim_fixtures import FakeHttpBackend, FakeMqttBackend, Mosquitto
 except ImportError:  # tests/ is not a package
-    from _devsim_fixtures import FakeHttpBackend, FakeMqttBackend, Mosquitto, load_example
+    from _devsim_fixtures import FakeHttpBackend, FakeMqttBackend, Mosquitto
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.timeout(60)]
 
@@ -146,7 +147,7 @@ def test_once_behaviours_succeed_on_retry() -> None:
 
 
 def test_seed_push_parses_and_relative_urls_keep_their_signature() -> None:
-    push = parse_upgrade_push(json.dumps(load_example("mqtt-down-upgrade.json")).encode())
+    push = parse_upgrade_push(json.dumps(example("mqtt-down-upgrade.json")).encode())
     assert (push.record_id, push.version, push.sign_method, len(push.files)) == (1, "1.0.0", "md5", 2)
     url = resolve_url("http://127.0.0.1:7777/", push.files[0].url)
     assert url.startswith("http://127.0.0.1:7777/api/v1/oss/ithings-private/")
@@ -168,8 +169,8 @@ def test_device_reports_its_version_on_connect(make_fleet: Callable[..., Fleet],
     topic = next(t for _, t, _ in backend.messages if t.endswith("/dev00001"))
     assert topic == f"$ota/up/report/{product}/dev00001"
     msg = backend.of("dev00001", "report")[0]
-    example = load_example("mqtt-up-report.json")
-    assert msg.keys() == example.keys()
+    seed = example("mqtt-up-report.json")
+    assert msg.keys() == seed.keys()
     assert msg["params"] == {"version": "0.9.0", "module": "default"}
     assert msg["method"] == "reportInfo" and isinstance(msg["clientToken"], str)
     assert abs(msg["timestamp"] - time.time() * 1000) < 60_000
@@ -190,9 +191,9 @@ def test_upgrade_downloads_verifies_reports_progress_and_new_version(
 
     progress = backend.of("dev00001", "progress")
     assert [m["params"]["step"] for m in progress] == [25, 50, 75, 90, 100]
-    example = load_example("mqtt-up-progress.json")
+    seed = example("mqtt-up-progress.json")
     for m in progress:
-        assert m.keys() == example.keys() and m["params"].keys() == example["params"].keys()
+        assert m.keys() == seed.keys() and m["params"].keys() == seed["params"].keys()
         assert m["method"] == "progress" and m["params"]["id"] == 41 and m["params"]["module"] == "default"
     assert progress[0]["params"]["desc"] == "downloading" and progress[3]["params"]["desc"] == "flashing"
     last = backend.of("dev00001", "report")[-1]

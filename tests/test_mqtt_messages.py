@@ -20,14 +20,14 @@ from backend.mqtt.messages import (
     topic_down_upgrade,
     upgrade_push,
 )
+from tests._examples import example_bytes
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "examples"
 REPORT_TOPIC = "$ota/up/report/P1/dev-0001"
 PROGRESS_TOPIC = "$ota/up/progress/P1/dev-0001"
 
 
 def example(name: str) -> bytes:
-    return (EXAMPLES / name).read_bytes()
+    return example_bytes(name)
 
 
 def with_changes(name: str, *, params: dict | None = None, drop: tuple[str, ...] = (), **top) -> bytes:

@@ -237,7 +237,7 @@ def test_backend_seed_walkthrough_with_bundled_devsim(bundle, tmp_path):
 
         devsim = subprocess.run(
             [str(bundle), "devsim", "--base-url", base_url, "--mqtt-url", f"mqtt://127.0.0.1:{mqtt_port}",
-             "--token", TOKEN, "--product", SEED_PRODUCT, "--count", str(DEVICES), "--version", "0.9.0",
+             "--token", TOKEN, "--product", SEED_PRODUCT, "--count", str(DEVICES), "--start-version", "0.9.0",
              "--flash-seconds", "0.1", "--until-idle", "3", "--status-interval", "0", "--json-summary"],
             env=clean_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert devsim.returncode == 0, devsim.stdout + devsim.stderr

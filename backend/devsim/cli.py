@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate a fleet of OTA devices (device side of the iThings OTA protocol) in one process.",
         epilog="Behaviours: "
         + "; ".join(f"{k}: {v}" for k, v in B.KINDS.items())
-        + ". Add -once (fail-flash-once, silent-once, ...) to misbehave on the first push only.",
+        + ". Add -once (fail-flash-once, silent-once, ...) to misbehave on the first push only."
+        + " --version prints the program's version.",
     )
     g = p.add_argument_group("where")
     g.add_argument("--base-url", default="http://127.0.0.1:7777", help="backend base URL (default %(default)s)")
@@ -35,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--product", help="productID")
     g.add_argument("--count", type=int, help="number of devices")
     g.add_argument("--prefix", default="dev", help="device names are PREFIX00001.. (default %(default)s)")
-    g.add_argument("--version", dest="fw_version", default="0.9.0", metavar="VERSION", help="starting version")
+    g.add_argument("--start-version", dest="fw_version", default="0.9.0", metavar="VERSION",
+                   help="firmware version the devices start on (default %(default)s)")
     g.add_argument("--token", help="admin token (iThings-token header) for fetching device secrets")
     g.add_argument("--create", action="store_true", help="import devices that do not exist yet")
     g.add_argument("--credentials", metavar="FILE", help="CSV productID,deviceName,deviceSecret instead of the API")
@@ -74,7 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--status-interval", type=float, default=5.0, help="seconds between status lines, 0 = none")
     g.add_argument("--json-summary", action="store_true", help="print the final summary as JSON")
     g.add_argument("--log-level", default="WARNING")
+    # --version prints the program's version; "--version X" (the start version, as before
+    # --start-version existed) still works for old scripts and says so on stderr.
+    p.add_argument("--version", dest="legacy_version", nargs="?", const=_PRINT_VERSION,
+                   help=argparse.SUPPRESS)
     return p
+
+
+_PRINT_VERSION = object()
 
 
 def _credentials(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Credential]:
@@ -108,6 +117,14 @@ def _status_line(s: dict) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.legacy_version is _PRINT_VERSION:
+        from backend import __version__
+
+        print(f"ota-devsim {__version__}")
+        return 0
+    if args.legacy_version is not None:
+        print("ota-devsim: '--version VERSION' is now '--start-version VERSION'", file=sys.stderr)
+        args.fw_version = args.legacy_version
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         mix = B.parse_mix(args.mix) if args.mix else None

@@ -113,8 +113,13 @@ class EventStream(QObject):
         self._retry_timer.stop()
         reply, self._reply = self._reply, None
         if reply is not None:
+            reply.readyRead.disconnect(self._on_ready_read)
             reply.finished.disconnect(self._on_finished)
-            reply.abort()
+            # A reply that already failed (the backend died mid-stream) is finishing by
+            # itself; aborting it now would report a second error, which Qt refuses with
+            # "QNetworkReplyImplPrivate::error: Internal problem". Only live ones are aborted.
+            if reply.error() == QNetworkReply.NetworkError.NoError and not reply.isFinished():
+                reply.abort()
             reply.deleteLater()
         self._set_state("stopped")
 

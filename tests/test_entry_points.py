@@ -1,0 +1,64 @@
+"""What a new user types first: help and version answers, with no display and no set-up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def no_display_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    return env
+
+
+def run(*cmd: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(list(cmd), capture_output=True, text=True, timeout=60, env=no_display_env(), **kw)
+
+
+def test_ota_help_explains_every_subcommand_before_any_setup(tmp_path) -> None:
+    # A copy of the launcher alone: no .venv beside it, so any set-up attempt would show.
+    launcher = tmp_path / "ota"
+    launcher.write_bytes((ROOT / "ota").read_bytes())
+    launcher.chmod(0o755)
+    out = run(str(launcher), "--help")
+    assert out.returncode == 0, out.stderr
+    for command in ("app", "backend", "devsim", "test"):
+        assert f"\n  {command}" in out.stdout
+    assert "docs/protocol.md" in out.stdout
+    assert not (tmp_path / ".venv").exists() and out.stderr == ""
+
+
+def test_ota_version_and_unknown_command(tmp_path) -> None:
+    from backend import __version__
+
+    out = run(str(ROOT / "ota"), "--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"ota-desktop {__version__}"
+    bad = run(str(ROOT / "ota"), "lanch")
+    assert bad.returncode == 2 and "unknown command 'lanch'" in bad.stderr
+
+
+def test_desktop_help_and_version_need_no_display() -> None:
+    from backend import __version__
+
+    exe = BIN / "ota-desktop"
+    version = run(str(exe), "--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"ota-desktop {__version__}", version.stderr
+    helped = run(str(exe), "--help")
+    assert helped.returncode == 0 and "usage: ota-desktop" in helped.stdout and "ota-backend" in helped.stdout
+
+
+def test_devsim_version_is_the_programs_and_start_version_has_its_own_flag() -> None:
+    from backend import __version__
+    from backend.devsim.cli import build_parser
+
+    out = run(str(BIN / "ota-devsim"), "--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"ota-devsim {__version__}"
+    args = build_parser().parse_args(["--start-version", "2.0.1", "--product", "p", "--count", "1"])
+    assert args.fw_version == "2.0.1"
+    # the old spelling with a value still sets the start version (older scripts)
+    assert build_parser().parse_args(["--version", "0.8.0"]).legacy_version == "0.8.0"

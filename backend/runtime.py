@@ -43,7 +43,8 @@ class Runtime:
     # ---- start / stop -------------------------------------------------------------------
     def start(self) -> None:
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        from .datadir import secure_data_dir
+        secure_data_dir(s.data_dir)  # 0700 / 0600 (umask 077) before anything is written
         if s.admin_token:
             self.admin_token, where = s.admin_token, "OTA_ADMIN_TOKEN"
         else:
@@ -92,8 +93,10 @@ class Runtime:
 
     def _start_mqtt(self) -> None:
         from .mqtt.dispatcher import Dispatcher
-        from .mqtt.link import MqttLink
+        from .mqtt.link import MqttLink, backend_client_id
         s = self.settings
+        # secret and kept: the persistent session survives restarts, no device can take it over
+        client_id, new_client_id = backend_client_id(s.data_dir)
         if s.mqtt_url:
             url = s.mqtt_url
         else:
@@ -108,8 +111,14 @@ class Runtime:
                 password_file.chmod(0o600)
             host = "0.0.0.0" if s.lan else "127.0.0.1"
             try:
+                tls = None
+                if s.tls:
+                    from .tls import tls_files
+                    files = tls_files(s.data_dir, s.tls_cert_file, s.tls_key_file)
+                    tls = (files.cert, files.key)
                 self.broker = EmbeddedMosquitto(s.data_dir, host=host, port=s.mqtt_port,
-                                                service_user="ota-backend", service_password=password)
+                                                service_user="ota-backend", service_password=password,
+                                                tls=tls, tls_port=s.mqtt_tls_port)
                 self.broker.start(self._device_credentials())
             except BrokerNotFound as exc:
                 raise StartupError(str(exc)) from exc
@@ -123,12 +132,36 @@ class Runtime:
             from .mqtt.presence import LOG_TOPIC
             subscriptions.append((LOG_TOPIC, 0))  # device connects/disconnects
             self.engine.mark_all_offline()  # a fresh broker: nobody is connected yet
-        self.link = MqttLink(url, client_id="ota-backend", on_message=self.dispatcher.on_message,
-                             subscriptions=subscriptions)
+        max_packet = None
+        if self.broker is not None:
+            from .mqtt.broker import MAX_PACKET_SIZE
+            max_packet = MAX_PACKET_SIZE
+        self.link = MqttLink(url, client_id=client_id, on_message=self.dispatcher.on_message,
+                             subscriptions=subscriptions, max_packet_size=max_packet)
         self.engine.publisher = self.link
         self.link.start()
         if not self.link.wait_connected(15):
             log.warning("MQTT broker %s not reachable yet; will keep retrying", self._safe_mqtt_url(url))
+        if new_client_id:
+            threading.Thread(target=self._retire_legacy_session, args=(url,), name="ota-mqtt-legacy",
+                             daemon=True).start()
+
+    def _retire_legacy_session(self, url: str) -> None:
+        """Once, after the switch to a secret client id: messages the broker kept for the old
+        fixed id ``ota-backend`` are applied, then that session is removed."""
+        from .mqtt.link import LEGACY_CLIENT_ID, MqttLink, clear_session
+        try:
+            legacy = MqttLink(url, LEGACY_CLIENT_ID, self.dispatcher.on_message, subscriptions=())
+            legacy.start()
+            try:
+                if legacy.wait_connected(5):
+                    self._stop.wait(2)  # queued messages arrive right after the CONNACK
+            finally:
+                legacy.stop()
+            if clear_session(url, LEGACY_CLIENT_ID):
+                log.info("MQTT: the old client id %s holds no session any more", LEGACY_CLIENT_ID)
+        except Exception:  # noqa: BLE001 - best effort; the broker expires it anyway
+            log.warning("MQTT: could not retire the old session %s", LEGACY_CLIENT_ID, exc_info=True)
 
     @staticmethod
     def _safe_mqtt_url(url: str) -> str:

@@ -420,3 +420,15 @@ def test_cli_reports_a_missing_device_without_create(http: FakeHttpBackend, prod
     rc = cli_main(["--base-url", http.url, "--product", product, "--count", "1", "--until-idle", "0"])
     assert rc == 2
     assert "--create" in capsys.readouterr().err
+
+
+def test_simulator_failure_texts_always_fit_the_protocol() -> None:
+    """A long, multi-line exception text (a long file name, a traceback) must not make the
+    backend refuse the failure report: the device's failure would go unrecorded."""
+    from backend.devsim.messages import progress_report
+    from backend.mqtt.messages import MAX_DESC_CHARS, parse_up
+
+    text = "download failed: " + "名" * 300 + "\nTraceback (most recent call last):\n\x00\x1b[31m"
+    msg = parse_up("$ota/up/progress/P1/dev-0001", progress_report("TOK-001", 7, -1, text))
+    assert msg.step == -1 and len(msg.desc) == MAX_DESC_CHARS and msg.desc.startswith("download failed: 名")
+    assert "\n" not in msg.desc and "\x00" not in msg.desc

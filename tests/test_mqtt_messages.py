@@ -9,6 +9,13 @@ from pathlib import Path
 import pytest
 
 from backend.mqtt.messages import (
+    MAX_DEPTH,
+    MAX_DESC_CHARS,
+    MAX_INT,
+    MAX_PAYLOAD_BYTES,
+    MAX_TOKEN_CHARS,
+    MAX_VERSION_CHARS,
+    VERSION_RE,
     BadMessage,
     Progress,
     PushFile,
@@ -137,6 +144,82 @@ BAD_CASES = {
     "no $ prefix": ("ota/up/report/P1/dev-0001", example("mqtt-up-report.json"), "topic"),
 }
 
+# Hostile input: every limit of the parser (see the MAX_* constants and VERSION_RE).
+_DEEP_ARRAY = b'{"method":"reportInfo","params":{"version":"1.0","x":' + b"[" * 1000 + b"]" * 1000 + b"}}"
+_DEEP_OBJECT = b'{"a":' * 1000 + b"1" + b"}" * 1000
+_NINE_DEEP = (b'{"method":"reportInfo","params":{"version":"1.0","x":'
+              + b"[" * (MAX_DEPTH - 1) + b"]" * (MAX_DEPTH - 1) + b"}}")
+LIMIT_CASES = {
+    "1000 levels of arrays (~2 KB)": (REPORT_TOPIC, _DEEP_ARRAY, "nested"),
+    "1000 levels of objects": (REPORT_TOPIC, _DEEP_OBJECT, "nested"),
+    "1000 levels on the progress topic": (PROGRESS_TOPIC, b"[" * 1000 + b"]" * 1000, "nested"),
+    "one level beyond MAX_DEPTH": (REPORT_TOPIC, _NINE_DEEP, "nested"),
+    "payload over MAX_PAYLOAD_BYTES": (
+        REPORT_TOPIC, example("mqtt-up-report.json") + b" " * MAX_PAYLOAD_BYTES, "payload"),
+    "version of 10 MB": (
+        REPORT_TOPIC, with_changes("mqtt-up-report.json", params={"version": "1" * 10_000_000}), "payload"),
+    "version of 65 characters": (
+        REPORT_TOPIC, with_changes("mqtt-up-report.json", params={"version": "1" * 65}), "params.version"),
+    "version with a trailing newline": (
+        REPORT_TOPIC, with_changes("mqtt-up-report.json", params={"version": "1.0\n"}), "params.version"),
+    "version with a space": (
+        REPORT_TOPIC, with_changes("mqtt-up-report.json", params={"version": "1.0 beta"}), "params.version"),
+    "version starting with a dot": (
+        REPORT_TOPIC, with_changes("mqtt-up-report.json", params={"version": ".1"}), "params.version"),
+    "version with a quote": (
+        REPORT_TOPIC, with_changes("mqtt-up-report.json", params={"version": '1"0'}), "params.version"),
+    "version not ASCII": (
+        REPORT_TOPIC, with_changes("mqtt-up-report.json", params={"version": "版本1"}), "params.version"),
+    "version with NUL": (
+        REPORT_TOPIC, with_changes("mqtt-up-report.json", params={"version": "1\u0000"}), "params.version"),
+    "report id 2**63": (REPORT_TOPIC, with_changes("mqtt-up-report.json", params={"id": 2**63}), "params.id"),
+    "report id 0": (REPORT_TOPIC, with_changes("mqtt-up-report.json", params={"id": 0}), "params.id"),
+    "report id of 4000 digits": (
+        REPORT_TOPIC, with_changes("mqtt-up-report.json", params={"id": 10**4000}), "params.id"),
+    "report id of 5000 digits": (  # beyond Python's int parsing limit: not JSON it can read
+        REPORT_TOPIC, b'{"method":"reportInfo","params":{"version":"1","id":' + b"9" * 5000 + b"}}", "JSON"),
+    "progress id 2**63": (PROGRESS_TOPIC, with_changes("mqtt-up-progress.json", params={"id": 2**63}), "params.id"),
+    "progress id negative": (PROGRESS_TOPIC, with_changes("mqtt-up-progress.json", params={"id": -1}), "params.id"),
+    "timestamp 2**63": (REPORT_TOPIC, with_changes("mqtt-up-report.json", timestamp=2**63), "timestamp"),
+    "timestamp negative": (REPORT_TOPIC, with_changes("mqtt-up-report.json", timestamp=-1), "timestamp"),
+    "timestamp NaN": (REPORT_TOPIC, b'{"method":"reportInfo","timestamp":NaN,"params":{"version":"1"}}', "JSON"),
+    "step of 5000 digits": (
+        PROGRESS_TOPIC, with_changes("mqtt-up-progress.json", params={"step": 10**4000}), "params.step"),
+    "desc over MAX_DESC_CHARS": (
+        PROGRESS_TOPIC, with_changes("mqtt-up-progress.json", params={"desc": "x" * (MAX_DESC_CHARS + 1)}),
+        "params.desc"),
+    "desc with a newline": (
+        PROGRESS_TOPIC, with_changes("mqtt-up-progress.json", params={"desc": "a\nb"}), "params.desc"),
+    "desc with NUL": (PROGRESS_TOPIC, with_changes("mqtt-up-progress.json", params={"desc": "a\u0000"}), "params.desc"),
+    "desc with ESC": (
+        PROGRESS_TOPIC, with_changes("mqtt-up-progress.json", params={"desc": "\x1b[31m"}), "params.desc"),
+    "desc with DEL": (PROGRESS_TOPIC, with_changes("mqtt-up-progress.json", params={"desc": "a\x7f"}), "params.desc"),
+    "desc with a C1 control": (
+        PROGRESS_TOPIC, with_changes("mqtt-up-progress.json", params={"desc": "a\x85"}), "params.desc"),
+    "desc with a lone surrogate": (
+        PROGRESS_TOPIC, b'{"method":"progress","params":{"id":1,"step":1,"desc":"\\ud800"}}', "params.desc"),
+    "clientToken of 65 characters": (
+        REPORT_TOPIC, with_changes("mqtt-up-report.json", clientToken="t" * (MAX_TOKEN_CHARS + 1)), "clientToken"),
+    "clientToken of 1 MB": (REPORT_TOPIC, with_changes("mqtt-up-report.json", clientToken="t" * 1_000_000), "payload"),
+    "clientToken with a newline": (
+        PROGRESS_TOPIC, with_changes("mqtt-up-progress.json", clientToken="t\n"), "clientToken"),
+    "clientToken not ASCII": (
+        PROGRESS_TOPIC, with_changes("mqtt-up-progress.json", clientToken="令牌"), "clientToken"),
+    "msgToken too long": (
+        REPORT_TOPIC,
+        with_changes("mqtt-up-report.json", drop=("clientToken",), msgToken="m" * (MAX_TOKEN_CHARS + 1)),
+        "msgToken"),
+    "module with a slash": (
+        REPORT_TOPIC, with_changes("mqtt-up-report.json", params={"module": "a/b"}), "params.module"),
+    "module of 65 characters": (
+        REPORT_TOPIC, with_changes("mqtt-up-report.json", params={"module": "m" * 65}), "params.module"),
+    "method of 10 KB": (REPORT_TOPIC, with_changes("mqtt-up-report.json", method="m" * 10_000), "method"),
+    "deviceName too long": ("$ota/up/report/P1/" + "d" * 129, example("mqtt-up-report.json"), "deviceName"),
+    "deviceName with a control character": ("$ota/up/report/P1/d\x01", example("mqtt-up-report.json"), "deviceName"),
+    "topic of 1 MB": ("$ota/up/report/P1/" + "d" * 1_000_000, example("mqtt-up-report.json"), "topic"),
+}
+BAD_CASES.update(LIMIT_CASES)
+
 
 @pytest.mark.parametrize("topic,payload,field", BAD_CASES.values(), ids=BAD_CASES.keys())
 def test_malformed_is_rejected_naming_the_field(topic, payload, field):
@@ -146,6 +229,56 @@ def test_malformed_is_rejected_naming_the_field(topic, payload, field):
 
 def test_bad_message_is_a_value_error():
     assert issubclass(BadMessage, ValueError)
+
+
+@pytest.mark.parametrize("topic,payload,field", LIMIT_CASES.values(), ids=LIMIT_CASES.keys())
+def test_refusals_stay_short(topic, payload, field):
+    """What a device sent is never echoed at length (logs, error acknowledgements)."""
+    with pytest.raises(BadMessage) as caught:
+        parse_up(topic, payload)
+    assert len(str(caught.value)) < 300
+
+
+def test_limits_accept_their_boundaries():
+    longest = with_changes("mqtt-up-report.json", clientToken="t" * MAX_TOKEN_CHARS, timestamp=MAX_INT,
+                           params={"version": "V" + "0._+-" * 12 + "abc", "id": MAX_INT, "module": "m" * 64})
+    msg = parse_up(REPORT_TOPIC, longest)
+    assert (len(msg.version), msg.record_id, msg.timestamp, len(msg.client_token)) == (64, MAX_INT, MAX_INT, 64)
+    progress = parse_up(PROGRESS_TOPIC, with_changes("mqtt-up-progress.json",
+                                                     params={"id": MAX_INT, "desc": "校" * MAX_DESC_CHARS}))
+    assert progress.record_id == MAX_INT and len(progress.desc) == MAX_DESC_CHARS
+    emoji = parse_up(PROGRESS_TOPIC, with_changes("mqtt-up-progress.json", params={"desc": "a b (c) 😀"}))
+    assert emoji.desc == "a b (c) 😀"
+    at_limit = example("mqtt-up-report.json")
+    at_limit += b" " * (MAX_PAYLOAD_BYTES - len(at_limit))
+    assert len(at_limit) == MAX_PAYLOAD_BYTES and parse_up(REPORT_TOPIC, at_limit).version == "0.9.0"
+    depth = MAX_DEPTH - 2  # the message object and params count too
+    nested = b'{"method":"reportInfo","params":{"version":"1.0","x":' + b"[" * depth + b"]" * depth + b"}}"
+    assert parse_up(REPORT_TOPIC, nested).version == "1.0"
+    empty_module = with_changes("mqtt-up-report.json", params={"module": ""})
+    assert parse_up(REPORT_TOPIC, empty_module).module == "default"
+
+
+@pytest.mark.parametrize("version", ["1", "1.0.0", "v2.0.0-rc.1+build_7", "A" * MAX_VERSION_CHARS, "0_9"])
+def test_version_rule_accepts(version):
+    assert VERSION_RE.fullmatch(version) and VERSION_RE.match(version)
+    assert parse_up(REPORT_TOPIC, with_changes("mqtt-up-report.json", params={"version": version})).version == version
+
+
+@pytest.mark.parametrize("version", ["", "1.0\n", "\n1.0", "-1", "_1", "+1", ".1", "1 0", "1,0", "1/0", "1\\0",
+                                     "A" * (MAX_VERSION_CHARS + 1), "١٢", "1.0\x00", "ｖ1"])
+def test_version_rule_refuses(version):
+    """Anchored at both ends: ``match`` is as strict as ``fullmatch`` (no ``$`` newline gap)."""
+    assert not VERSION_RE.fullmatch(version) and not VERSION_RE.match(version)
+
+
+def test_refusal_carries_the_valid_client_token_for_the_acknowledgement():
+    with pytest.raises(BadMessage) as caught:
+        parse_up(PROGRESS_TOPIC, with_changes("mqtt-up-progress.json", clientToken="tok-1", params={"step": 0}))
+    assert caught.value.client_token == "tok-1"
+    with pytest.raises(BadMessage) as caught:
+        parse_up(PROGRESS_TOPIC, with_changes("mqtt-up-progress.json", clientToken="t" * 5000))
+    assert caught.value.client_token == ""
 
 
 # --------------------------------------------------------------------------- building

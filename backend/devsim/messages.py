@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from backend.mqtt.messages import MAX_DESC_CHARS
+
 MODULE = "default"
 
 #: The digest algorithms a push may name in ``signMethod`` (spec section 4).
@@ -50,7 +52,14 @@ def version_report(client_token: str, version: str, record_id: int | None = None
     return _dump({"method": "reportInfo", "clientToken": client_token, "timestamp": now_ms(), "params": params})
 
 
+def wire_desc(desc: str) -> str:
+    """A failure text as the protocol allows it: no control characters, at most MAX_DESC_CHARS."""
+    flat = "".join(" " if ord(c) < 32 or 127 <= ord(c) < 160 or 0xD800 <= ord(c) < 0xE000 else c for c in desc)
+    return flat if len(flat) <= MAX_DESC_CHARS else flat[: MAX_DESC_CHARS - 1] + "…"
+
+
 def progress_report(client_token: str, record_id: int, step: int, desc: str) -> bytes:
+    desc = wire_desc(desc)
     return _dump(
         {
             "method": "progress",

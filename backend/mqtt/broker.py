@@ -36,6 +36,7 @@ __all__ = [
     "BrokerNotFound",
     "DeviceCredential",
     "EmbeddedMosquitto",
+    "MAX_PACKET_SIZE",
     "credential_problem",
     "find_mosquitto",
     "mosquitto_env",
@@ -52,6 +53,12 @@ _SYSTEM_PATH = "/usr/sbin/mosquitto"
 _PBKDF2_ITERATIONS = 101  # what mosquitto_passwd 2.0 writes
 _SALT_BYTES = 12
 _LOG_ROTATE_BYTES = 10 * 1024 * 1024
+#: Largest MQTT packet (whole PUBLISH: header, topic, payload) the embedded broker accepts;
+#: a client sending a larger one is disconnected and the message never reaches anyone.
+#: Device messages need < 1 KiB (the backend refuses payloads above
+#: ``messages.MAX_PAYLOAD_BYTES``, 16 KiB); the backend's own largest push, 20 files with
+#: 512-character UTF-8 names and presigned URLs, is about 135 KB, typical pushes < 1 KB.
+MAX_PACKET_SIZE = 256 * 1024
 # Characters that would break a topic level, the password file (``user:hash``) or an ACL
 # line; ``&`` in a productID would make ``{p}&{d}`` ambiguous.
 _BAD_IN_NAME = frozenset("/+#:\x00") | {chr(c) for c in range(0x20)} | {" ", "\x7f"}
@@ -245,6 +252,8 @@ class EmbeddedMosquitto:
         *,
         executable: str | None = None,
         start_timeout: float = 10.0,
+        tls: tuple[Path, Path] | None = None,
+        tls_port: int = 8883,
     ) -> None:
         problem = _name_problem("service user", service_user)
         if problem or "&" in service_user:
@@ -255,6 +264,8 @@ class EmbeddedMosquitto:
         self.service_user = service_user
         self.service_password = service_password or secrets.token_urlsafe(24)
         self._executable = executable
+        self.tls = tls  # (certificate, key): a second listener speaking MQTT over TLS
+        self.tls_port = int(tls_port)
         self.start_timeout = start_timeout
         self._proc: subprocess.Popen[bytes] | None = None
         self._wanted = False  # started and not stopped: ensure_running brings it back
@@ -329,6 +340,7 @@ class EmbeddedMosquitto:
             "persistent_client_expiration 30d",
             "max_queued_messages 100000",
             "max_inflight_messages 100",
+            f"max_packet_size {MAX_PACKET_SIZE}",
             "set_tcp_nodelay true",
             "log_dest stdout",
             # connects and disconnects reach the backend on $SYS/broker/log/N: device online state
@@ -338,6 +350,10 @@ class EmbeddedMosquitto:
             "log_type notice",
             "log_timestamp_format %Y-%m-%dT%H:%M:%S",
         ]
+        if self.tls is not None:
+            cert, key = self.tls
+            lines += [f"listener {self.tls_port} {self.host}" if self.host else f"listener {self.tls_port}",
+                      f"certfile {cert}", f"keyfile {key}"]
         user = _current_user()
         if user:
             # Started as root, mosquitto would switch to user "mosquitto", which cannot

@@ -1,8 +1,14 @@
-"""Device messages from the broker into the OTA engine, in batches, on one worker thread."""
+"""Device messages from the broker into the OTA engine, in batches, on one worker thread.
+
+The worker can never die of a message: parsing is contained per message (anything but a
+well-formed message is refused and counted), applying per batch (a batch that fails is applied
+again message by message, so one bad message cannot discard other devices' messages), and the
+loop itself logs and goes on after anything unexpected. ``alive`` tells health checks whether
+the thread runs and is not stuck in one batch.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -15,6 +21,55 @@ from .presence import LOG_TOPIC, PresenceTracker
 log = logging.getLogger(__name__)
 BATCH = 500
 GATHER_S = 0.005
+#: A batch still being applied after this long means the worker is stuck (``alive`` is False).
+STUCK_AFTER_S = 120.0
+#: At most one "rejected message" line per device per this many seconds (the rest are counted).
+REJECT_LOG_EVERY_S = 60.0
+#: Applying a failed batch one by one gives up after this long if not one message succeeded
+#: (the database is down, say: each attempt might wait for a timeout).
+RETRY_BUDGET_S = 30.0
+#: Longest error text sent back in an error acknowledgement.
+_MAX_ACK_STATUS = 200
+
+
+class _RateLimitedLog:
+    """One log line per key per ``every_s``; the next line says how many were suppressed."""
+
+    MAX_KEYS = 10_000
+
+    def __init__(self, every_s: float = REJECT_LOG_EVERY_S, clock: Callable[[], float] = time.monotonic):
+        self.every_s, self.clock = every_s, clock
+        self._last: dict[str, tuple[float, int]] = {}  # key -> (time of the last line, suppressed since)
+
+    def __call__(self, key: str, level: int, fmt: str, *args: object, exc_info: bool = False) -> bool:
+        now = self.clock()
+        last = self._last.get(key)
+        if last is not None and now - last[0] < self.every_s:
+            self._last[key] = (last[0], last[1] + 1)
+            return False
+        if len(self._last) >= self.MAX_KEYS:  # many devices: forget the quiet ones
+            self._last = {k: v for k, v in self._last.items() if now - v[0] < self.every_s}
+        suppressed = last[1] if last is not None else 0
+        if suppressed:
+            fmt += " (%d more like it in the last %gs not logged)"
+            args = (*args, suppressed, self.every_s)
+        log.log(level, fmt, *args, exc_info=exc_info)
+        self._last[key] = (now, 0)
+        return True
+
+
+def _device_key(topic: object) -> str:
+    """``productID/deviceName`` of an up topic, else the (shortened) topic: the rate-limit key."""
+    text = topic if isinstance(topic, str) else repr(topic)
+    parts = text.split("/")
+    if len(parts) == 5 and parts[0] == "$ota":
+        return f"{parts[3][:128]}/{parts[4][:128]}"
+    return text[:200]
+
+
+def _short(text: object, limit: int = 300) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Dispatcher:
@@ -26,6 +81,11 @@ class Dispatcher:
         self.presence = PresenceTracker()
         self.handled = 0
         self.rejected = 0
+        self.failed = 0  # well-formed messages the engine could not apply
+        self.loop_errors = 0  # unexpected exceptions caught by the loop itself
+        self._busy_since: float | None = None  # monotonic start of the batch in work, None when idle
+        self._drained = threading.Event()
+        self._log_limited = _RateLimitedLog()
 
     def start(self) -> None:
         self._thread.start()
@@ -34,6 +94,14 @@ class Dispatcher:
         self._queue.put(None)
         self._thread.join(10)
 
+    @property
+    def alive(self) -> bool:
+        """The worker thread runs and is not stuck in one batch (health)."""
+        if not self._thread.is_alive():
+            return False
+        busy_since = self._busy_since
+        return busy_since is None or time.monotonic() - busy_since < STUCK_AFTER_S
+
     def on_message(self, topic: str, payload: bytes) -> None:
         """Called on the MQTT client's thread: only enqueue."""
         self._queue.put((topic, payload))
@@ -41,68 +109,118 @@ class Dispatcher:
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until everything received so far has been applied (tests, shutdown)."""
         done = threading.Event()
+        self._drained = done  # before the marker: the worker may reach it at once
         self._queue.put(("__drain__", b""))
-        self._drained = done
         return done.wait(timeout)
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            if self._queue.qsize() < BATCH:
-                time.sleep(GATHER_S)  # under load, a few ms gather a batch worth one transaction
-            batch = [item]
-            while len(batch) < BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = None in batch
-            parsed = []
-            drained = False
-            for it in batch:
-                if it is None:
-                    continue
-                topic, payload = it
-                if topic == "__drain__":
-                    drained = True
-                    continue
+            try:
+                if self._run_once():
+                    return
+            except Exception:  # noqa: BLE001 - the worker must outlive anything a batch does
+                self.loop_errors += 1
+                self._busy_since = None
+                log.exception("device message worker: unexpected error; going on")
+                time.sleep(0.1)  # never spin on a repeating failure
+
+    def _run_once(self) -> bool:
+        """Take one batch from the queue and apply it; True once asked to stop."""
+        item = self._queue.get()
+        if self._queue.qsize() < BATCH:
+            time.sleep(GATHER_S)  # under load, a few ms gather a batch worth one transaction
+        batch = [item]
+        while len(batch) < BATCH:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        stop = None in batch
+        drained = any(it is not None and it[0] == "__drain__" for it in batch)
+        self._busy_since = time.monotonic()
+        try:
+            self._apply(self._parse(batch))
+        except Exception:  # noqa: BLE001 - contained here so a stop or drain in the batch still counts
+            self.loop_errors += 1
+            log.exception("device message worker: a batch of %d items failed unexpectedly", len(batch))
+        finally:
+            self._busy_since = None
+            if drained:
+                self._drained.set()
+        return stop
+
+    def _parse(self, batch: list) -> list:
+        parsed = []
+        for it in batch:
+            if it is None or it[0] == "__drain__":
+                continue
+            topic, payload = it
+            try:
                 if topic == LOG_TOPIC:
                     seen = self.presence.feed(payload)
                     if seen is not None:
                         parsed.append(seen)
                     continue
-                try:
-                    parsed.append(wire.parse_up(topic, payload))
-                except wire.BadMessage as exc:
-                    self.rejected += 1
-                    log.warning("rejected message on %s: %s", topic, exc)
-                    self._error_ack(topic, payload, exc)
-            if parsed:
-                try:
-                    self._handle(parsed)
-                    self.handled += len(parsed)
-                except Exception:  # noqa: BLE001
-                    log.exception("could not apply %d device messages", len(parsed))
-            if drained:
-                self._drained.set()
-            if stop:
-                return
+                parsed.append(wire.parse_up(topic, payload))
+            except wire.BadMessage as exc:
+                self.rejected += 1
+                self._log_limited(_device_key(topic), logging.WARNING, "rejected message on %s: %s",
+                                  _short(topic, 200), _short(exc))
+                self._error_ack(topic, exc)
+            except Exception as exc:  # noqa: BLE001 - a parser bug must not cost the batch
+                self.rejected += 1
+                self._log_limited(_device_key(topic), logging.ERROR, "could not read a message on %s: %s",
+                                  _short(topic, 200), _short(repr(exc)), exc_info=True)
+        return parsed
 
-    def _error_ack(self, topic: str, payload: bytes, exc: Exception) -> None:
-        """A malformed progress message still gets an error acknowledgement, when it can be addressed."""
-        parts = topic.split("/")
-        if len(parts) != 5 or parts[:3] != ["$ota", "up", "progress"] or not parts[3] or not parts[4]:
+    def _apply(self, parsed: list) -> None:
+        if not parsed:
             return
-        token = ""
         try:
-            doc = json.loads(payload)
-            if isinstance(doc, dict):
-                tok = doc.get("clientToken", doc.get("msgToken", ""))
-                token = tok if isinstance(tok, str) else ""
-        except ValueError:
-            pass
-        try:
-            self._reply(wire.topic_down_progress(parts[3], parts[4]),
-                        wire.progress_reply(token, code=100006, status=str(exc)))
+            self._handle(parsed)
+            self.handled += len(parsed)
+            return
         except Exception:  # noqa: BLE001
-            log.exception("could not send an error acknowledgement")
+            if len(parsed) == 1:
+                self._not_applied(parsed[0])
+                return
+            log.warning("could not apply a batch of %d device messages; applying them one by one",
+                        len(parsed), exc_info=True)
+        started, any_applied = time.monotonic(), False
+        for i, msg in enumerate(parsed):  # one bad message must not discard the other devices' messages
+            if not any_applied and i and time.monotonic() - started > RETRY_BUDGET_S:
+                self.failed += len(parsed) - i
+                log.error("%d device messages not applied: none of the first %d could be applied within %gs",
+                          len(parsed) - i, i, RETRY_BUDGET_S)
+                return
+            try:
+                self._handle([msg])
+                self.handled += 1
+                any_applied = True
+            except Exception:  # noqa: BLE001
+                self._not_applied(msg)
+
+    def _not_applied(self, msg: object) -> None:
+        self.failed += 1
+        key = f"{getattr(msg, 'product_id', '?')}/{getattr(msg, 'device_name', '?')}"
+        self._log_limited(f"apply:{key}", logging.ERROR, "device message from %s not applied: %s",
+                          key, _short(repr(msg)), exc_info=True)
+
+    def _error_ack(self, topic: str, exc: wire.BadMessage) -> None:
+        """A malformed progress message still gets an error acknowledgement, when it can be addressed.
+
+        The token is the one ``parse_up`` found valid (never the raw payload read again), the
+        status is the shortened error text: building the answer cannot fail on what a device sent.
+        """
+        try:
+            parts = topic.split("/")
+            if len(parts) != 5 or parts[:3] != ["$ota", "up", "progress"] or not parts[3] or not parts[4]:
+                return
+            token = getattr(exc, "client_token", "") or ""
+            if not isinstance(token, str) or wire.TOKEN_RE.fullmatch(token) is None:
+                token = ""
+            self._reply(wire.topic_down_progress(parts[3], parts[4]),
+                        wire.progress_reply(token, code=100006, status=_short(exc, _MAX_ACK_STATUS)))
+        except Exception:  # noqa: BLE001
+            self._log_limited(f"ack:{_device_key(topic)}", logging.WARNING,
+                              "could not send an error acknowledgement on %s", _short(topic, 200), exc_info=True)

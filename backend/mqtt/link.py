@@ -8,26 +8,109 @@
 - ``publish`` may be called from any thread at any time; while disconnected paho keeps
   QoS 1 messages and sends them after the reconnect.
 - Exceptions from the callbacks are logged and never stop the network loop.
+- The backend's client id is secret (``backend_client_id``): MQTT gives a client id to
+  whoever connects with it last, so a guessable id would let any device take the backend's
+  session over.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import ssl
+import string
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-__all__ = ["MqttLink", "BrokerAddress", "parse_mqtt_url"]
+__all__ = ["MqttLink", "BrokerAddress", "parse_mqtt_url", "backend_client_id", "clear_session",
+           "LEGACY_CLIENT_ID", "CLIENT_ID_FILE"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SUBSCRIPTIONS: tuple[tuple[str, int], ...] = (("$ota/up/#", 1),)
 _CA_PARAMS = ("ca", "cafile", "ca_file", "ca_certs")
+#: The fixed client id of earlier versions: guessable, so any device could take it over.
+LEGACY_CLIENT_ID = "ota-backend"
+#: File in the data directory holding the backend's own client id (mode 0600).
+CLIENT_ID_FILE = "mqtt-client-id"
+_ID_ALPHABET = string.ascii_letters + string.digits
+_ID_RANDOM_CHARS = 20  # about 119 bits: not guessable
+
+
+def _valid_client_id(text: str) -> bool:
+    prefix = LEGACY_CLIENT_ID + "-"
+    rest = text[len(prefix):]
+    return text.startswith(prefix) and len(rest) >= 16 and all(c in _ID_ALPHABET for c in rest)
+
+
+def backend_client_id(data_dir: Path) -> tuple[str, bool]:
+    """The backend's MQTT client id, ``ota-backend-<20 random letters and digits>``.
+
+    Made once and kept in ``<data_dir>/mqtt-client-id`` (0600), so the persistent session
+    survives restarts while no device can guess the id and take the session over. Returns
+    ``(client_id, created)``; ``created`` is True when it was made now (a new data directory,
+    or one from a version that used the fixed id ``ota-backend``).
+    """
+    path = Path(data_dir) / CLIENT_ID_FILE
+    try:
+        current = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        current = ""
+    if _valid_client_id(current):
+        return current, False
+    client_id = LEGACY_CLIENT_ID + "-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_RANDOM_CHARS))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(client_id + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return client_id, True
+
+
+def clear_session(url: str, client_id: str, timeout: float = 5.0) -> bool:
+    """Connect once as ``client_id`` with a clean session and leave: the broker drops that
+    client id's persistent session (its subscriptions and queued messages).
+
+    Used once to retire the backend's old, guessable session ``ota-backend``. Best effort:
+    returns False if the broker could not be reached or refused the connection.
+    """
+    address = parse_mqtt_url(url)
+    client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id,
+                         clean_session=True, protocol=paho.MQTTv311)
+    if address.username is not None:
+        client.username_pw_set(address.username, address.password)
+    if address.tls:
+        client.tls_set(ca_certs=address.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+    result: list = []
+    client.on_connect = lambda c, u, flags, rc, props: result.append(rc)
+    try:
+        client.connect(address.host, address.port, keepalive=10)
+        deadline = time.monotonic() + timeout
+        while not result and time.monotonic() < deadline:
+            client.loop(0.05)
+        if result and not result[0].is_failure:
+            client.disconnect()
+            client.loop(0.05)
+            return True
+        return False
+    except Exception as exc:  # noqa: BLE001 - best effort
+        log.debug("could not clear the MQTT session %s: %s", client_id, exc)
+        return False
+    finally:
+        close = getattr(client, "_sock_close", None)
+        if close is not None:
+            close()
+        _close_wakeup_sockets(client)
 
 
 @dataclass(frozen=True)
@@ -108,6 +191,7 @@ class MqttLink:
         keepalive: int = 30,
         reconnect_delay: tuple[int, int] = (1, 30),
         max_inflight: int = 100,
+        max_packet_size: int | None = None,
     ) -> None:
         if not client_id:
             raise ValueError("a persistent session needs a fixed, non-empty client id")
@@ -117,6 +201,9 @@ class MqttLink:
         self._on_state = on_state
         self._subscriptions = [(topic, int(qos)) for topic, qos in subscriptions]
         self._keepalive = keepalive
+        # A PUBLISH larger than the broker accepts would get the link disconnected, and paho
+        # would send it again after every reconnect: refuse it here instead.
+        self._max_packet_size = max_packet_size
         self._connected = threading.Event()
         self._started = False
         self._stopping = False
@@ -196,6 +283,13 @@ class MqttLink:
         Returns False only if the message could not be queued (logged); a QoS 0
         message while disconnected is dropped and also returns False.
         """
+        if self._max_packet_size is not None:
+            size = len(payload.encode("utf-8") if isinstance(payload, str) else payload)
+            packet = size + len(topic.encode("utf-8")) + 16  # fixed header, topic length, packet id
+            if packet > self._max_packet_size:
+                log.error("MQTT publish to %s not sent: %d bytes, more than the broker's limit of %d",
+                          topic, packet, self._max_packet_size)
+                return False
         info = self._client.publish(topic, payload, qos=qos)
         rc = info.rc
         if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:

@@ -5,11 +5,18 @@ Pure Python, no MQTT library: the domain layer gets plain frozen dataclasses fro
 
 Parsing is strict: anything that is not exactly the documented shape raises
 ``BadMessage`` whose text names the offending field, so the caller can log it and move on.
+
+Parsing is also bounded, since any device (or anyone holding a device's secret) can publish:
+``parse_up`` never raises anything but ``BadMessage``, whatever the bytes. The limits are the
+``MAX_*`` constants and the ``*_RE`` patterns below: payload size (checked before decoding),
+JSON nesting depth, integer ranges (signed 64-bit, what the database stores) and per-field
+string lengths and character sets.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import string
 import time
@@ -33,6 +40,18 @@ __all__ = [
     "SUBSCRIBE_UP",
     "STEP_MIN",
     "STEP_MAX",
+    "MAX_PAYLOAD_BYTES",
+    "MAX_DEPTH",
+    "MAX_INT",
+    "MAX_NAME_CHARS",
+    "MAX_VERSION_CHARS",
+    "MAX_MODULE_CHARS",
+    "MAX_DESC_CHARS",
+    "MAX_TOKEN_CHARS",
+    "VERSION_RE",
+    "MODULE_RE",
+    "TOKEN_RE",
+    "is_valid_version",
 ]
 
 #: Subscription that receives every device → backend message (``#`` alone would not: ``$`` topic).
@@ -42,12 +61,54 @@ SUBSCRIBE_UP = "$ota/up/#"
 STEP_MIN = -4
 STEP_MAX = 100
 
+# ---- limits of a device message (docs cite these names) ----
+#: Largest payload accepted, in bytes, checked before it is decoded.
+MAX_PAYLOAD_BYTES = 16 * 1024
+#: Deepest JSON nesting accepted (the protocol needs 2: the message object and ``params``).
+MAX_DEPTH = 8
+#: Largest ``id`` / ``timestamp``: a signed 64-bit integer, what the database columns hold.
+MAX_INT = 2**63 - 1
+#: Longest productID / deviceName accepted as a topic level.
+MAX_NAME_CHARS = 128
+MAX_VERSION_CHARS = 64
+MAX_MODULE_CHARS = 64
+MAX_DESC_CHARS = 256
+MAX_TOKEN_CHARS = 64
+
+#: A firmware or device version: 1-64 of ``A-Za-z0-9._+-``, starting with a letter or digit.
+#: The one rule for versions, over MQTT and (to be shared) over HTTP. Ends in ``\Z`` so that
+#: ``match`` is as safe as ``fullmatch`` (``$`` would let "1.0\n" through).
+VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+\-]{0,%d}\Z" % (MAX_VERSION_CHARS - 1))
+#: ``params.module``: 1-64 of ``A-Za-z0-9._+-``.
+MODULE_RE = re.compile(r"[A-Za-z0-9._+\-]{1,%d}\Z" % MAX_MODULE_CHARS)
+#: ``clientToken`` / ``msgToken``: 0-64 printable ASCII characters (space included).
+TOKEN_RE = re.compile(r"[\x20-\x7e]{0,%d}\Z" % MAX_TOKEN_CHARS)
+
+
+def is_valid_version(value: object) -> bool:
+    """Whether ``value`` is a version by ``VERSION_RE`` (a ``str``, whole string matched)."""
+    return isinstance(value, str) and VERSION_RE.fullmatch(value) is not None
+
+
 _UP_KINDS = {"report": "reportInfo", "progress": "progress"}
 _FORBIDDEN_IN_LEVEL = frozenset("/+#\x00")
 
 
 class BadMessage(ValueError):
-    """A device message that does not follow the protocol; the text names what is wrong."""
+    """A device message that does not follow the protocol; the text names what is wrong.
+
+    ``client_token`` is the message's valid ``clientToken``/``msgToken`` when parsing got that
+    far (for the error acknowledgement), else ``""``.
+    """
+
+    client_token: str = ""
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    """A short, printable rendering of a device-supplied value for an error text."""
+    if not isinstance(value, str):
+        return type(value).__name__
+    return repr(value[:limit]) + ("..." if len(value) > limit else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +181,8 @@ def topic_down_progress(product_id: str, device_name: str) -> str:
 
 def parse_up_topic(topic: str) -> tuple[str, str, str]:
     """``$ota/up/{kind}/{p}/{d}`` → ``(kind, p, d)``; ``BadMessage`` for any other topic."""
+    if not isinstance(topic, str) or len(topic) > 2 * MAX_NAME_CHARS + 20:
+        raise BadMessage(f"topic {_show(topic)} is not an OTA up topic (too long or not text)")
     parts = topic.split("/")
     if (
         len(parts) != 5
@@ -132,15 +195,21 @@ def parse_up_topic(topic: str) -> tuple[str, str, str]:
         or "#" in topic
     ):
         raise BadMessage(
-            f"topic {topic!r} is not $ota/up/report/{{productID}}/{{deviceName}} "
+            f"topic {_show(topic, 80)} is not $ota/up/report/{{productID}}/{{deviceName}} "
             "or $ota/up/progress/{productID}/{deviceName}"
         )
+    for what, level in (("productID", parts[3]), ("deviceName", parts[4])):
+        if len(level) > MAX_NAME_CHARS or _CONTROL.search(level):
+            raise BadMessage(f"topic: {what} {_show(level)} is longer than {MAX_NAME_CHARS} "
+                             "characters or contains control characters")
     return parts[2], parts[3], parts[4]
 
 
 # --------------------------------------------------------------------------- parsing
 
 _MISSING = object()
+#: C0/C1 controls, DEL and lone surrogates (which no database encoding can store).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _is_int(value: Any) -> bool:
@@ -159,6 +228,15 @@ def _get_str(obj: Mapping[str, Any], key: str, where: str, default: Any = _MISSI
     return value
 
 
+def _get_text(obj: Mapping[str, Any], key: str, where: str, pattern: re.Pattern[str], rule: str,
+              default: Any = _MISSING) -> str:
+    """A string field that must ``fullmatch`` ``pattern`` (``rule`` says it in words)."""
+    value = _get_str(obj, key, where, default)
+    if pattern.fullmatch(value) is None:
+        raise BadMessage(f"{where}{key}: {_show(value)} is not {rule}")
+    return value
+
+
 def _get_int(obj: Mapping[str, Any], key: str, where: str, default: Any = _MISSING) -> int:
     value = obj.get(key, _MISSING)
     if value is _MISSING:
@@ -170,48 +248,111 @@ def _get_int(obj: Mapping[str, Any], key: str, where: str, default: Any = _MISSI
     return value
 
 
+def _get_bounded_int(obj: Mapping[str, Any], key: str, where: str, low: int,
+                     default: Any = _MISSING) -> int:
+    value = _get_int(obj, key, where, default)
+    if value is None:  # an optional field that is absent
+        return value
+    if not low <= value <= MAX_INT:
+        digits = str(value) if -10**30 < value < 10**30 else f"a {value.bit_length()}-bit number"
+        raise BadMessage(f"{where}{key}: {digits} is not in {low}..2^63-1")
+    return value
+
+
+_TOKEN_RULE = f"at most {MAX_TOKEN_CHARS} printable ASCII characters"
+_VERSION_RULE = f"1-{MAX_VERSION_CHARS} characters of A-Za-z0-9._+- starting with a letter or digit"
+_MODULE_RULE = f"1-{MAX_MODULE_CHARS} characters of A-Za-z0-9._+-"
+
+
 def _client_token(body: Mapping[str, Any]) -> str:
     if "clientToken" in body:
-        return _get_str(body, "clientToken", "")
-    return _get_str(body, "msgToken", "", default="")
+        return _get_text(body, "clientToken", "", TOKEN_RE, _TOKEN_RULE)
+    return _get_text(body, "msgToken", "", TOKEN_RE, _TOKEN_RULE, default="")
+
+
+def _depth_exceeds(doc: Any, limit: int) -> bool:
+    """Whether ``doc`` nests containers deeper than ``limit`` (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def parse_up(topic: str, payload: bytes) -> Report | Progress:
     """Decode one device → backend message.
 
     Raises ``BadMessage`` (naming the field) for a wrong topic, a payload that is not UTF-8
-    JSON object, a wrong ``method`` or any field of the wrong type or range.
+    JSON object, a wrong ``method`` or any field of the wrong type or range, and for any
+    payload beyond the limits (``MAX_*``, ``*_RE``). Nothing else ever escapes.
     """
     kind, product_id, device_name = parse_up_topic(topic)
+    try:
+        size = len(payload)
+    except TypeError:
+        raise BadMessage(f"payload: expected bytes, got {type(payload).__name__}") from None
+    if size > MAX_PAYLOAD_BYTES:
+        raise BadMessage(f"payload: {size} bytes, more than the limit of {MAX_PAYLOAD_BYTES}")
     try:
         text = bytes(payload).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadMessage(f"payload is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except TypeError:
+        raise BadMessage(f"payload: expected bytes, got {type(payload).__name__}") from None
     try:
-        body = json.loads(text)
-    except ValueError as exc:
-        raise BadMessage(f"payload is not JSON: {exc}") from None
+        body = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise BadMessage(f"payload: JSON nested deeper than the limit of {MAX_DEPTH}") from None
+    except ValueError as exc:  # also int strings longer than Python's digit limit
+        raise BadMessage(f"payload is not JSON: {str(exc)[:120]}") from None
+    if _depth_exceeds(body, MAX_DEPTH):
+        raise BadMessage(f"payload: JSON nested deeper than the limit of {MAX_DEPTH}")
     if not isinstance(body, dict):
         raise BadMessage(f"payload: expected a JSON object, got {type(body).__name__}")
 
-    method = _get_str(body, "method", "")
-    expected = _UP_KINDS[kind]
-    if method != expected:
-        raise BadMessage(f"method: expected {expected!r} on a {kind} topic, got {method!r}")
     client_token = _client_token(body)
-    timestamp = _get_int(body, "timestamp", "", default=0)
+    try:
+        method = _get_str(body, "method", "")
+        expected = _UP_KINDS[kind]
+        if method != expected:
+            raise BadMessage(f"method: expected {expected!r} on a {kind} topic, got {_show(method)}")
+        return _parse_body(kind, product_id, device_name, body, client_token)
+    except BadMessage as exc:
+        exc.client_token = client_token  # valid: the error acknowledgement may echo it
+        raise
+
+
+def _parse_body(kind: str, product_id: str, device_name: str, body: dict[str, Any],
+                client_token: str) -> Report | Progress:
+    timestamp = _get_bounded_int(body, "timestamp", "", 0, default=0)
     params = body.get("params", _MISSING)
     if params is _MISSING:
         raise BadMessage("params: missing")
     if not isinstance(params, dict):
         raise BadMessage(f"params: expected an object, got {type(params).__name__}")
     module = _get_str(params, "module", "params.", default="default") or "default"
+    if MODULE_RE.fullmatch(module) is None:
+        raise BadMessage(f"params.module: {_show(module)} is not {_MODULE_RULE}")
 
     if kind == "report":
         version = _get_str(params, "version", "params.")
         if not version:
             raise BadMessage("params.version: empty")
-        record_id = _get_int(params, "id", "params.", default=None)
+        if VERSION_RE.fullmatch(version) is None:
+            raise BadMessage(f"params.version: {_show(version)} is not {_VERSION_RULE}")
+        record_id = _get_bounded_int(params, "id", "params.", 1, default=None)
         return Report(
             product_id=product_id,
             device_name=device_name,
@@ -222,11 +363,16 @@ def parse_up(topic: str, payload: bytes) -> Report | Progress:
             record_id=record_id,
         )
 
-    record_id = _get_int(params, "id", "params.")
+    record_id = _get_bounded_int(params, "id", "params.", 1)
     step = _get_int(params, "step", "params.")
     if step == 0 or not STEP_MIN <= step <= STEP_MAX:
-        raise BadMessage(f"params.step: {step} is not in {STEP_MIN}..-1 or 1..{STEP_MAX}")
+        shown = step if -1000 < step < 1000 else "a number"
+        raise BadMessage(f"params.step: {shown} is not in {STEP_MIN}..-1 or 1..{STEP_MAX}")
     desc = _get_str(params, "desc", "params.", default="")
+    if len(desc) > MAX_DESC_CHARS:
+        raise BadMessage(f"params.desc: {len(desc)} characters, more than the limit of {MAX_DESC_CHARS}")
+    if _CONTROL.search(desc):
+        raise BadMessage("params.desc: contains control characters (or a lone surrogate)")
     return Progress(
         product_id=product_id,
         device_name=device_name,

@@ -30,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mqtt-port", type=int, help="embedded broker's port (default 1883; 0 picks a free one)")
     p.add_argument("--lan", action="store_true", default=None,
                    help="let the embedded broker and the HTTP server listen on all interfaces")
+    p.add_argument("--tls", action="store_true", default=None,
+                   help="serve HTTPS with --tls-cert-file/--tls-key-file, or with a self-signed certificate "
+                        "generated once into DATA_DIR/tls")
+    p.add_argument("--tls-cert-file", metavar="PEM", help="certificate (chain) for --tls")
+    p.add_argument("--tls-key-file", metavar="PEM", help="private key for --tls")
+    p.add_argument("--mqtt-tls-port", type=int, help="with --tls: the embedded broker's MQTT-over-TLS port (default 8883)")
     p.add_argument("--minute-seconds", type=float, help=argparse.SUPPRESS)
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     return p
@@ -82,8 +88,18 @@ def _serve(runtime) -> int:  # noqa: ANN001
 
     from .app import create_app
     s = runtime.settings
+    tls = {}
+    scheme = "http"
+    if s.tls:
+        from .tls import fingerprint, tls_files
+        files = tls_files(s.data_dir, s.tls_cert_file, s.tls_key_file)
+        tls = {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key)}
+        scheme = "https"
+        logging.getLogger("backend").warning("HTTPS with %s certificate %s (SHA-256 %s)",
+                                             "a self-signed" if not s.tls_cert_file else "the",
+                                             files.cert, fingerprint(files.cert))
     config = uvicorn.Config(create_app(runtime), host=s.bind_host, port=s.http_port, log_level="warning",
-                            access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=5, **tls)
 
     class Server(uvicorn.Server):
         async def startup(self, sockets=None) -> None:  # noqa: ANN001
@@ -93,7 +109,9 @@ def _serve(runtime) -> int:  # noqa: ANN001
                 shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
                 mqtt = runtime.mqtt_port()
                 extra = f" mqtt://127.0.0.1:{mqtt}" if mqtt else ""
-                print(f"ota-backend {__version__} ready http://{shown}:{port}{extra}", flush=True)
+                if mqtt and s.tls and runtime.broker is not None:
+                    extra += f" mqtts://127.0.0.1:{runtime.broker.tls_port}"
+                print(f"ota-backend {__version__} ready {scheme}://{shown}:{port}{extra}", flush=True)
 
         async def shutdown(self, sockets=None) -> None:  # noqa: ANN001
             runtime.events.close()  # open event streams end instead of holding the shutdown up

@@ -38,10 +38,19 @@ class Settings:
     mqtt_port: int = 1883
     mqtt_ca_file: str = ""
     lan: bool = False  # embedded broker / HTTP listen beyond loopback
+    # TLS: HTTPS (and MQTT over TLS on the embedded broker) with these files, or with a
+    # self-signed certificate generated into <data_dir>/tls when they are empty
+    tls: bool = False
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    mqtt_tls_port: int = 8883  # the embedded broker's TLS listener, with tls
     # length of a protocol "minute" in seconds; only tests and demos change it
     minute_seconds: float = 60.0
     temp_object_max_age_s: int = 86400
     events_buffer: int = 50_000  # events a reconnecting client can catch up on
+    # request limits of the management API (the presigned object routes stream and have none)
+    max_body_bytes: int = 32 * 1024 * 1024  # 100,000 devices in one JSON import fit
+    max_header_bytes: int = 16 * 1024
     log_level: str = "info"
 
     @property
@@ -57,7 +66,7 @@ class Settings:
         return "0.0.0.0" if self.lan and self.host in ("127.0.0.1", "localhost") else self.host
 
     def validate(self) -> None:
-        for name in ("http_port", "storage_port", "mqtt_port"):
+        for name in ("http_port", "storage_port", "mqtt_port", "mqtt_tls_port"):
             v = getattr(self, name)
             if not 0 <= v <= 65535:
                 raise ConfigError(f"{name}: must be 0..65535, got {v}")
@@ -65,8 +74,37 @@ class Settings:
             raise ConfigError("minute_seconds: must be positive")
         if self.storage_endpoint and not (self.storage_access_key and self.storage_secret_key):
             raise ConfigError("storage_access_key/storage_secret_key: required with an external storage_endpoint")
-        if not _is_loopback(self.bind_host) and not self.admin_token:
-            raise ConfigError("admin_token: listening beyond loopback requires an explicit OTA_ADMIN_TOKEN")
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError("tls_cert_file/tls_key_file: give both or neither")
+        if (self.tls_cert_file or self.tls_key_file) and not self.tls:
+            raise ConfigError("tls_cert_file/tls_key_file: given without tls (add --tls)")
+        for name in ("max_body_bytes", "max_header_bytes"):
+            if getattr(self, name) < 1024:
+                raise ConfigError(f"{name}: must be at least 1024, got {getattr(self, name)}")
+        if not _is_loopback(self.bind_host):
+            problem = lan_token_problem(self.admin_token)
+            if problem:
+                raise ConfigError(f"admin_token: listening beyond loopback (--lan) requires {problem}")
+
+
+#: an admin token that guards a LAN-facing backend
+LAN_TOKEN_MIN_LENGTH = 24
+
+
+def lan_token_problem(token: str) -> str:
+    """What is wrong with ``token`` as the admin token of a LAN-facing backend ("" when fine).
+
+    At least 24 characters that look random: not one repeated character or a short cycle
+    ("abcabc..."), at least 10 distinct characters. Generate one with
+    ``python3 -c 'import secrets; print(secrets.token_urlsafe(32))'``.
+    """
+    if not token:
+        return "an explicit admin token (OTA_ADMIN_TOKEN), at least 24 random characters"
+    if len(token) < LAN_TOKEN_MIN_LENGTH:
+        return f"an admin token of at least {LAN_TOKEN_MIN_LENGTH} characters (got {len(token)})"
+    if len(set(token)) < 10:
+        return "an admin token that looks random (at least 10 different characters)"
+    return ""
 
 
 def _is_loopback(host: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import stat
 import subprocess
 import sys
@@ -129,3 +130,83 @@ def test_acknowledged_writes_survive_a_crash(tmp_path):
     assert api.ok("/api/v1/things/product/info/index", {"page": {"page": 1, "size": 100}})["total"] == 20
     api.close()
     bp2.stop()
+
+
+def test_tls_serves_https_with_a_kept_self_signed_certificate(tmp_path):
+    data = tmp_path / "data"
+    fingerprints = []
+    from backend.procs import free_port
+
+    for round_ in range(2):  # generated once, the same certificate after a restart
+        tls_port = free_port()
+        proc = _run_backend(data, "--tls", "--mqtt-tls-port", str(tls_port), env_extra={"OTA_ADMIN_TOKEN": "t"})
+        try:
+            line = proc.stdout.readline()
+            assert " ready https://" in line, line + proc.stderr.read()
+            base = next(p for p in line.split() if p.startswith("https://"))
+            cert = data / "tls" / "cert.pem"
+            assert stat.S_IMODE((data / "tls" / "key.pem").stat().st_mode) == 0o600
+            r = httpx.get(base + "/api/v1/health", verify=ssl.create_default_context(cafile=str(cert)), timeout=10)
+            assert r.status_code == 200 and r.json()["code"] == 200
+            with pytest.raises(httpx.ConnectError):  # not trusted without the certificate
+                httpx.get(base + "/api/v1/health", timeout=10)
+            assert f" mqtts://127.0.0.1:{tls_port}" in line
+            if round_ == 0:  # a device connects over MQTT/TLS with its own credentials
+                ctx = ssl.create_default_context(cafile=str(cert))
+                call = lambda path, body: httpx.post(base + path, json=body, headers={"iThings-token": "t"},  # noqa: E731
+                                                     verify=ctx, timeout=10).json()
+                call("/api/v1/things/product/info/create", {"productID": "tlsprod", "productName": "tls"})
+                dev = call("/api/v1/things/device/info/create", {"productID": "tlsprod", "deviceName": "d1"})["data"]
+                deadline = time.monotonic() + 10  # the broker learns a new device within a second
+                while (rc := _mqtt_tls_connect(tls_port, cert, "tlsprod&d1", dev["deviceSecret"])) and \
+                        time.monotonic() < deadline:
+                    time.sleep(0.2)
+                assert rc == 0
+                assert _mqtt_tls_connect(tls_port, cert, "tlsprod&d1", "wrong") != 0
+            from backend.tls import fingerprint
+            fingerprints.append(fingerprint(cert))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+    assert fingerprints[0] == fingerprints[1]
+    assert fingerprints[0] in proc.stderr.read()  # logged for out-of-band comparison
+
+
+def test_tls_with_the_users_certificate_files(tmp_path):
+    from backend.tls import self_signed
+
+    own = self_signed(tmp_path / "own")  # stands in for a certificate the user brings
+    proc = _run_backend(tmp_path / "data", "--tls", "--tls-cert-file", str(own.cert), "--tls-key-file", str(own.key),
+                        env_extra={"OTA_ADMIN_TOKEN": "t"})
+    try:
+        line = proc.stdout.readline()
+        base = next(p for p in line.split() if p.startswith("https://"))
+        assert httpx.get(base + "/api/v1/health", verify=ssl.create_default_context(cafile=str(own.cert)), timeout=10).status_code == 200
+        assert not (tmp_path / "data" / "tls").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    bad = _run_backend(tmp_path / "data2", "--tls-cert-file", str(own.cert), env_extra={"OTA_ADMIN_TOKEN": "t"})
+    assert bad.wait(30) == 2 and "tls_cert_file/tls_key_file" in bad.stderr.read()
+
+
+def _mqtt_tls_connect(port: int, ca, username: str, password: str) -> int:  # noqa: ANN001
+    """CONNACK reason of one MQTT-over-TLS connect (0 = accepted)."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    done, result = threading.Event(), []
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"tls-test-{time.monotonic_ns()}")
+    c.tls_set(ca_certs=str(ca))
+    c.username_pw_set(username, password)
+    c.on_connect = lambda _c, _u, _f, rc, _p: (result.append(rc.value), done.set())
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    try:
+        assert done.wait(10), "no CONNACK over TLS"
+    finally:
+        c.disconnect()
+        c.loop_stop()
+    return result[0]

@@ -62,3 +62,17 @@ def test_devsim_version_is_the_programs_and_start_version_has_its_own_flag() -> 
     assert args.fw_version == "2.0.1"
     # the old spelling with a value still sets the start version (older scripts)
     assert build_parser().parse_args(["--version", "0.8.0"]).legacy_version == "0.8.0"
+
+
+def test_devsim_takes_the_token_from_a_file_or_the_environment(tmp_path, monkeypatch) -> None:
+    from backend.devsim.cli import admin_token, build_parser
+
+    parse = build_parser().parse_args
+    monkeypatch.delenv("OTA_ADMIN_TOKEN", raising=False)
+    assert admin_token(parse([])) is None
+    monkeypatch.setenv("OTA_ADMIN_TOKEN", "from-env")
+    assert admin_token(parse([])) == "from-env"
+    f = tmp_path / "token"
+    f.write_text("from-file\n")
+    assert admin_token(parse(["--token-file", str(f)])) == "from-file"
+    assert admin_token(parse(["--token", "from-flag", "--token-file", str(f)])) == "from-flag"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
@@ -12,14 +13,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..ota.errors import RuleError
 from ..ota.status import ErrorCode
+from .validators import MAX_INT64
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
 
 MAX_PAGE_SIZE = 1000
+log = logging.getLogger(__name__)
 
 
 ApiError = RuleError
@@ -93,15 +97,47 @@ def _case_hint(body: Any, loc: tuple) -> str:
 
 
 async def _db_error(_req: Request, exc: Exception) -> JSONResponse:
-    import logging
-    logging.getLogger(__name__).exception("database error", exc_info=exc)
+    log.error("database error", exc_info=exc)
     return error_response(500, ErrorCode.DATABASE, "database error")
 
 
+_HTTP_CODES = {400: ErrorCode.PARAMETER, 401: ErrorCode.TOKEN_INVALID, 403: ErrorCode.NOT_PERMITTED,
+               404: ErrorCode.NOT_FOUND, 405: ErrorCode.NOT_PERMITTED, 413: ErrorCode.PARAMETER,
+               415: ErrorCode.PARAMETER, 422: ErrorCode.PARAMETER, 431: ErrorCode.PARAMETER}
+
+
+async def _http_error(req: Request, exc: Exception) -> JSONResponse:
+    """Starlette's and FastAPI's own errors (unknown route or method, unreadable body) in the envelope."""
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    if status == 404:
+        msg = f"path: no route {req.url.path}"
+    elif status == 405:
+        msg = f"method: {req.method} not allowed on {req.url.path}"
+    elif status == 400 and "parsing the body" in str(exc.detail):  # invalid UTF-8, nested too deep
+        msg = "body: must be a JSON object in UTF-8"
+    else:
+        msg = str(exc.detail)
+    code = _HTTP_CODES.get(status, ErrorCode.SYSTEM if status >= 500 else ErrorCode.OTHER)
+    response = error_response(status, code, msg)
+    for k, v in (exc.headers or {}).items():  # e.g. Allow on a 405
+        response.headers[k] = v
+    return response
+
+
+async def _unexpected_error(req: Request, exc: Exception) -> JSONResponse:
+    """Anything uncaught: a generic envelope 500; the details go to the log, not to the client."""
+    log.error("unhandled error on %s %s", req.method, req.url.path, exc_info=exc)
+    return error_response(500, ErrorCode.SYSTEM, "internal error (details in the backend log)")
+
+
 def install_error_handlers(app) -> None:  # noqa: ANN001
+    """Every error answers the envelope {"code", "msg"}: ours, validation, Starlette's, uncaught ones."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(SQLAlchemyError, _db_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
 
 
 class Req(BaseModel):
@@ -110,12 +146,13 @@ class Req(BaseModel):
 
 
 class Page(Req):
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=MAX_INT64)
     size: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
 
     @property
     def offset(self) -> int:
-        return (self.page - 1) * self.size
+        # page x size can pass what the database's OFFSET holds; that far out every page is empty
+        return min((self.page - 1) * self.size, MAX_INT64)
 
 
 class Paged(Req):
@@ -124,6 +161,12 @@ class Paged(Req):
 
 def listing(items: list, total: int) -> dict:
     return ok({"list": items, "total": total})
+
+
+def contains(column, text: str):  # noqa: ANN001, ANN201
+    """`column LIKE '%text%'` with text taken literally: '%', '_' and the escape character are
+    escaped, so a filter of '%' finds names containing '%', not every name."""
+    return column.contains(text, autoescape=True)
 
 
 # ---- dependencies -------------------------------------------------------------------

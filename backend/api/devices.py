@@ -6,15 +6,16 @@ import csv
 import io
 import secrets
 import string
+from collections import Counter
 
 from fastapi import APIRouter
 from pydantic import Field, model_validator
 from sqlalchemy import func, select
 
 from ..db.models import Device
-from .common import Paged, Req, RuntimeDep, SessionDep, bad_request, duplicate, listing, not_found, ok
+from .common import Paged, Req, RuntimeDep, SessionDep, bad_request, contains, duplicate, listing, not_found, ok
 from .products import get_product
-from .validators import DeviceVersion, Ident
+from .validators import DeviceVersion, Filter, Ident, starts_like_formula
 
 router = APIRouter(prefix="/api/v1/things/device/info")
 _ALPHABET = string.ascii_letters + string.digits
@@ -57,8 +58,8 @@ class DeviceRef(Req):
 
 class DeviceIndex(Paged):
     product_id: Ident | None = Field(default=None, alias="productID")
-    device_name: str | None = Field(default=None, alias="deviceName")
-    version: str | None = None
+    device_name: Filter | None = Field(default=None, alias="deviceName")
+    version: Filter | None = None
     with_secret: bool = Field(default=False, alias="withSecret")
 
 
@@ -74,19 +75,60 @@ class DeviceImport(Req):
         return self
 
 
+CSV_COLUMNS = ("deviceName", "version", "deviceSecret")
+
+
+def _csv_rows(text: str):  # noqa: ANN202
+    """(line number, row) for each non-blank CSV record; lines end in LF, CRLF or a lone CR.
+
+    The line number is the physical line the record ends on. Malformed CSV, or a field over
+    the csv module's field limit (128 KiB), is a 400 naming the line.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))  # newline="": CR, LF and CRLF all split lines
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            why = str(exc)
+            if "field limit" in why:
+                why = f"a field is longer than {csv.field_size_limit()} characters"
+            raise bad_request(f"csv line {reader.line_num}", why) from None
+        if any(c.strip() for c in row):
+            yield reader.line_num, row
+
+
 def parse_csv(text: str) -> list[DeviceIn]:
-    """CSV with a header naming deviceName and optionally version, deviceSecret; or bare names."""
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
-    if not rows:
+    """CSV with a header naming deviceName and optionally version, deviceSecret; or bare names.
+
+    At most MAX_IMPORT devices. Every value is an identifier, so a cell a spreadsheet would run
+    as a formula (starting with = + - @, tab or CR) is refused, naming its line and column.
+    """
+    rows = _csv_rows(text)
+    first = next(rows, None)
+    if first is None:
         raise bad_request("csv", "no rows")
-    header = [c.strip() for c in rows[0]]
+    header = [c.strip() for c in first[1]]
     if "deviceName" in header:
-        cols, body, first_line = header, rows[1:], 2
+        cols = header
     else:
-        cols, body, first_line = ["deviceName", "version", "deviceSecret"][: len(header)], rows, 1
+        cols = list(CSV_COLUMNS[: len(header)])
+        rows = _chain(first, rows)
     out = []
-    for n, row in enumerate(body, start=first_line):
-        item = {k: v.strip() for k, v in zip(cols, row) if k in ("deviceName", "version", "deviceSecret") and v.strip()}
+    for n, row in rows:
+        if len(out) == MAX_IMPORT:
+            raise bad_request("csv", f"more than {MAX_IMPORT} devices (line {n}); import them in parts")
+        item = {}
+        for col, (name, value) in enumerate(zip(cols, row), start=1):
+            if name not in CSV_COLUMNS:
+                continue
+            if starts_like_formula(value) or starts_like_formula(value.strip()):
+                lead = value[:1] if starts_like_formula(value) else value.strip()[:1]
+                raise bad_request(f"csv line {n} column {col} ({name})",
+                                  f"starts with {lead!r}, which a spreadsheet would run as a formula")
+            if value.strip():
+                item[name] = value.strip()
         try:
             out.append(DeviceIn.model_validate(item))
         except ValueError as exc:
@@ -96,9 +138,14 @@ def parse_csv(text: str) -> list[DeviceIn]:
     return out
 
 
+def _chain(first, rest):  # noqa: ANN001, ANN202
+    yield first
+    yield from rest
+
+
 def _add(session, product_id: str, items: list[DeviceIn]) -> list[Device]:  # noqa: ANN001
     names = [i.device_name for i in items]
-    dupes = sorted({n for n in names if names.count(n) > 1}) if len(set(names)) != len(names) else []
+    dupes = sorted(n for n, k in Counter(names).items() if k > 1)  # O(n): 100,000 names are a normal import
     if dupes:
         raise bad_request("devices", f"device names repeated in the request: {', '.join(dupes[:20])}")
     existing: set[str] = set()
@@ -152,7 +199,7 @@ def index(req: DeviceIndex, session: SessionDep) -> dict:
     if req.product_id:
         q = q.where(Device.product_id == req.product_id)
     if req.device_name:
-        q = q.where(Device.device_name.contains(req.device_name))
+        q = q.where(contains(Device.device_name, req.device_name))
     if req.version:
         q = q.where(Device.version == req.version)
     total = session.scalar(select(func.count()).select_from(q.subquery()))

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from fastapi import APIRouter, Request
 from starlette.responses import StreamingResponse
 
 router = APIRouter()
 KEEPALIVE_S = 15.0
+_EVENT_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("²".isdigit() is true); fits an int64
+UNKNOWN_ID = -1  # older than any event: the stream starts with a resync
+
+
+def last_event_id(header: str) -> int | None:
+    """The client's Last-Event-ID: None when absent, UNKNOWN_ID when it cannot be one of ours."""
+    header = header.strip()
+    if not header:
+        return None
+    return int(header) if _EVENT_ID.fullmatch(header) else UNKNOWN_ID
 
 
 @router.get("/api/v1/things/ota/events")
 async def events(request: Request) -> StreamingResponse:
     bus = request.app.state.runtime.events
-    header = request.headers.get("last-event-id", "").strip()
-    start = int(header) if header.isdigit() else None
+    start = last_event_id(request.headers.get("last-event-id", ""))
 
     async def stream():  # noqa: ANN202
         flag = bus.subscribe()

@@ -11,8 +11,8 @@ from sqlalchemy import distinct, func, select
 from ..db.models import Device, Firmware, Product
 from ..ota.catalog import NewFile
 from ..storage.base import PRIVATE_BUCKET
-from .common import Paged, Req, RuntimeDep, SessionDep, bad_request, listing, not_found, ok
-from .validators import Choice, FileName, Ident, PathStr, Version
+from .common import Paged, Req, RuntimeDep, SessionDep, bad_request, contains, listing, not_found, ok
+from .validators import Choice, FileName, Filter, Id, Ident, Millis, PathStr, Version
 
 router = APIRouter(prefix="/api/v1/things/ota/firmware")
 
@@ -43,7 +43,7 @@ class FirmwareCreate(Req):
 
 
 class FirmwareRef(Req):
-    firmware_id: int = Field(alias="firmwareID")
+    firmware_id: Id = Field(alias="firmwareID")
 
 
 class FirmwareUpdate(FirmwareRef):
@@ -54,9 +54,9 @@ class FirmwareUpdate(FirmwareRef):
 
 class FirmwareIndex(Paged):
     product_id: Ident | None = Field(default=None, alias="productID")
-    time_start: int | None = Field(default=None, alias="timeStart")
-    time_end: int | None = Field(default=None, alias="timeEnd")
-    name: str | None = None
+    time_start: Millis | None = Field(default=None, alias="timeStart")
+    time_end: Millis | None = Field(default=None, alias="timeEnd")
+    name: Filter | None = None
 
 
 def get_firmware(session, firmware_id: int) -> Firmware:  # noqa: ANN001
@@ -109,7 +109,7 @@ def index(req: FirmwareIndex, session: SessionDep) -> dict:
     if req.time_end is not None:
         q = q.where(Firmware.created_time <= req.time_end)
     if req.name:
-        q = q.where(Firmware.name.contains(req.name) | Firmware.version.contains(req.name))
+        q = q.where(contains(Firmware.name, req.name) | contains(Firmware.version, req.name))
     total = session.scalar(select(func.count()).select_from(q.subquery()))
     rows = session.execute(q.order_by(Firmware.id.desc()).offset(req.page.offset).limit(req.page.size))
     return listing([firmware_summary(fw, pname) for fw, pname in rows], total or 0)

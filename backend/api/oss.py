@@ -8,6 +8,9 @@ so a valid signature verifies and a wrong, tampered, expired or foreign one gets
 
 from __future__ import annotations
 
+import asyncio
+import re
+
 import httpx
 from fastapi import APIRouter, Request
 from starlette.background import BackgroundTask
@@ -24,6 +27,39 @@ FORWARD_REQUEST = {"range", "if-match", "if-none-match", "if-modified-since", "i
                    "content-type", "content-md5", "x-amz-content-sha256"}
 BUCKETS = {TEMPORARY_BUCKET, PRIVATE_BUCKET}
 CHUNK = 1 << 20
+_RANGE = re.compile(r"\s*bytes=([0-9]*)-([0-9]*)\s*", re.IGNORECASE)
+_BEYOND = 10**18  # stands for any position past the end of any object
+
+
+def parse_range(value: str) -> tuple[int | None, int | None] | None:
+    """The one byte range a ``Range`` header asks for (RFC 9110 section 14.1.2).
+
+    ``(first, last)`` for ``bytes=first-last``, ``(first, None)`` for ``bytes=first-``,
+    ``(None, n)`` for the suffix ``bytes=-n``. None when the header is not valid syntax
+    (``bytes=5-2``, ``items=0-1``, ``bytes=abc``) or asks for several ranges: such a Range is
+    ignored and the whole object is served (200), as the RFC allows.
+    """
+    m = _RANGE.fullmatch(value)
+    if m is None or m.group(1) == m.group(2) == "":
+        return None
+    first, last = (None if d == "" else (int(d) if len(d) <= 18 else _BEYOND) for d in m.groups())
+    if first is not None and last is not None and last < first:
+        return None
+    return first, last
+
+
+def resolve_range(rng: tuple[int | None, int | None], size: int) -> tuple[int, int] | None:
+    """The byte positions ``(first, last)`` a parsed range selects of a ``size``-byte object;
+    None when it is unsatisfiable (a first position at or past the end, an empty suffix, an
+    empty object): answered with 416 and ``Content-Range: bytes */size``."""
+    first, last = rng
+    if size <= 0:
+        return None
+    if first is None:  # suffix: the last `last` bytes, or all of a shorter object
+        return (max(0, size - last), size - 1) if last else None
+    if first >= size:
+        return None
+    return first, size - 1 if last is None else min(last, size - 1)
 
 
 def _raw_target(request: Request) -> str:
@@ -45,7 +81,8 @@ async def asgi(scope, receive, send) -> None:  # noqa: ANN001
     await response(scope, receive, send)
 
 
-@router.api_route(OSS_PREFIX + "/{bucket}/{key:path}", methods=["GET", "HEAD", "PUT"])
+# presigned object routes: an S3 surface (docs/protocol.md), not part of the JSON API document
+@router.api_route(OSS_PREFIX + "/{bucket}/{key:path}", methods=["GET", "HEAD", "PUT"], include_in_schema=False)
 async def proxy(bucket: str, key: str, request: Request) -> Response:
     if bucket not in BUCKETS or not key:
         return error_response(404, ErrorCode.NOT_FOUND, f"bucket {bucket!r} not found")
@@ -66,11 +103,21 @@ async def proxy(bucket: str, key: str, request: Request) -> Response:
     # HEAD is answered from a GET upstream: file URLs are presigned for GET, and a HEAD with
     # the same URL must show the same status and headers
     method = "GET" if request.method == "HEAD" else request.method
-    upstream_req = client.build_request(method, url, headers=headers, content=content)
+    rng = parse_range(headers.pop("range")) if method == "GET" and "range" in headers else None
     try:
-        upstream = await client.send(upstream_req, stream=True)
+        upstream = await _ranged_get(client, url, headers, rng) if rng is not None else \
+            await client.send(client.build_request(method, url, headers=headers, content=content), stream=True)
     except httpx.HTTPError as exc:
         return error_response(502, ErrorCode.SYSTEM, f"object store unreachable: {exc.__class__.__name__}")
+    if isinstance(upstream, Response):
+        return upstream
+    if request.method == "PUT" and upstream.status_code >= 500:
+        # a file-system store cannot hold "a/b" and "a/b/c" at once: a clean 409, not its 500
+        other = await asyncio.to_thread(_nesting_clash, rt.store, bucket, key)
+        if other is not None:
+            await upstream.aclose()
+            return error_response(409, ErrorCode.DUPLICATE, f"filePath: {key!r} clashes with the stored object "
+                                  f"{other!r}: a key cannot also be a folder of other keys")
     if upstream.status_code == 400:
         body = await upstream.aread()
         await upstream.aclose()
@@ -85,3 +132,48 @@ async def proxy(bucket: str, key: str, request: Request) -> Response:
         return Response(status_code=upstream.status_code, headers=out_headers)
     return StreamingResponse(upstream.aiter_raw(CHUNK), status_code=upstream.status_code,
                              headers=out_headers, background=BackgroundTask(upstream.aclose))
+
+
+async def _ranged_get(client: httpx.AsyncClient, url: str, headers: dict, rng: tuple[int | None, int | None]):
+    """A GET for one byte range, answered as RFC 9110 says whatever ranges the store supports.
+
+    The store is asked for the range as is first (``first-`` / ``first-last``); when it cannot
+    serve it (a suffix, a last position past the end, a first one past it), the object's size is
+    taken from a plain GET's headers and the range resolved here: 206 with the bytes, or a 416
+    Response with ``Content-Range: bytes */size``.
+    """
+    first, last = rng
+    if first is not None:
+        headers["range"] = f"bytes={first}-{'' if last is None else last}"
+        upstream = await client.send(client.build_request("GET", url, headers=headers), stream=True)
+        if upstream.status_code not in (400, 416):
+            return upstream
+        await upstream.aclose()
+        del headers["range"]
+    probe = await client.send(client.build_request("GET", url, headers=headers), stream=True)
+    length = probe.headers.get("content-length", "")
+    if probe.status_code != 200 or not length.isdigit():
+        return probe  # refused (403, 404...) or of unknown size: answered as the store answers
+    await probe.aclose()
+    size = int(length)
+    span = resolve_range(rng, size)
+    if span is None:
+        response = error_response(416, ErrorCode.PARAMETER, f"Range: no byte of the {size}-byte object selected")
+        response.headers["content-range"] = f"bytes */{size}"
+        return response
+    headers["range"] = f"bytes={span[0]}-{span[1]}"
+    return await client.send(client.build_request("GET", url, headers=headers), stream=True)
+
+
+def _nesting_clash(store, bucket: str, key: str) -> str | None:  # noqa: ANN001
+    """A stored key that is a folder of ``key`` or has ``key`` as its folder, if there is one."""
+    try:
+        parts = key.split("/")
+        for i in range(1, len(parts)):
+            if store.exists(bucket, "/".join(parts[:i])):
+                return "/".join(parts[:i])
+        for obj in store.client.list_objects(bucket, prefix=key + "/", recursive=True):
+            return obj.object_name
+    except Exception:  # noqa: BLE001 - only a diagnosis: the store's own answer stands
+        return None
+    return None

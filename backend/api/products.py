@@ -10,8 +10,8 @@ from pydantic import Field
 from sqlalchemy import func, select
 
 from ..db.models import Product
-from .common import Paged, Req, RuntimeDep, SessionDep, bad_request, duplicate, listing, not_found, ok
-from .validators import Ident
+from .common import Paged, Req, RuntimeDep, SessionDep, bad_request, contains, duplicate, listing, not_found, ok
+from .validators import Filter, Ident, KeySegment
 
 router = APIRouter(prefix="/api/v1/things/product/info")
 _ALPHABET = string.ascii_letters + string.digits
@@ -33,7 +33,7 @@ def get_product(session, product_id: str) -> Product:  # noqa: ANN001
 
 
 class ProductCreate(Req):
-    product_id: Ident | None = Field(default=None, alias="productID")
+    product_id: KeySegment | None = Field(default=None, alias="productID")
     product_name: str = Field(alias="productName", min_length=1, max_length=64)
     desc: str = Field(default="", max_length=2000)
 
@@ -49,7 +49,7 @@ class ProductRef(Req):
 
 
 class ProductIndex(Paged):
-    product_name: str | None = Field(default=None, alias="productName")
+    product_name: Filter | None = Field(default=None, alias="productName")
 
 
 @router.post("/create")
@@ -86,7 +86,7 @@ def read(req: ProductRef, session: SessionDep) -> dict:
 def index(req: ProductIndex, session: SessionDep) -> dict:
     q = select(Product)
     if req.product_name:
-        q = q.where(Product.product_name.contains(req.product_name))
+        q = q.where(contains(Product.product_name, req.product_name))
     total = session.scalar(select(func.count()).select_from(q.subquery()))
     rows = session.scalars(q.order_by(Product.created_time.desc(), Product.product_id)
                            .offset(req.page.offset).limit(req.page.size))

@@ -11,14 +11,14 @@ from sqlalchemy import func, select
 
 from ..db.models import DeviceRecord, Firmware, Product, Task
 from ..ota.engine import OtaEngine, TaskSpec
-from .common import Paged, Req, RuntimeDep, SessionDep, json_list, listing, not_found, ok
-from .validators import Choice, Ident
+from .common import Paged, Req, RuntimeDep, SessionDep, contains, json_list, listing, not_found, ok
+from .validators import MAX_INT64, Choice, Filter, Id, Ident
 
 router = APIRouter(prefix="/api/v1/things/ota/task")
 
 
 class TaskCreate(Req):
-    firmware_id: int = Field(alias="firmwareID")
+    firmware_id: Id = Field(alias="firmwareID")
     type: Choice(1, 2) = 1
     upgrade_type: Choice(1, 2) = Field(default=1, alias="upgradeType")
     device_list: Any = Field(default="", alias="deviceList")
@@ -28,17 +28,17 @@ class TaskCreate(Req):
     timeout_minutes: int = Field(default=60, ge=1, le=100_000, alias="timeoutMinutes")
     max_per_minute: int = Field(default=0, ge=0, le=1_000_000, alias="maxPerMinute")
     gray_percent: int = Field(default=100, ge=1, le=100, alias="grayPercent")
-    schedule_time: int = Field(default=0, ge=0, alias="scheduleTime")
+    schedule_time: int = Field(default=0, ge=0, le=MAX_INT64, alias="scheduleTime")
     overwrite: bool = False
 
 
 class TaskRef(Req):
-    task_id: int = Field(alias="taskID")
+    task_id: Id = Field(alias="taskID")
 
 
 class TaskIndex(Paged):
-    firmware_id: int | None = Field(default=None, alias="firmwareID")
-    task_uid: str | None = Field(default=None, alias="taskUid")
+    firmware_id: Id | None = Field(default=None, alias="firmwareID")
+    task_uid: Filter | None = Field(default=None, alias="taskUid")
     status: Choice(1, 2, 3, 4) | None = None
 
 
@@ -48,12 +48,12 @@ class UidRef(Req):
 
 class DeviceIndex(Paged):
     task_uid: Ident = Field(alias="taskUid")
-    device_name: str | None = Field(default=None, alias="deviceName")
+    device_name: Filter | None = Field(default=None, alias="deviceName")
     status: Choice(101, 201, 202, 203, 301, 401, 501, 601, 701) | None = None
 
 
 class RecordRef(Req):
-    id: int
+    id: Id
 
 
 def get_task(session, task_id: int) -> Task:  # noqa: ANN001
@@ -134,7 +134,7 @@ def device_index(req: DeviceIndex, session: SessionDep) -> dict:
         raise not_found(f"task {req.task_uid!r}")
     q = select(DeviceRecord).where(DeviceRecord.task_uid == req.task_uid)
     if req.device_name:
-        q = q.where(DeviceRecord.device_name.contains(req.device_name))
+        q = q.where(contains(DeviceRecord.device_name, req.device_name))
     if req.status is not None:
         q = q.where(DeviceRecord.status == req.status)
     total = session.scalar(select(func.count()).select_from(q.subquery()))

@@ -10,14 +10,14 @@ from pydantic import Field
 
 from ..storage.base import TEMPORARY_BUCKET
 from .common import Req, RuntimeDep, bad_request, ok
-from .validators import Ident, PathStr
+from .validators import KeySegment, PathStr
 
 router = APIRouter(prefix="/api/v1/system/common/upload-url")
 
 
 class UploadUrlCreate(Req):
-    business: Ident
-    scene: Ident
+    business: KeySegment
+    scene: KeySegment
     file_path: PathStr = Field(alias="filePath")
     rename: bool = False
 

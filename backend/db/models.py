@@ -13,7 +13,11 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-intpk = Annotated[int, mapped_column(Integer, primary_key=True, autoincrement=True)]
+#: ids and the columns referring to them. The API accepts ids up to 2^63-1; PostgreSQL's id columns
+#: are INTEGER (32-bit), so ids are bound as BIGINT there: a larger id finds no row instead of
+#: failing with "integer out of range" (SQLite's INTEGER already holds 64 bits)
+id_type = Integer().with_variant(BigInteger(), "postgresql")
+intpk = Annotated[int, mapped_column(id_type, primary_key=True, autoincrement=True)]
 millis = Annotated[int, mapped_column(BigInteger, default=now_ms, nullable=False)]
 name64 = Annotated[str, mapped_column(String(64), nullable=False)]
 code = Annotated[int, mapped_column(Integer, nullable=False)]
@@ -65,7 +69,8 @@ class Firmware(Base):
 class FirmwareFile(Base):
     __tablename__ = "firmware_file"
     id: Mapped[intpk]
-    firmware_id: Mapped[int] = mapped_column(ForeignKey("firmware.id", ondelete="CASCADE"), nullable=False, index=True)
+    firmware_id: Mapped[int] = mapped_column(id_type, ForeignKey("firmware.id", ondelete="CASCADE"), nullable=False,
+                                             index=True)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     object_key: Mapped[str] = mapped_column(String(1024), nullable=False)
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)
@@ -81,7 +86,8 @@ class Task(Base):
     __tablename__ = "task"
     id: Mapped[intpk]
     task_uid: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
-    firmware_id: Mapped[int] = mapped_column(ForeignKey("firmware.id", ondelete="CASCADE"), nullable=False, index=True)
+    firmware_id: Mapped[int] = mapped_column(id_type, ForeignKey("firmware.id", ondelete="CASCADE"), nullable=False,
+                                             index=True)
     product_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     type: Mapped[code]
     upgrade_type: Mapped[code]
@@ -108,7 +114,7 @@ class DeviceRecord(Base):
         Index("ix_record_due", "status", "due_time"),
     )
     id: Mapped[intpk]
-    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), nullable=False)
+    task_id: Mapped[int] = mapped_column(id_type, ForeignKey("task.id", ondelete="CASCADE"), nullable=False)
     task_uid: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     product_id: Mapped[str] = mapped_column(String(64), nullable=False)
     device_name: Mapped[name64]

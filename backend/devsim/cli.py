@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -38,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--prefix", default="dev", help="device names are PREFIX00001.. (default %(default)s)")
     g.add_argument("--start-version", dest="fw_version", default="0.9.0", metavar="VERSION",
                    help="firmware version the devices start on (default %(default)s)")
-    g.add_argument("--token", help="admin token (iThings-token header) for fetching device secrets")
+    g.add_argument("--token", help="admin token (iThings-token header) for fetching device secrets; "
+                   "visible to other users in the process list: prefer OTA_ADMIN_TOKEN or --token-file")
+    g.add_argument("--token-file", metavar="FILE", help="read the admin token from FILE (first line)")
     g.add_argument("--create", action="store_true", help="import devices that do not exist yet")
     g.add_argument("--credentials", metavar="FILE", help="CSV productID,deviceName,deviceSecret instead of the API")
     g.add_argument("--no-auth", action="store_true", help="connect without passwords (broker allows anonymous)")
@@ -103,7 +106,18 @@ def _credentials(args: argparse.Namespace, parser: argparse.ArgumentParser) -> l
     names = device_names(args.prefix, args.count)
     if args.no_auth:
         return [Credential(args.product, n, None) for n in names]
-    return fetch_from_backend(args.base_url, args.token, args.product, names, args.fw_version, create=args.create)
+    return fetch_from_backend(args.base_url, admin_token(args), args.product, names, args.fw_version,
+                              create=args.create)
+
+
+def admin_token(args: argparse.Namespace) -> str | None:
+    """--token, else --token-file, else the OTA_ADMIN_TOKEN environment variable."""
+    if args.token:
+        return args.token
+    if args.token_file:
+        with open(args.token_file, encoding="utf-8") as fh:
+            return fh.readline().strip() or None
+    return os.environ.get("OTA_ADMIN_TOKEN") or None
 
 
 def _status_line(s: dict) -> str:

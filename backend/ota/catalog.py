@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,15 @@ class NewFile:
 
 
 def firmware_prefix(product_id: str, version: str) -> str:
+    """Where a firmware's files live: ``productManage/ota/<productID>/<version>/<file name>``.
+
+    Each part must be exactly one key segment, so keys of different firmware have the same
+    depth and can neither nest nor collide (the API's rules already ensure this; checked here
+    as well because the key is built here).
+    """
+    for field, value in (("productID", product_id), ("version", version)):
+        if not value or "/" in value or "%" in value or value in (".", ".."):
+            raise RuleError(400, ErrorCode.PARAMETER, f"{field}: {value!r} cannot be a segment of an object key")
     return f"productManage/ota/{product_id}/{version}/"
 
 
@@ -70,6 +79,18 @@ class Catalog:
                     raise RuleError(400, ErrorCode.PARAMETER,
                                     f"files[{i}].filePath: no uploaded object {f.file_path!r}")
             prefix = firmware_prefix(product_id, version)
+            # a case-insensitive file system under the object store (macOS) folds "1.0-RC" and
+            # "1.0-rc" into one folder: never let one firmware's keys land on another's files
+            keys = [(prefix + f.name).lower() for f in files]
+            if len(set(keys)) != len(keys):
+                raise RuleError(400, ErrorCode.PARAMETER, "files: names must differ in more than letter case")
+            clash = session.scalar(select(FirmwareFile.object_key)
+                                   .where(func.lower(FirmwareFile.object_key).in_(keys)).limit(1))
+            if clash is not None:
+                raise RuleError(409, ErrorCode.DUPLICATE,
+                                f"version: firmware {version!r} of product {product_id!r} would store a file "
+                                f"where another firmware's {clash!r} is (keys differing only in letter case "
+                                "are one file on a case-insensitive store)")
             copied: list[str] = []
             try:
                 fw = Firmware(product_id=product_id, name=name, version=version, is_diff=is_diff,
@@ -109,14 +130,16 @@ class Catalog:
         if running is not None:
             raise RuleError(409, ErrorCode.ALREADY_FINISHED,
                             f"firmwareID: firmware {fw.id} has a running task ({running}); cancel it first")
-        prefix = firmware_prefix(fw.product_id, fw.version)
+        # exactly this firmware's objects: a prefix could take in another firmware's files
+        keys = [f.object_key for f in fw.files]
         task_ids = list(session.scalars(select(Task.id).where(Task.firmware_id == fw.id)))
         if task_ids:
             session.execute(delete(DeviceRecord).where(DeviceRecord.task_id.in_(task_ids)))
             session.execute(delete(Task).where(Task.id.in_(task_ids)))
         session.delete(fw)
         session.flush()
-        self.store.remove_prefix(PRIVATE_BUCKET, prefix)
+        for key in keys:
+            self.store.remove(PRIVATE_BUCKET, key)
 
     # ---- products and devices -----------------------------------------------------------
     def delete_product(self, session: Session, product: Product) -> None:

@@ -15,9 +15,9 @@ from ..core.api_client import ApiClient, ApiError
 from ..core.workers import read_text, run_in_pool
 from .forms import FieldErrors
 
-PRODUCT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PRODUCT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 #: MQTT topic levels and the username "{productID}&{deviceName}" forbid these
-DEVICE_NAME_RE = re.compile(r"^[^\s/+#&$]{1,128}$")
+DEVICE_NAME_RE = re.compile(r"^[^\s/+#&$]{1,128}\Z")
 MAX_IMPORT_ROWS = 100_000
 
 

@@ -22,7 +22,7 @@ from .models.catalog_models import FirmwareFilesModel
 from .models.task_models import UploadFilesModel
 
 MAX_FILES = 20
-VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$")
+VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}\Z")
 FILE_NAME_BAD = re.compile(r"[,?*|{}\\$'\"`\x00-\x1f/]")
 
 

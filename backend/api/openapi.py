@@ -1,0 +1,272 @@
+"""The OpenAPI document as the API really answers: envelopes, data shapes, errors, the token.
+
+FastAPI describes request bodies from the request models; what it cannot know is what our
+routes return (``ok(...)`` envelopes built from dicts), that validation errors are 400s in
+the envelope rather than 422s, and which routes need the token. This module adds exactly
+that to the generated document, route by route, from one table (:data:`REPLIES`). The route
+modules stay as they are; a test checks that every route has its entry here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic.json_schema import models_json_schema
+
+from .. import __version__
+
+
+class Shape(BaseModel):
+    """A reply's data: exactly these fields (extra ones would be a lie in the document)."""
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorReply(Shape):
+    code: int = Field(description="error code (100006 parameter, 100004/100005 token, 100009 not found, "
+                                  "100010 duplicate, ... see docs/protocol.md)")
+    msg: str = Field(description="what is wrong, naming the field")
+
+
+class ProductID(Shape):
+    productID: str
+
+
+class Product(Shape):
+    productID: str
+    productName: str
+    desc: str
+    createdTime: int
+
+
+class Device(Shape):
+    productID: str
+    deviceName: str
+    version: str
+    online: bool
+    lastSeen: int
+    createdTime: int
+    deviceSecret: str = Field(default="", description="present where the route says so (read, create, import, "
+                                                      "index with withSecret)")
+
+
+class FirmwareID(Shape):
+    firmwareID: int
+
+
+class FirmwareSummary(Shape):
+    firmwareID: int
+    name: str
+    version: str
+    productID: str
+    productName: str
+    isDiff: int
+    signMethod: str
+    totalSize: int
+    createdTime: int
+
+
+class FirmwareFile(Shape):
+    name: str
+    uri: str
+    size: int
+    signature: str
+
+
+class FirmwareDetail(FirmwareSummary):
+    desc: str
+    extData: str
+    files: list[FirmwareFile]
+
+
+class Versions(Shape):
+    versions: str = Field(description="the product's devices' current versions, comma-separated")
+
+
+class TaskCreated(Shape):
+    taskID: int
+    taskUid: str
+
+
+class TaskSummary(Shape):
+    taskID: int
+    taskUid: str
+    firmwareID: int
+    type: int
+    upgradeType: int
+    status: int
+    version: str
+    createdTime: int
+
+
+class TaskListed(TaskSummary):
+    statusCount: dict[str, int] = Field(description="record status code -> number of records")
+
+
+class TaskDetail(TaskSummary):
+    srcVersion: str
+    srcDevice: str
+    productID: str
+    productName: str
+    firmwareName: str
+    retryCount: int
+    retryIntervalMinutes: int
+    timeoutMinutes: int
+    maxPerMinute: int
+    grayPercent: int
+    scheduleTime: int
+    overwrite: bool
+
+
+class Record(Shape):
+    id: int
+    taskUid: str
+    productID: str
+    deviceName: str
+    version: str
+    targetVersion: str
+    status: int
+    step: int
+    desc: str
+    retryCount: int
+    updatedTime: int
+
+
+class Analysis(Shape):
+    result: str = Field(description="JSON text: record status code -> count")
+
+
+class UploadUrl(Shape):
+    filePath: str
+    uploadUri: str
+
+
+class Health(BaseModel):
+    """Open to additions: the parts the backend checks may grow."""
+    model_config = ConfigDict(extra="allow")
+    version: str
+    mqttConnected: bool
+
+
+class Listing:
+    """``data: {list: [item...], total}``."""
+
+    def __init__(self, item: type[BaseModel]) -> None:
+        self.item = item
+
+
+NO_DATA = None
+
+#: (method, path) -> the ``data`` of a 200 reply: a model, a Listing of one, or NO_DATA
+REPLIES: dict[tuple[str, str], Any] = {
+    ("post", "/api/v1/system/common/upload-url/create"): UploadUrl,
+    ("post", "/api/v1/things/product/info/create"): ProductID,
+    ("post", "/api/v1/things/product/info/update"): NO_DATA,
+    ("post", "/api/v1/things/product/info/delete"): NO_DATA,
+    ("post", "/api/v1/things/product/info/read"): Product,
+    ("post", "/api/v1/things/product/info/index"): Listing(Product),
+    ("post", "/api/v1/things/device/info/create"): Device,
+    ("post", "/api/v1/things/device/info/import"): Listing(Device),
+    ("post", "/api/v1/things/device/info/delete"): NO_DATA,
+    ("post", "/api/v1/things/device/info/read"): Device,
+    ("post", "/api/v1/things/device/info/index"): Listing(Device),
+    ("post", "/api/v1/things/device/info/update"): NO_DATA,
+    ("post", "/api/v1/things/ota/firmware/create"): FirmwareID,
+    ("post", "/api/v1/things/ota/firmware/update"): NO_DATA,
+    ("post", "/api/v1/things/ota/firmware/delete"): NO_DATA,
+    ("post", "/api/v1/things/ota/firmware/index"): Listing(FirmwareSummary),
+    ("post", "/api/v1/things/ota/firmware/read"): FirmwareDetail,
+    ("post", "/api/v1/things/ota/firmware/device-info-read"): Versions,
+    ("post", "/api/v1/things/ota/task/create"): TaskCreated,
+    ("post", "/api/v1/things/ota/task/index"): Listing(TaskListed),
+    ("post", "/api/v1/things/ota/task/read"): TaskDetail,
+    ("post", "/api/v1/things/ota/task/cancel"): NO_DATA,
+    ("post", "/api/v1/things/ota/task/device-index"): Listing(Record),
+    ("post", "/api/v1/things/ota/task/analysis"): Analysis,
+    ("post", "/api/v1/things/ota/task/device-cancel"): NO_DATA,
+    ("post", "/api/v1/things/ota/task/device-retry"): NO_DATA,
+    ("get", "/api/v1/health"): Health,
+}
+
+#: routes without the token (the gate in backend.app lets them through)
+OPEN = {("get", "/api/v1/health")}
+EVENTS = ("get", "/api/v1/things/ota/events")
+
+_ERRORS = {
+    "400": "a field is missing, of the wrong type or outside its rules (msg names it), or the body is not JSON",
+    "401": "token missing (100004) or wrong (100005)",
+    "404": "the referenced product, device, firmware, task or record does not exist (100009)",
+    "409": "already exists (100010) or not allowed in the current state",
+    "413": "body larger than the backend's limit",
+    "429": "too many wrong tokens from this address (LAN-facing backend)",
+    "431": "request headers larger than the backend's limit",
+    "500": "internal or database error (logged by the backend)",
+}
+
+
+def _reply_model(name: str, data: Any) -> type[BaseModel]:
+    fields: dict[str, Any] = {"code": (int, Field(description="200")), "msg": (str, ...)}
+    if isinstance(data, Listing):
+        listing = create_model(f"{data.item.__name__}List", __base__=Shape,
+                               list=(list[data.item], ...), total=(int, ...))
+        fields["data"] = (listing, ...)
+    elif data is not NO_DATA:
+        fields["data"] = (data, ...)
+    return create_model(name, __base__=Shape, **fields)
+
+
+def _name(path: str) -> str:
+    words = [w for w in path.removeprefix("/api/v1/").replace("-", "/").split("/") if w not in ("things", "info")]
+    return "".join(w[:1].upper() + w[1:] for w in words) + "Reply"
+
+
+def build_document(app: FastAPI) -> dict[str, Any]:
+    doc = get_openapi(title=app.title, version=__version__, routes=app.routes, description=(
+        "iThings-compatible OTA API of OTA Desktop. Every management call is a POST with a JSON body and "
+        "the admin token in the `iThings-token` header (or `Authorization: Bearer`). Replies are the "
+        "envelope `{code, msg, data}`; errors are `{code, msg}` with msg naming the field. The full "
+        "contract, MQTT included, is docs/protocol.md in the repository."))
+    models: dict[tuple[str, str], type[BaseModel]] = {
+        key: _reply_model(_name(key[1]), data) for key, data in REPLIES.items()}
+    keyed, top = models_json_schema([(m, "serialization") for m in [*models.values(), ErrorReply]],
+                                    ref_template="#/components/schemas/{model}")
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    schemas.update(top.get("$defs", {}))
+    error_ref = keyed[(ErrorReply, "serialization")]
+    doc["components"]["securitySchemes"] = {
+        "iThingsToken": {"type": "apiKey", "in": "header", "name": "iThings-token"},
+        "bearer": {"type": "http", "scheme": "bearer"},
+    }
+    doc["security"] = [{"iThingsToken": []}, {"bearer": []}]
+    for path, ops in doc.get("paths", {}).items():
+        for method, op in ops.items():
+            key = (method, path)
+            error = {"description": "", "content": {"application/json": {"schema": error_ref}}}
+            responses: dict[str, Any] = {}
+            if key == EVENTS:
+                responses["200"] = {"description": "server-sent events: one JSON object per `data:` line "
+                                                   "(record, device, task, resync); see docs/protocol.md",
+                                    "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+            elif key in models:
+                responses["200"] = {"description": "success",
+                                    "content": {"application/json": {"schema": keyed[(models[key], "serialization")]}}}
+            if key in OPEN:
+                op["security"] = []
+            for status, text in _ERRORS.items():
+                if key in OPEN and status in ("401", "429"):
+                    continue
+                responses[status] = dict(error, description=text)
+            op["responses"] = responses
+    return doc
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_document(app)
+        return app.openapi_schema
+    app.openapi = openapi  # type: ignore[method-assign]

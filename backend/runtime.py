@@ -16,6 +16,7 @@ from .keyring_store import admin_token, get_secret
 from .ota.catalog import Catalog
 from .ota.engine import OtaEngine
 from .ota.events import EventBus
+from .ota.outages import BACKEND_START, OutageLog
 from .storage.base import TEMPORARY_BUCKET
 from .storage.embedded import EmbeddedNanio
 from .storage.s3 import S3Store
@@ -39,6 +40,8 @@ class Runtime:
         self._stop = threading.Event()
         self._devices_dirty = threading.Event()
         self._timer: threading.Thread | None = None
+        self.outages = OutageLog()
+        self.outages.note(BACKEND_START)  # devices failing while we were down report right after this
 
     # ---- start / stop -------------------------------------------------------------------
     def start(self) -> None:

@@ -6,12 +6,13 @@
 1. PyInstaller (packaging/ota-desktop.spec) -> dist/ota-desktop/ (one folder, executable
    ota-desktop: desktop app, `backend`, `devsim`);
 2. on Linux, the installed Mosquitto broker and the shared libraries it needs (glibc's own
-   excepted) -> dist/ota-desktop/mosquitto/, then a start check of that copy with a clean
-   PATH;
+   excepted) -> dist/ota-desktop/mosquitto/, with the broker plugin ota_clientid.so compiled
+   from backend/mqtt/plugin/ (binds client ids to credentials), then a start check of that
+   copy, plugin loaded, with a clean PATH;
 3. dist/ota-desktop-<version>-linux-<arch>.tar.gz and its .sha256 beside it.
 
 Needs the `packaging` extra (`pip install -e .[packaging]`), binutils (objdump) and, for the
-broker, Debian's mosquitto package.
+broker, Debian's mosquitto package, gcc and mosquitto-dev (the plugin's headers).
 """
 from __future__ import annotations
 
@@ -120,6 +121,21 @@ def bundle_mosquitto(bundle: Path, source: Path) -> Path:
     return target / "mosquitto"
 
 
+def bundle_clientid_plugin(folder: Path) -> Path:
+    """Compile the broker plugin ota_clientid.so into the bundle's mosquitto/ folder."""
+    sys.path.insert(0, str(ROOT))
+    from backend.mqtt.plugin_build import PLUGIN_FILE, PluginBuildError, build_plugin, missing_build_tools
+
+    missing = missing_build_tools()
+    if missing:
+        raise BuildError(f"{missing} not found: the broker plugin {PLUGIN_FILE} needs them "
+                         "(apt-get install gcc mosquitto-dev)")
+    try:
+        return build_plugin(folder / PLUGIN_FILE)
+    except PluginBuildError as exc:
+        raise BuildError(str(exc)) from exc
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -145,7 +161,9 @@ def check_mosquitto(executable: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         conf = Path(tmp) / "check.conf"
         user = f"user {os.environ.get('USER') or 'root'}\n" if os.geteuid() == 0 else ""
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n{user}")
+        plugin = folder / "ota_clientid.so"
+        plugin_lines = f"plugin {plugin}\nplugin_opt_service_user ota-backend\n" if plugin.is_file() else ""
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n{user}{plugin_lines}")
         proc = subprocess.Popen([str(executable), "-c", str(conf)], env=env, cwd=tmp,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
@@ -219,6 +237,7 @@ def build(dist: Path, work: Path, *, mosquitto: str | None = MOSQUITTO, make_arc
             raise BuildError(f"{source} not found: install Debian's mosquitto package (apt-get install mosquitto),"
                              " or pass --mosquitto PATH or --no-mosquitto")
         broker = bundle_mosquitto(bundle, source)
+        bundle_clientid_plugin(broker.parent)
         check_mosquitto(broker)
     missing = unresolved_qt_libraries(bundle)
     for plugin, names in missing.items():

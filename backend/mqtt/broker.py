@@ -7,7 +7,10 @@ it dies (``ensure_running`` from a timer).
 
 Access rules (spec section 6): the service user may read and write everything; a device
 user ``{productID}&{deviceName}`` may only publish to ``$ota/up/+/{p}/{d}`` and only
-receive ``$ota/down/+/{p}/{d}``. Anonymous clients are always refused.
+receive ``$ota/down/+/{p}/{d}``. Anonymous clients are always refused. Client ids with ``&``
+belong to the credential they name and ids starting with ``ota-backend`` to the service user,
+enforced by the broker plugin ``ota_clientid.so`` when it is available (``plugin_build``;
+``client_id_guard`` says whether it is loaded).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import hashlib
 import logging
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -44,6 +48,7 @@ __all__ = [
 ]
 
 from ..procs import die_with_parent, free_port
+from .plugin_build import client_id_plugin
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +67,11 @@ MAX_PACKET_SIZE = 256 * 1024
 # Characters that would break a topic level, the password file (``user:hash``) or an ACL
 # line; ``&`` in a productID would make ``{p}&{d}`` ambiguous.
 _BAD_IN_NAME = frozenset("/+#:\x00") | {chr(c) for c in range(0x20)} | {" ", "\x7f"}
+
+
+#: What mosquitto 2.0 logs when it cannot load or initialise a plugin (see EmbeddedMosquitto.start).
+_PLUGIN_FAILED = re.compile(r"Error: (Unable to load (auth )?plugin|(Authentication p|P)lugin returned)"
+                            r"|ota_clientid: (unknown option|invalid)")
 
 
 class BrokerError(RuntimeError):
@@ -232,6 +242,30 @@ def _current_user() -> str | None:
         return None
 
 
+#: Open files the broker child may have: one per client connection plus a few. Many systems
+#: give processes a soft limit of 1024; Mosquitto never raises it, and once it is reached it can
+#: accept no connection at all (new clients wait in the listen queue and never get a CONNACK).
+WANTED_NOFILE = 65536
+
+
+def _raise_nofile(wanted: int = WANTED_NOFILE) -> None:
+    """Raise this process's soft RLIMIT_NOFILE towards ``wanted`` (never above the hard limit)."""
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ImportError, OSError, ValueError):
+        pass
+
+
+def _broker_preexec() -> None:
+    """preexec_fn of the broker child: dies with the backend, may hold a fleet's connections."""
+    die_with_parent()
+    _raise_nofile()
+
+
 # --------------------------------------------------------------------------- broker
 
 
@@ -272,6 +306,12 @@ class EmbeddedMosquitto:
         self._lock = threading.RLock()
         self._hash_cache: dict[str, tuple[str, str]] = {}  # user -> (secret, hash)
         self.restarts = 0
+        # The plugin ota_clientid.so (plugin_build.py) binds client ids to their credential, so a
+        # device cannot take another device's session over. client_id_guard: it is loaded;
+        # client_id_guard_problem: why not.
+        self._plugin: str | None = None
+        self.client_id_guard = False
+        self.client_id_guard_problem: str | None = None
 
     # ------------------------------------------------------------------ paths, url
 
@@ -333,6 +373,7 @@ class EmbeddedMosquitto:
             "allow_anonymous false",
             f"password_file {self.passwd_path}",
             f"acl_file {self.acl_path}",
+            *([f"plugin {self._plugin}", f"plugin_opt_service_user {self.service_user}"] if self._plugin else []),
             "persistence true",
             f"persistence_location {self.dir}/",
             "persistence_file mosquitto.db",
@@ -451,7 +492,7 @@ class EmbeddedMosquitto:
                 stdout=logfile,
                 stderr=subprocess.STDOUT,
                 env=mosquitto_env(executable),
-                preexec_fn=die_with_parent,
+                preexec_fn=_broker_preexec,
             )
         self.pid_path.write_text(f"{self._proc.pid}\n")
         try:
@@ -512,11 +553,38 @@ class EmbeddedMosquitto:
             self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             if self._port == 0:
                 self._port = free_port(_connect_host(self.host))
+            self._use_plugin()
             _atomic_write(self.conf_path, self._conf_text())
             count = self._write_credentials(devices)
-            self._spawn()
+            try:
+                self._spawn()
+            except BrokerError as exc:
+                # a broker that cannot load the plugin still starts, without it (and says so)
+                if not self._plugin or not _PLUGIN_FAILED.search(str(exc).rsplit(" starting", 1)[-1]):
+                    raise
+                self._plugin_missing(f"mosquitto could not load {self._plugin}: {exc}")
+                _atomic_write(self.conf_path, self._conf_text())
+                self._spawn()
+            self.client_id_guard = self._plugin is not None
             self._wanted = True
             log.info("MQTT broker ready with %d device credentials", count)
+
+    def _use_plugin(self) -> None:
+        try:
+            executable = self._executable or find_mosquitto()
+        except BrokerNotFound:
+            executable = None  # _spawn says so
+        self._plugin, problem = client_id_plugin(executable)
+        self.client_id_guard = False
+        self.client_id_guard_problem = None
+        if problem:
+            self._plugin_missing(problem)
+
+    def _plugin_missing(self, problem: str) -> None:
+        self._plugin = None
+        self.client_id_guard_problem = problem
+        log.warning("client ids are not bound to credentials: install gcc and mosquitto-dev "
+                    "(a device can take over another device's session by using its client id); %s", problem)
 
     def update_devices(self, devices: Iterable[DeviceCredential]) -> int:
         """Rewrite the password and ACL files atomically and make the broker reload them.

@@ -5,6 +5,13 @@ well-formed message is refused and counted), applying per batch (a batch that fa
 again message by message, so one bad message cannot discard other devices' messages), and the
 loop itself logs and goes on after anything unexpected. ``alive`` tells health checks whether
 the thread runs and is not stuck in one batch.
+
+Nothing the broker handed over is lost: a message comes with an ``ack`` callback (the link's
+manual MQTT acknowledgement) that is called only once the message was applied, or refused as
+malformed, or refused by the engine while the other messages of its batch applied. When not one
+message of a batch can be applied (the database is down, say: a systemic failure), the batch is
+kept and tried again with backoff until it applies; on ``stop`` whatever is still not applied
+when the deadline passes stays unacknowledged, and the broker delivers it again to the next run.
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ REJECT_LOG_EVERY_S = 60.0
 #: Applying a failed batch one by one gives up after this long if not one message succeeded
 #: (the database is down, say: each attempt might wait for a timeout).
 RETRY_BUDGET_S = 30.0
+#: A systemic failure (nothing of a batch applies) is retried after this long, doubling up to
+#: ``RETRY_MAX_DELAY_S`` (only batches with acknowledgeable messages: those the broker can redeliver).
+RETRY_FIRST_DELAY_S = 0.5
+RETRY_MAX_DELAY_S = 30.0
 #: Longest error text sent back in an error acknowledgement.
 _MAX_ACK_STATUS = 200
 
@@ -76,13 +87,17 @@ class Dispatcher:
     def __init__(self, handle: Callable[[list], None], reply: Callable[[str, bytes], None]):
         self._handle = handle
         self._reply = reply
-        self._queue: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, bytes, Callable[[], None] | None] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="ota-dispatcher", daemon=True)
         self.presence = PresenceTracker()
         self.handled = 0
         self.rejected = 0
         self.failed = 0  # well-formed messages the engine could not apply
         self.loop_errors = 0  # unexpected exceptions caught by the loop itself
+        self.retries = 0  # systemic failures retried (batches kept, nothing dropped)
+        self.unacked_at_stop = 0  # messages left to the broker's redelivery at stop
+        self._stopping = threading.Event()
+        self._stop_deadline = float("inf")
         self._busy_since: float | None = None  # monotonic start of the batch in work, None when idle
         self._drained = threading.Event()
         self._log_limited = _RateLimitedLog()
@@ -90,9 +105,17 @@ class Dispatcher:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """Apply everything queued so far (retrying a systemic failure until ``timeout``), then end.
+
+        Call it after the link stopped handing over messages and before the link closes: the
+        acknowledgements and replies of the last batches still go out.
+        """
+        self._stop_deadline = time.monotonic() + timeout
+        self._stopping.set()
         self._queue.put(None)
-        self._thread.join(10)
+        if self._thread.is_alive():
+            self._thread.join(timeout + 2)
 
     @property
     def alive(self) -> bool:
@@ -102,15 +125,16 @@ class Dispatcher:
         busy_since = self._busy_since
         return busy_since is None or time.monotonic() - busy_since < STUCK_AFTER_S
 
-    def on_message(self, topic: str, payload: bytes) -> None:
-        """Called on the MQTT client's thread: only enqueue."""
-        self._queue.put((topic, payload))
+    def on_message(self, topic: str, payload: bytes, ack: Callable[[], None] | None = None) -> None:
+        """Called on the MQTT client's thread: only enqueue. ``ack`` is called once the message
+        was applied or refused for good (never if it could not be applied)."""
+        self._queue.put((topic, payload, ack))
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until everything received so far has been applied (tests, shutdown)."""
         done = threading.Event()
         self._drained = done  # before the marker: the worker may reach it at once
-        self._queue.put(("__drain__", b""))
+        self._queue.put(("__drain__", b"", None))
         return done.wait(timeout)
 
     def _run(self) -> None:
@@ -149,59 +173,110 @@ class Dispatcher:
                 self._drained.set()
         return stop
 
+    @staticmethod
+    def _ack(ack: Callable[[], None] | None) -> None:
+        if ack is None:
+            return
+        try:
+            ack()
+        except Exception:  # noqa: BLE001 - unacknowledged, the broker delivers it again: harmless
+            log.warning("could not acknowledge a device message", exc_info=True)
+
     def _parse(self, batch: list) -> list:
+        """(message, ack) pairs to apply; refused messages are acknowledged here."""
         parsed = []
         for it in batch:
             if it is None or it[0] == "__drain__":
                 continue
-            topic, payload = it
+            topic, payload, ack = it
             try:
                 if topic == LOG_TOPIC:
-                    seen = self.presence.feed(payload)
-                    if seen is not None:
-                        parsed.append(seen)
+                    seen = self.presence.feed_all(payload)
+                    for i, item in enumerate(seen):
+                        parsed.append((item, ack if i == len(seen) - 1 else None))
+                    if not seen:
+                        self._ack(ack)
                     continue
-                parsed.append(wire.parse_up(topic, payload))
+                parsed.append((wire.parse_up(topic, payload), ack))
             except wire.BadMessage as exc:
                 self.rejected += 1
                 self._log_limited(_device_key(topic), logging.WARNING, "rejected message on %s: %s",
                                   _short(topic, 200), _short(exc))
                 self._error_ack(topic, exc)
+                self._ack(ack)
             except Exception as exc:  # noqa: BLE001 - a parser bug must not cost the batch
                 self.rejected += 1
                 self._log_limited(_device_key(topic), logging.ERROR, "could not read a message on %s: %s",
                                   _short(topic, 200), _short(repr(exc)), exc_info=True)
+                self._ack(ack)
         return parsed
 
-    def _apply(self, parsed: list) -> None:
-        if not parsed:
-            return
+    def _apply(self, items: list) -> None:
+        """Apply (message, ack) pairs; acknowledge what applied; keep and retry a systemic failure."""
+        delay = RETRY_FIRST_DELAY_S
+        pending = items
+        while pending:
+            self._busy_since = time.monotonic()  # waiting for the database is not being stuck
+            failed = self._apply_round(pending)
+            if not failed:
+                return
+            if len(failed) < len(pending) or not any(ack is not None for _, ack in failed):
+                # the others applied: these are refused by the engine, and would be every time
+                # (or nothing could deliver them again): counted, logged, acknowledged
+                for msg, ack in failed:
+                    self.failed += 1
+                    self._ack(ack)
+                return
+            # not one message applied: systemic (database down, say). Keep the batch.
+            pending = failed
+            wait = min(delay, 0.5) if self._stopping.is_set() else delay
+            if self._stopping.is_set() and time.monotonic() + wait > self._stop_deadline:
+                self.unacked_at_stop += len(pending)
+                log.error("stopping: %d device messages could not be applied; left unacknowledged, "
+                          "the broker delivers them again to the next run", len(pending))
+                return
+            self.retries += 1
+            self._log_limited("systemic", logging.ERROR,
+                              "%d device messages could not be applied; trying again in %gs (kept, not dropped)",
+                              len(pending), wait)
+            if self._stopping.is_set():
+                time.sleep(wait)
+            else:
+                self._stopping.wait(wait)  # a stop cuts the wait short
+            delay = min(delay * 2, RETRY_MAX_DELAY_S)
+
+    def _apply_round(self, items: list) -> list:
+        """One attempt: the whole batch, else one by one. Acknowledges what applied; returns the rest."""
+        parsed = [msg for msg, _ in items]
         try:
             self._handle(parsed)
             self.handled += len(parsed)
-            return
+            for _, ack in items:
+                self._ack(ack)
+            return []
         except Exception:  # noqa: BLE001
-            if len(parsed) == 1:
+            if len(items) == 1:
                 self._not_applied(parsed[0])
-                return
+                return list(items)
             log.warning("could not apply a batch of %d device messages; applying them one by one",
                         len(parsed), exc_info=True)
-        started, any_applied = time.monotonic(), False
-        for i, msg in enumerate(parsed):  # one bad message must not discard the other devices' messages
+        started, any_applied, failed = time.monotonic(), False, []
+        for i, (msg, ack) in enumerate(items):  # one bad message must not discard the other devices' messages
             if not any_applied and i and time.monotonic() - started > RETRY_BUDGET_S:
-                self.failed += len(parsed) - i
                 log.error("%d device messages not applied: none of the first %d could be applied within %gs",
-                          len(parsed) - i, i, RETRY_BUDGET_S)
-                return
+                          len(items) - i, i, RETRY_BUDGET_S)
+                return failed + list(items[i:])
             try:
                 self._handle([msg])
                 self.handled += 1
                 any_applied = True
+                self._ack(ack)
             except Exception:  # noqa: BLE001
                 self._not_applied(msg)
+                failed.append((msg, ack))
+        return failed
 
     def _not_applied(self, msg: object) -> None:
-        self.failed += 1
         key = f"{getattr(msg, 'product_id', '?')}/{getattr(msg, 'device_name', '?')}"
         self._log_limited(f"apply:{key}", logging.ERROR, "device message from %s not applied: %s",
                           key, _short(repr(msg)), exc_info=True)

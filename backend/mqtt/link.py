@@ -8,6 +8,11 @@
 - ``publish`` may be called from any thread at any time; while disconnected paho keeps
   QoS 1 messages and sends them after the reconnect.
 - Exceptions from the callbacks are logged and never stop the network loop.
+- ``manual_ack=True``: a QoS 1 message is acknowledged only when the receiver calls the
+  ``ack`` handed to ``on_message(topic, payload, ack)`` (after it applied the message); the
+  broker delivers anything unacknowledged again when the session resumes (after a crash or
+  a stop). An ``ack`` from an earlier connection is not sent (the broker redelivers that
+  message on the new one). ``pause()`` stops handing messages over (they stay unacknowledged).
 - The backend's client id is secret (``backend_client_id``): MQTT gives a client id to
   whoever connects with it last, so a guessable id would let any device take the backend's
   session over.
@@ -192,6 +197,7 @@ class MqttLink:
         reconnect_delay: tuple[int, int] = (1, 30),
         max_inflight: int = 100,
         max_packet_size: int | None = None,
+        manual_ack: bool = False,
     ) -> None:
         if not client_id:
             raise ValueError("a persistent session needs a fixed, non-empty client id")
@@ -209,12 +215,16 @@ class MqttLink:
         self._stopping = False
         self._pending_subscribe: int | None = None
         self._lock = threading.Lock()
+        self._manual_ack = manual_ack
+        self._paused = False
+        self._generation = 0  # connections so far: an ack is only valid on the connection it came on
 
         client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             clean_session=False,
             protocol=paho.MQTTv311,
+            manual_ack=manual_ack,
         )
         if self.address.username is not None:
             client.username_pw_set(self.address.username, self.address.password)
@@ -252,6 +262,11 @@ class MqttLink:
             self._client.connect_async(self.address.host, self.address.port, self._keepalive)
             self._client.loop_start()
         log.info("MQTT link %s connecting to %s", self.client_id, self.address.redacted())
+
+    def pause(self) -> None:
+        """Hand over no more messages (a stop begins): with ``manual_ack`` they stay
+        unacknowledged and the broker delivers them again to the next session."""
+        self._paused = True
 
     def stop(self) -> None:
         """Disconnect (the broker keeps the session) and end the network thread."""
@@ -313,6 +328,7 @@ class MqttLink:
         if reason_code.is_failure:
             log.warning("MQTT broker %s refused the connection: %s", self.address.redacted(), reason_code)
             return
+        self._generation += 1
         log.info(
             "MQTT link %s connected to %s (session present: %s)",
             self.client_id,
@@ -355,7 +371,24 @@ class MqttLink:
             self._notify_state(False)
 
     def _handle_message(self, client, userdata, message) -> None:
+        if self._paused:
+            return  # never acknowledged: delivered again to the next session
         try:
-            self._on_message(message.topic, message.payload)
+            if self._manual_ack:
+                self._on_message(message.topic, message.payload, self._acker(message.mid, message.qos))
+            else:
+                self._on_message(message.topic, message.payload)
         except Exception:
             log.exception("MQTT message handler failed on %s", message.topic)
+
+    def _acker(self, mid: int, qos: int) -> Callable[[], None] | None:
+        """The acknowledgement of one received message, callable from any thread, at most once useful."""
+        if qos == 0:
+            return None
+        generation = self._generation
+
+        def ack() -> None:
+            if generation != self._generation or not self._started:
+                return  # an earlier connection's message: the broker sends it again on this one
+            self._client.ack(mid, qos)
+        return ack

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Response
 from pydantic import Field
 from sqlalchemy import func, select
 
 from ..db.models import DeviceRecord, Firmware, Product, Task
 from ..ota.engine import OtaEngine, TaskSpec
-from .common import Paged, Req, RuntimeDep, SessionDep, contains, json_list, listing, not_found, ok
+from .common import Paged, Req, RuntimeDep, SessionDep, bad_request, contains, json_list, listing, not_found, ok
 from .validators import MAX_INT64, Choice, Filter, Id, Ident
 
 router = APIRouter(prefix="/api/v1/things/ota/task")
@@ -30,6 +31,23 @@ class TaskCreate(Req):
     gray_percent: int = Field(default=100, ge=1, le=100, alias="grayPercent")
     schedule_time: int = Field(default=0, ge=0, le=MAX_INT64, alias="scheduleTime")
     overwrite: bool = False
+    # idempotency key (or the Idempotency-Key header); checked in create()
+    client_token: str | None = Field(default=None, alias="clientToken")
+
+
+#: an idempotency key: 1-64 printable ASCII characters (space included), like an MQTT clientToken
+_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,64}")
+
+
+def idempotency_key(body_token: str | None, header_token: str | None) -> str | None:
+    """The task/create idempotency key from the body's clientToken or the Idempotency-Key
+    header (empty or absent: none); both given must agree."""
+    for field, value in (("clientToken", body_token), ("Idempotency-Key", header_token)):
+        if value and not _IDEMPOTENCY_KEY.fullmatch(value):
+            raise bad_request(field, "must be 1-64 printable ASCII characters (0x20-0x7E)")
+    if body_token and header_token and body_token != header_token:
+        raise bad_request("clientToken", "differs from the Idempotency-Key header")
+    return body_token or header_token or None
 
 
 class TaskRef(Req):
@@ -69,14 +87,21 @@ def task_summary(t: Task) -> dict:
 
 
 @router.post("/create")
-def create(req: TaskCreate, rt: RuntimeDep) -> dict:
+def create(req: TaskCreate, rt: RuntimeDep, response: Response,
+           header_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> dict:
+    key = idempotency_key(req.client_token, header_key)
     spec = TaskSpec(firmware_id=req.firmware_id, type=req.type, upgrade_type=req.upgrade_type,
                     device_list=json_list("deviceList", req.device_list),
                     version_list=json_list("versionList", req.version_list),
                     retry_count=req.retry_count, retry_interval_minutes=req.retry_interval_minutes,
                     timeout_minutes=req.timeout_minutes, max_per_minute=req.max_per_minute,
                     gray_percent=req.gray_percent, schedule_time=req.schedule_time, overwrite=req.overwrite)
-    task = rt.engine.create_task(spec)
+    if key is None:
+        task = rt.engine.create_task(spec)
+    else:
+        task, created = rt.engine.create_task_once(spec, key)
+        if not created:  # the answer of the first request with this key, again
+            response.headers["Idempotent-Replayed"] = "true"
     return ok({"taskID": task.id, "taskUid": task.task_uid})
 
 

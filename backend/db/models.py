@@ -84,6 +84,9 @@ class FirmwareFile(Base):
 
 class Task(Base):
     __tablename__ = "task"
+    # a unique index (not a constraint): added by migration 0002 on SQLite and PostgreSQL alike;
+    # NULLs (tasks created without a key) never collide
+    __table_args__ = (Index("uq_task_client_token", "client_token", unique=True),)
     id: Mapped[intpk]
     task_uid: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     firmware_id: Mapped[int] = mapped_column(id_type, ForeignKey("firmware.id", ondelete="CASCADE"), nullable=False,
@@ -104,6 +107,8 @@ class Task(Base):
     overwrite: Mapped[bool] = mapped_column(default=False, nullable=False)
     created_time: Mapped[millis]
     updated_time: Mapped[millis]
+    # the caller's idempotency key of task/create (clientToken / Idempotency-Key), if it sent one
+    client_token: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
 
 
 class DeviceRecord(Base):
@@ -130,3 +135,5 @@ class DeviceRecord(Base):
     pushed_time: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     created_time: Mapped[millis]
     updated_time: Mapped[millis]
+    # re-pushes because a failure coincided with our own outage (not counted in retry_count)
+    outage_retries: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, object_session
 
 from ..db.models import Device, DeviceRecord, Firmware, Task, now_ms
 from ..db.session import Database
@@ -29,6 +30,7 @@ from ..mqtt.presence import Presence
 from ..storage.base import PRIVATE_BUCKET, ObjectStore
 from .errors import RuleError
 from .events import EventBus, device_event, record_event, task_event
+from .outages import BACKEND_START, BROKER, DISK, PROXY_5XX, STORE, OutageLog
 from .status import ErrorCode, RecordStatus as RS, Step, TaskStatus as TS, TaskType, UpgradeType
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,33 @@ STEP_DESC = {Step.FAILED: "upgrade failed", Step.DOWNLOAD_FAILED: "download fail
 ACTIVE = (RS.CONFIRM, RS.QUEUED, RS.QUEUED_OFFLINE, RS.QUEUED_RETRY, RS.PUSHED, RS.UPGRADING)
 PUSHABLE = (RS.QUEUED, RS.QUEUED_RETRY)
 NEWER_DESC = "device version is newer than the package"
+
+# ---- failures caused by our own unavailability (OutageLog) ------------------------------
+#: Device failure steps that our own outage can cause, so a failure with one of them reported
+#: while (or shortly after) we were unavailable is re-pushed instead of counted:
+#: -2 download failed: the download itself hit us (connection refused, 502 from the proxy);
+#: -1 generic failure: what a device that does not tell download failures apart reports;
+#: -3 verification failed: a proxy or store that dies mid-transfer leaves a truncated body, and
+#:    a device that does not check Content-Length only notices at the size/signature check. A
+#:    genuinely bad package fails again after the outage and then takes the normal path, so the
+#:    cost of a wrong guess is one extra push (and MAX_OUTAGE_REPUSHES bounds it anyway).
+#: -4 flashing failed is NOT ours: it comes after a verified download, nothing we serve is
+#:    involved any more; it always takes the normal failed/retry path.
+OUTAGE_STEPS = frozenset((Step.FAILED, Step.DOWNLOAD_FAILED, Step.VERIFY_FAILED))
+#: at most this many outage re-pushes per record; then a failure takes the normal path (a device
+#: that fails for its own reasons while our proxy keeps noting 5xx must not loop for ever)
+MAX_OUTAGE_REPUSHES = 5
+#: desc of a record re-pushed because of our outage; on a queued record (201/202/203) it also
+#: marks the record as waiting for ``outages.healthy()`` (only the backend writes queued descs)
+REPUSH_PREFIX = "re-pushed: "
+OUTAGE_TEXT = {STORE: "object-store outage", PROXY_5XX: "object-proxy outage", BACKEND_START: "backend restart",
+               BROKER: "broker outage", DISK: "disk outage"}
+QUEUED = (RS.QUEUED, RS.QUEUED_OFFLINE, RS.QUEUED_RETRY)
+
+
+def waits_for_health(r: DeviceRecord) -> bool:
+    """Queued again because its failure was our outage's: pushed only once we are healthy."""
+    return r.status in QUEUED and (r.desc or "").startswith(REPUSH_PREFIX)
 
 
 def holds_device(r: DeviceRecord) -> bool:
@@ -98,14 +127,18 @@ class _Out:
 class OtaEngine:
     def __init__(self, db: Database, store: ObjectStore, events: EventBus, publisher: Publisher | None = None,
                  minute_seconds: float = 60.0, public_base_url: str = "",
-                 clock: Callable[[], int] = now_ms):
+                 clock: Callable[[], int] = now_ms, outages: OutageLog | None = None):
         self.db, self.store, self.events = db, store, events
+        #: our own unavailability; None: every device failure counts against the task
+        self.outages = outages
         self.publisher = publisher
         self.minute_ms = max(1, int(minute_seconds * 1000))
         self.public_base_url = public_base_url.rstrip("/")
         self.clock = clock
         self.lock = threading.RLock()
-        self._push_times: dict[int, deque[int]] = defaultdict(deque)
+        # pushes of the last minute per task (maxPerMinute); seeded from the records' pushed_time
+        # the first time a task is looked at, so a restart does not start from an empty window
+        self._push_times: dict[int, deque[int]] = {}
         # when each device last connected, from the broker's log (embedded broker only)
         self._connected_at: dict[tuple[str, str], int] = {}
 
@@ -131,7 +164,35 @@ class OtaEngine:
     def create_task(self, spec: TaskSpec) -> Task:
         return self._run(lambda s, out, now: self._create_task(s, out, now, spec))  # type: ignore[return-value]
 
-    def _create_task(self, s: Session, out: _Out, now: int, spec: TaskSpec) -> Task:
+    def create_task_once(self, spec: TaskSpec, client_token: str) -> tuple[Task, bool]:
+        """Idempotent create: (task, created). The task already created with ``client_token`` is
+        answered again (created False) when ``spec`` is the same; another spec is a 409."""
+        def work(s: Session, out: _Out, now: int) -> tuple[Task, bool]:
+            task = s.scalar(select(Task).where(Task.client_token == client_token))
+            if task is None:
+                return self._create_task(s, out, now, spec, client_token), True
+            if self.spec_of(task) != spec:
+                raise RuleError(409, ErrorCode.DUPLICATE,
+                                f"clientToken: {client_token!r} was already used for task {task.task_uid} "
+                                "with a different request body")
+            return task, False
+        try:
+            return self._run(work)  # type: ignore[return-value]
+        except IntegrityError:
+            # the same key committed by a concurrent request (the unique index): answer that task
+            return self._run(work)  # type: ignore[return-value]
+
+    @staticmethod
+    def spec_of(task: Task) -> TaskSpec:
+        """The TaskSpec a task was created from (every field of it is stored with the task)."""
+        return TaskSpec(firmware_id=task.firmware_id, type=task.type, upgrade_type=task.upgrade_type,
+                        device_list=json.loads(task.src_device or "[]"),
+                        version_list=json.loads(task.src_version or "[]"), retry_count=task.retry_count,
+                        retry_interval_minutes=task.retry_interval_minutes, timeout_minutes=task.timeout_minutes,
+                        max_per_minute=task.max_per_minute, gray_percent=task.gray_percent,
+                        schedule_time=task.schedule_time, overwrite=bool(task.overwrite))
+
+    def _create_task(self, s: Session, out: _Out, now: int, spec: TaskSpec, client_token: str | None = None) -> Task:
         fw = s.get(Firmware, spec.firmware_id)
         if fw is None:
             raise RuleError(404, ErrorCode.NOT_FOUND, f"firmware {spec.firmware_id} not found")
@@ -167,7 +228,7 @@ class OtaEngine:
                     retry_count=spec.retry_count, retry_interval_minutes=spec.retry_interval_minutes,
                     timeout_minutes=spec.timeout_minutes, max_per_minute=spec.max_per_minute,
                     gray_percent=spec.gray_percent, schedule_time=spec.schedule_time, overwrite=spec.overwrite,
-                    created_time=now, updated_time=now)
+                    created_time=now, updated_time=now, client_token=client_token)
         s.add(task)
         s.flush()
         if spec.gray_percent < 100:
@@ -225,10 +286,25 @@ class OtaEngine:
         self._set(out, rec, now, RS.FAILED, step=step, desc=desc, due=due)
 
     # ---- pushing ----------------------------------------------------------------------
-    def _budget(self, task: Task, now: int) -> int:
-        times = self._push_times[task.id]
+    def _window(self, task: Task, now: int) -> deque[int]:
+        """The task's pushes within the last minute."""
+        times = self._push_times.get(task.id)
+        if times is None:
+            # first look at this task in this process (every push looks first): the pushes of the
+            # last minute before a restart are in the database. Each record keeps only its latest
+            # pushed_time, so a record pushed twice within that minute counts once.
+            s = object_session(task)
+            recent = [] if s is None or task.max_per_minute <= 0 else list(s.scalars(
+                select(DeviceRecord.pushed_time).where(DeviceRecord.task_id == task.id,
+                                                       DeviceRecord.pushed_time > now - self.minute_ms)
+                .order_by(DeviceRecord.pushed_time)))
+            times = self._push_times[task.id] = deque(recent)
         while times and times[0] <= now - self.minute_ms:
             times.popleft()
+        return times
+
+    def _budget(self, task: Task, now: int) -> int:
+        times = self._window(task, now)
         if task.max_per_minute <= 0:
             return 1 << 30
         return max(0, task.max_per_minute - len(times))
@@ -247,22 +323,61 @@ class OtaEngine:
                                     is_diff=fw.is_diff, sign_method=fw.sign_method, version=fw.version,
                                     files=files, timestamp=now)
         out.messages.append((wire.topic_down_upgrade(rec.product_id, rec.device_name), payload))
-        self._budget(task, now)  # drops pushes older than a minute
-        self._push_times[task.id].append(now)
-        self._set(out, rec, now, RS.PUSHED, step=0, desc="pushed", due=now + task.timeout_minutes * self.minute_ms)
+        self._window(task, now).append(now)
+        # a re-push after our outage keeps saying why it happened
+        desc = rec.desc if waits_for_health(rec) else "pushed"
+        self._set(out, rec, now, RS.PUSHED, step=0, desc=desc, due=now + task.timeout_minutes * self.minute_ms)
         rec.pushed_time = now
 
     def _push_queued(self, s: Session, out: _Out, now: int, task: Task) -> None:
         budget = self._budget(task, now)
         if budget <= 0:
             return
-        recs = list(s.scalars(select(DeviceRecord).where(DeviceRecord.task_id == task.id,
-                                                         DeviceRecord.status.in_(PUSHABLE))
-                              .order_by(DeviceRecord.id).limit(min(budget, 5000))))
+        q = select(DeviceRecord).where(DeviceRecord.task_id == task.id, DeviceRecord.status.in_(PUSHABLE))
+        if not self._healthy():  # records re-queued by our outage wait until it is over
+            q = q.where(~DeviceRecord.desc.startswith(REPUSH_PREFIX))
+        recs = list(s.scalars(q.order_by(DeviceRecord.id).limit(min(budget, 5000))))
         if recs:
             fw = s.get(Firmware, task.firmware_id)
             for rec in recs:
+                if waits_for_health(rec) and self._already_on_target(s, out, now, rec):
+                    continue
                 self._push(s, out, now, task, rec, fw=fw)
+
+    # ---- our own outages ----------------------------------------------------------------
+    def _healthy(self) -> bool:
+        return self.outages is None or self.outages.healthy()
+
+    def _already_on_target(self, s: Session, out: _Out, now: int, rec: DeviceRecord) -> bool:
+        """Before a re-push: a device that meanwhile reached the target is not pushed again."""
+        version = s.scalar(select(Device.version).where(Device.product_id == rec.product_id,
+                                                        Device.device_name == rec.device_name))
+        if version != rec.target_version:
+            return False
+        rec.version = version
+        self._set(out, rec, now, RS.SUCCEEDED, step=100, desc="upgrade succeeded", due=0)
+        return True
+
+    def _requeue_after_outage(self, out: _Out, rec: DeviceRecord, task: Task, now: int, step: int) -> bool:
+        """A device failure that our own unavailability explains: the record is queued again
+        (203) and re-pushed with fresh URLs once we are healthy, without using the task's retry
+        budget (retry_count / auto_retries unchanged). False: count it as a failure."""
+        if self.outages is None or step not in OUTAGE_STEPS or task.status != TS.UPGRADING:
+            return False
+        if waits_for_health(rec):
+            return True  # a duplicate failure report: it is already queued again
+        outage = self.outages.covers(now / 1000)
+        if outage is None or rec.outage_retries >= MAX_OUTAGE_REPUSHES:
+            return False
+        if outage.end is not None and rec.pushed_time > outage.end * 1000:
+            return False  # pushed after that outage was over: it cannot have made this push fail
+        rec.outage_retries += 1
+        what = STEP_DESC.get(Step(step), "upgrade failed")
+        self._set(out, rec, now, RS.QUEUED_RETRY, step=step, due=0,
+                  desc=f"{REPUSH_PREFIX}{what} during our {OUTAGE_TEXT.get(outage.kind, outage.kind + ' outage')}")
+        log.info("record %s (%s/%s): %s during our %s outage; re-pushed once healthy", rec.id, rec.product_id,
+                 rec.device_name, what, outage.kind)
+        return True
 
     # ---- completion ---------------------------------------------------------------------
     def _maybe_finish(self, s: Session, out: _Out, now: int, task: Task) -> None:
@@ -405,7 +520,10 @@ class OtaEngine:
             elif rec.status == RS.PUSHED and not self._reconnected_since(rec):
                 pass  # a report sent before the push (or a duplicate): the push is on its way
             elif rec.status in (RS.QUEUED, RS.QUEUED_OFFLINE, RS.QUEUED_RETRY, RS.PUSHED):
-                if task.status != TS.UPGRADING:
+                if waits_for_health(rec) and not self._healthy():
+                    if rec.status == RS.QUEUED_OFFLINE:
+                        self._set(out, rec, now, RS.QUEUED_RETRY)  # online again; the timer pushes it
+                elif task.status != TS.UPGRADING:
                     if rec.status == RS.QUEUED_OFFLINE:
                         self._set(out, rec, now, RS.QUEUED)
                 elif self._budget(task, now) > 0:
@@ -522,7 +640,7 @@ class OtaEngine:
         if m.step > 0:
             self._set(out, rec, now, RS.UPGRADING, step=m.step, desc=m.desc or "upgrading",
                       due=now + task.timeout_minutes * self.minute_ms)
-        else:
+        elif not self._requeue_after_outage(out, rec, task, now, m.step):
             self._fail(out, rec, task, now, m.step, m.desc or STEP_DESC.get(Step(m.step), "upgrade failed"))
             batch.finish.add(task)
         reply()

@@ -1,0 +1,403 @@
+"""Field conditions: failures during our own outages, pacing across a restart, idempotent task/create.
+
+The engine is built in-process (temporary SQLite database, fake store and publisher, a fake clock
+shared with the OutageLog); only the HTTP part of the idempotent create runs against the real
+backend (``api``), and the migration is checked on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+from backend.db.models import Base, Device, DeviceRecord, Firmware, FirmwareFile, Product, Task
+from backend.db.session import Database
+from backend.mqtt import messages as wire
+from backend.ota.engine import MAX_OUTAGE_REPUSHES, OtaEngine, TaskSpec
+from backend.ota.errors import RuleError
+from backend.ota.events import EventBus
+from backend.ota.outages import PROXY_5XX, STORE, OutageLog
+from backend.ota.status import RecordStatus as RS, TaskStatus as TS
+
+from ._ota_helpers import make_devices, make_product, seed_firmware
+
+PID = "PFIELD"
+T0 = 1_700_000_000_000  # ms
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.minted = 0
+
+    def presign(self, method: str, bucket: str, key: str) -> str:
+        self.minted += 1  # a fresh URL at every push
+        return f"/api/v1/oss/{bucket}/{key}?X-Amz-Signature={self.minted:08d}"
+
+
+class Capture:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict]] = []
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.sent.append((topic, json.loads(payload)))
+
+    def pushes(self, device: str | None = None) -> list[dict]:
+        return [p for t, p in self.sent if t.startswith("$ota/down/upgrade/") and (device is None or t.endswith("/" + device))]
+
+
+@dataclass
+class World:
+    db: Database
+    now: list[int]
+    outages: OutageLog
+    store: FakeStore = field(default_factory=FakeStore)
+    cap: Capture = field(default_factory=Capture)
+    engines: list[OtaEngine] = field(default_factory=list)
+
+    def engine(self) -> OtaEngine:
+        """A fresh engine over the same database: what a restarted backend builds."""
+        e = OtaEngine(self.db, self.store, EventBus(1000), publisher=self.cap, clock=lambda: self.now[0],
+                      outages=self.outages)
+        self.engines.append(e)
+        return e
+
+    def advance(self, seconds: float) -> None:
+        self.now[0] += int(seconds * 1000)
+
+    def record(self, device: str) -> DeviceRecord:
+        with self.db.session() as s:
+            return s.scalar(select(DeviceRecord).where(DeviceRecord.device_name == device).order_by(DeviceRecord.id.desc()))
+
+    def task(self, task_id: int) -> Task:
+        with self.db.session() as s:
+            return s.get(Task, task_id)
+
+
+@pytest.fixture
+def world(tmp_path) -> World:
+    db = Database(f"sqlite:///{tmp_path / 'ota.db'}")
+    db.migrate()
+    now = [T0]
+    w = World(db, now, OutageLog(clock=lambda: now[0] / 1000))
+    with db.session() as s:
+        s.add(Product(product_id=PID, product_name="field", created_time=T0))
+        s.flush()
+        for i in range(1, 13):
+            s.add(Device(product_id=PID, device_name=f"dev{i:05d}", version="0.9.0", online=True,
+                         device_secret="x", created_time=T0))
+        s.add(Firmware(product_id=PID, name="fw", version="1.0.0", is_diff=1, sign_method="md5", desc="",
+                       ext_data="", created_time=T0,
+                       files=[FirmwareFile(name="a.bin", object_key=f"{PID}/a.bin", size=10, md5="0" * 32,
+                                           sha256="0" * 64)]))
+    yield w
+    db.dispose()
+
+
+def fw_id(w: World) -> int:
+    with w.db.session() as s:
+        return s.scalar(select(Firmware.id))
+
+
+def progress(rec: DeviceRecord, step: int, desc: str = "") -> wire.Progress:
+    return wire.Progress(product_id=rec.product_id, device_name=rec.device_name, client_token="t", timestamp=0,
+                         record_id=rec.id, step=step, desc=desc, module="default")
+
+
+def report(device: str, version: str) -> wire.Report:
+    return wire.Report(product_id=PID, device_name=device, client_token="", timestamp=0, version=version,
+                       module="default", record_id=None)
+
+
+def one_device_task(w: World, e: OtaEngine, **kw) -> Task:
+    return e.create_task(TaskSpec(firmware_id=fw_id(w), type=2, device_list=["dev00001"], **kw))
+
+
+# ---- 4. failures during our own outages -----------------------------------------------------
+
+def test_download_failure_during_a_store_outage_is_re_pushed_after_recovery(world: World) -> None:
+    e = world.engine()
+    task = one_device_task(world, e)  # retryCount 0: no retry budget at all
+    assert len(world.cap.pushes()) == 1
+    rec = world.record("dev00001")
+    assert rec.status == RS.PUSHED
+
+    world.outages.begin(STORE, "connection refused")
+    world.advance(3)
+    e.handle_messages([progress(rec, -2, "download failed: 502 object store unreachable")])
+    rec = world.record("dev00001")
+    assert (rec.status, rec.step) == (RS.QUEUED_RETRY, -2)
+    assert rec.desc == "re-pushed: download failed during our object-store outage"
+    assert (rec.retry_count, rec.auto_retries, rec.outage_retries, rec.due_time) == (0, 0, 1, 0)
+    e.handle_messages([progress(rec, -2, "download failed")])  # a duplicate (QoS 1) changes nothing
+    assert world.record("dev00001").outage_retries == 1
+
+    for _ in range(3):  # not while the store is still down
+        world.advance(1)
+        e.tick()
+    assert len(world.cap.pushes()) == 1 and world.record("dev00001").status == RS.QUEUED_RETRY
+    assert world.task(task.id).status == TS.UPGRADING  # the waiting record keeps the task open
+
+    world.outages.end(STORE)
+    world.advance(1)
+    e.tick()
+    pushes = world.cap.pushes("dev00001")
+    assert len(pushes) == 2 and pushes[1]["data"]["id"] == rec.id  # the same record, no duplicate
+    assert pushes[1]["data"]["files"][0]["url"] != pushes[0]["data"]["files"][0]["url"]  # fresh URL
+    rec = world.record("dev00001")
+    assert rec.status == RS.PUSHED and rec.desc.startswith("re-pushed: download failed")
+    with world.db.session() as s:
+        assert s.scalar(select(DeviceRecord.id).where(DeviceRecord.task_id == task.id,
+                                                      DeviceRecord.id != rec.id)) is None
+
+    world.advance(1)
+    e.handle_messages([progress(rec, 50, "downloading")])
+    e.handle_messages([report("dev00001", "1.0.0")])
+    rec = world.record("dev00001")
+    assert (rec.status, rec.retry_count, rec.auto_retries) == (RS.SUCCEEDED, 0, 0)
+    assert world.task(task.id).status == TS.DONE
+    world.advance(5)
+    e.tick()
+    assert len(world.cap.pushes()) == 2  # never pushed again after success
+
+
+def test_failure_outside_any_outage_takes_the_normal_failed_path(world: World) -> None:
+    e = world.engine()
+    task = one_device_task(world, e, retry_count=1, retry_interval_minutes=10)
+    rec = world.record("dev00001")
+    world.advance(2)
+    e.handle_messages([progress(rec, -2, "download failed: 404")])
+    rec = world.record("dev00001")
+    assert (rec.status, rec.step, rec.desc, rec.outage_retries) == (RS.FAILED, -2, "download failed: 404", 0)
+    assert rec.due_time == world.now[0] + 10 * 60_000  # the task's own retry, as before
+    world.advance(1)
+    e.tick()
+    assert len(world.cap.pushes()) == 1 and world.task(task.id).status == TS.UPGRADING
+
+
+def test_an_outage_over_before_the_push_did_not_cause_its_failure(world: World) -> None:
+    world.outages.begin(STORE)
+    world.advance(1)
+    world.outages.end(STORE)
+    world.advance(5)  # well within the grace period, but the push comes after the outage
+    e = world.engine()
+    one_device_task(world, e)
+    world.advance(2)
+    e.handle_messages([progress(world.record("dev00001"), -2)])
+    rec = world.record("dev00001")
+    assert (rec.status, rec.desc, rec.outage_retries) == (RS.FAILED, "download failed", 0)
+
+
+def test_flash_failure_is_never_ours_verify_failure_through_a_failing_proxy_is(world: World) -> None:
+    e = world.engine()
+    task = e.create_task(TaskSpec(firmware_id=fw_id(world), type=2, device_list=["dev00001", "dev00002"]))
+    a, b = world.record("dev00001"), world.record("dev00002")
+    world.advance(1)
+    world.outages.note(PROXY_5XX, "502 object store unreachable")  # momentary: we are healthy again
+    world.advance(1)
+    e.handle_messages([progress(a, -4, "flash failed"), progress(b, -3, "md5 mismatch")])
+    a, b = world.record("dev00001"), world.record("dev00002")
+    assert (a.status, a.desc) == (RS.FAILED, "flash failed")
+    assert (b.status, b.desc) == (RS.QUEUED_RETRY, "re-pushed: verification failed during our object-proxy outage")
+    world.advance(1)
+    e.tick()  # healthy: re-pushed at the next tick
+    assert [p["data"]["id"] for p in world.cap.pushes("dev00002")] == [b.id, b.id]
+    assert world.task(task.id).status == TS.UPGRADING
+
+
+def test_outage_re_pushes_are_bounded(world: World) -> None:
+    e = world.engine()
+    one_device_task(world, e)
+    world.outages.begin(STORE)
+    for n in range(MAX_OUTAGE_REPUSHES):
+        world.advance(1)
+        e.handle_messages([progress(world.record("dev00001"), -2)])
+        assert world.record("dev00001").status == RS.QUEUED_RETRY
+        world.outages.end(STORE)
+        world.advance(1)
+        e.tick()
+        world.outages.begin(STORE)
+    assert len(world.cap.pushes()) == 1 + MAX_OUTAGE_REPUSHES
+    world.advance(1)
+    e.handle_messages([progress(world.record("dev00001"), -2)])
+    rec = world.record("dev00001")
+    assert (rec.status, rec.outage_retries, rec.retry_count) == (RS.FAILED, MAX_OUTAGE_REPUSHES, 0)
+
+
+def test_a_device_that_succeeded_meanwhile_is_not_re_pushed(world: World) -> None:
+    e = world.engine()
+    task = e.create_task(TaskSpec(firmware_id=fw_id(world), type=2, device_list=["dev00001", "dev00002"]))
+    world.outages.begin(STORE)
+    world.advance(1)
+    e.handle_messages([progress(world.record("dev00001"), -2), progress(world.record("dev00002"), -2)])
+    e.handle_messages([report("dev00001", "1.0.0")])  # it retried by itself and made it
+    with world.db.session() as s:  # dev00002's success known only from its device row
+        s.execute(text("UPDATE device SET version = '1.0.0' WHERE device_name = 'dev00002'"))
+    world.outages.end(STORE)
+    world.advance(1)
+    e.tick()
+    assert len(world.cap.pushes()) == 2  # only the two first pushes
+    assert {world.record(d).status for d in ("dev00001", "dev00002")} == {RS.SUCCEEDED}
+    assert world.task(task.id).status == TS.DONE
+
+
+def test_a_waiting_device_that_reports_during_the_outage_is_not_pushed_into_it(world: World) -> None:
+    e = world.engine()
+    one_device_task(world, e)
+    world.outages.begin(STORE)
+    world.advance(1)
+    e.handle_messages([progress(world.record("dev00001"), -2)])
+    e.handle_messages([report("dev00001", "0.9.0")])
+    assert len(world.cap.pushes()) == 1 and world.record("dev00001").status == RS.QUEUED_RETRY
+    world.outages.end(STORE)
+    e.handle_messages([report("dev00001", "0.9.0")])
+    assert len(world.cap.pushes()) == 2 and world.record("dev00001").status == RS.PUSHED
+
+
+# ---- 5. pacing across a restart ------------------------------------------------------------
+
+def _max_in_any_minute(times: list[int], minute_ms: int = 60_000) -> int:
+    times = sorted(times)
+    return max((sum(1 for u in times if t - minute_ms < u <= t) for t in times), default=0)
+
+
+def test_pacing_after_a_restart_stays_within_the_rate(world: World) -> None:
+    first = world.engine()
+    first.create_task(TaskSpec(firmware_id=fw_id(world), max_per_minute=5))  # 12 devices
+    assert len(world.cap.pushes()) == 5
+    world.advance(20)
+    second = world.engine()  # a restarted backend: nothing in memory
+    for _ in range(39):
+        world.advance(1)
+        second.tick()
+        second.handle_messages([report("dev00012", "0.9.0")])  # a report pushes only within the rate too
+    assert len(world.cap.pushes()) == 5  # t0 + 59 s: the pushes before the restart still count
+    world.advance(1.5)
+    second.tick()
+    assert len(world.cap.pushes()) == 10
+    world.advance(30)
+    third = world.engine()  # restarted again, in the middle of the second minute
+    third.tick()
+    assert len(world.cap.pushes()) == 10
+    for _ in range(40):
+        world.advance(1)
+        third.tick()
+    times = [p["timestamp"] for p in world.cap.pushes()]
+    assert len(times) == 12 and _max_in_any_minute(times) <= 5
+
+
+# ---- 7. idempotent task/create ---------------------------------------------------------------
+
+def test_create_task_once_in_process(world: World) -> None:
+    e = world.engine()
+    spec = TaskSpec(firmware_id=fw_id(world), type=2, device_list=["dev00001"])
+    task, created = e.create_task_once(spec, "key-1")
+    again, created2 = e.create_task_once(TaskSpec(firmware_id=fw_id(world), type=2, device_list=["dev00001"]), "key-1")
+    assert (created, created2) == (True, False) and (again.id, again.task_uid) == (task.id, task.task_uid)
+    with pytest.raises(RuleError) as exc:
+        e.create_task_once(TaskSpec(firmware_id=fw_id(world), type=2, device_list=["dev00002"]), "key-1")
+    assert exc.value.http_status == 409 and exc.value.msg.startswith("clientToken:")
+    with world.db.session() as s:
+        assert s.scalar(select(text("count(*)")).select_from(Task)) == 1
+    assert len(world.cap.pushes()) == 1
+
+
+CREATE = "/api/v1/things/ota/task/create"
+
+
+def test_task_create_is_idempotent_over_http(api) -> None:
+    pid = make_product(api)
+    make_devices(api, pid, 2)
+    fw, _ = seed_firmware(api, pid)
+    body = {"firmwareID": fw, "type": 2, "deviceList": ["dev00001"], "clientToken": "order-4711 retry"}
+    r1 = api.raw(CREATE, body)
+    r2 = api.raw(CREATE, body)  # the caller lost the first answer and sends it again
+    assert r1.status_code == r2.status_code == 200
+    assert r1.json()["data"] == r2.json()["data"] and r2.headers.get("Idempotent-Replayed") == "true"
+    assert "Idempotent-Replayed" not in r1.headers
+    listed = api.ok("/api/v1/things/ota/task/index", {"firmwareID": fw})
+    assert listed["total"] == 1
+    assert listed["list"][0]["statusCount"] == {"202": 1}  # one record (the device is offline)
+
+    code, doc = api.call(CREATE, dict(body, deviceList=["dev00002"]))
+    assert (code, doc["code"]) == (409, 100010) and doc["msg"].startswith("clientToken:"), doc
+    assert api.ok("/api/v1/things/ota/task/index", {"firmwareID": fw})["total"] == 1
+
+    # the header works the same way, and names the same key space
+    hdr = {"Idempotency-Key": "order-4711 retry"}
+    r3 = api.raw(CREATE, {"firmwareID": fw, "type": 2, "deviceList": ["dev00001"]}, headers=hdr)
+    assert r3.status_code == 200 and r3.json()["data"] == r1.json()["data"]
+    r4 = api.raw(CREATE, {"firmwareID": fw, "type": 2, "deviceList": ["dev00002"]}, headers={"Idempotency-Key": "k2"})
+    r5 = api.raw(CREATE, {"firmwareID": fw, "type": 2, "deviceList": ["dev00002"]}, headers={"Idempotency-Key": "k2"})
+    assert r4.status_code == r5.status_code == 200 and r4.json()["data"] == r5.json()["data"]
+    assert api.ok("/api/v1/things/ota/task/index", {"firmwareID": fw})["total"] == 2
+
+    for bad, field_name in (({"clientToken": "x" * 65}, "clientToken"), ({"clientToken": "tab\there"}, "clientToken"),
+                            ({"clientToken": 7}, "clientToken")):
+        code, doc = api.call(CREATE, dict(body, **bad))
+        assert (code, doc["code"]) == (400, 100006) and doc["msg"].startswith(field_name), doc
+    code, doc = api.call(CREATE, body, headers={"Idempotency-Key": "other"})
+    assert code == 400 and doc["msg"] == "clientToken: differs from the Idempotency-Key header"
+    assert api.ok("/api/v1/things/ota/task/index", {"firmwareID": fw})["total"] == 2
+
+
+# ---- the migration (0002) ---------------------------------------------------------------------
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'm.db'}"
+    return request.getfixturevalue("postgres").new_database()
+
+
+def test_migration_0002_upgrades_existing_data_and_matches_the_models(fresh_url: str) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
+    from alembic.migration import MigrationContext
+    from importlib import resources
+
+    db = Database(fresh_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("backend.db.migrations")))
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(text("INSERT INTO product (product_id, product_name, \"desc\", created_time) VALUES ('P', 'p', '', 0)"))
+        conn.execute(text("INSERT INTO firmware (product_id, name, version, is_diff, sign_method, \"desc\", ext_data, "
+                          "total_size, created_time) VALUES ('P', 'f', '1', 1, 'md5', '', '', 0, 0)"))
+        fid = conn.execute(text("SELECT id FROM firmware")).scalar()
+        conn.execute(text("INSERT INTO task (task_uid, firmware_id, product_id, type, upgrade_type, status, version, "
+                          "src_version, src_device, retry_count, retry_interval_minutes, timeout_minutes, "
+                          "max_per_minute, gray_percent, schedule_time, overwrite, created_time, updated_time) "
+                          f"VALUES ('u1', {fid}, 'P', 1, 1, 2, '1', '[]', '[]', 0, 10, 60, 0, 100, 0, false, 0, 0)"))
+        tid = conn.execute(text("SELECT id FROM task")).scalar()
+        conn.execute(text("INSERT INTO device_record (task_id, task_uid, product_id, device_name, version, "
+                          "target_version, status, step, \"desc\", retry_count, auto_retries, due_time, pushed_time, "
+                          f"created_time, updated_time) VALUES ({tid}, 'u1', 'P', 'd', '0', '1', 301, 0, 'pushed', "
+                          "0, 0, 0, 0, 0, 0)"))
+    db.migrate()  # 0001 -> head, with data in place
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT outage_retries FROM device_record")).scalar() == 0
+        assert conn.execute(text("SELECT client_token FROM task")).scalar() is None
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        # only column, index and constraint differences count: PostgreSQL's id columns are
+        # INTEGER in 0001 while the models bind BIGINT there (modify_type, older than 0002)
+        diff = [d for d in diff if not (isinstance(d, list) and all(x[0] == "modify_type" for x in d))]
+        assert diff == [], diff
+    names = {ix["name"]: ix["unique"] for ix in inspect(db.engine).get_indexes("task")}
+    assert names.get("uq_task_client_token") in (True, 1)
+    with db.session() as s:  # many NULL keys, one task per key
+        t = s.scalar(select(Task))
+        for uid in ("u2", "u3"):
+            s.add(Task(**{c: getattr(t, c) for c in ("firmware_id", "product_id", "type", "upgrade_type", "status",
+                                                     "version", "src_version", "src_device")}, task_uid=uid))
+        t.client_token = "k"
+    with pytest.raises(IntegrityError), db.session() as s:
+        s.add(Task(**{c: getattr(t, c) for c in ("firmware_id", "product_id", "type", "upgrade_type", "status",
+                                                 "version", "src_version", "src_device")}, task_uid="u4",
+                   client_token="k"))
+    db.dispose()

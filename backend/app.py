@@ -21,8 +21,11 @@ from .runtime import Runtime
 def create_app(runtime: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
+        # read/write: a store that neither sends nor takes a byte for this long is given up on
+        # (the proxy answers 504 when nothing was sent yet); a slow device is not affected
+        stall = float(getattr(runtime.settings, "proxy_read_timeout_s", 30.0))
         runtime.http_client = httpx.AsyncClient(
-            timeout=httpx.Timeout(connect=10.0, read=None, write=None, pool=30.0),
+            timeout=httpx.Timeout(connect=10.0, read=stall, write=stall, pool=30.0),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
         try:
             yield
@@ -36,8 +39,17 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/api/v1/health")
     def health() -> dict:
+        # a plain def: runs in the thread pool, and its checks in their own threads with timeouts,
+        # so a hung store or database never blocks the event loop; always 200 (the desktop reads
+        # a non-200 as "backend lost"), with healthy: false and the failing checks named
+        checks = getattr(runtime, "health", None)
+        if checks is None:  # a bare runtime (in-process tests)
+            from .storage.health import HealthChecks
+            checks = runtime.health = HealthChecks(runtime)
+        report = checks.report()
         return ok({"version": __version__, "mqttConnected": bool(runtime.link and runtime.link.connected),
-                   "dispatcherAlive": bool(runtime.dispatcher is not None and runtime.dispatcher.alive)})
+                   "dispatcherAlive": bool(runtime.dispatcher is not None and runtime.dispatcher.alive),
+                   "healthy": report["healthy"], "checks": report["checks"]})
 
     install_docs(app)
     install_openapi(app)

@@ -47,6 +47,12 @@ class Settings:
     # length of a protocol "minute" in seconds; only tests and demos change it
     minute_seconds: float = 60.0
     temp_object_max_age_s: int = 86400
+    # the object proxy gives up on a store that sends nothing for this long (504 before any byte)
+    proxy_read_timeout_s: float = 30.0
+    # health: the data dir's file system is unhealthy with less free space than this
+    min_free_disk_bytes: int = 512 * 1024 * 1024
+    # the embedded store's temp files (of writes a crash or kill interrupted) go after this age
+    store_tmp_max_age_s: int = 600
     events_buffer: int = 50_000  # events a reconnecting client can catch up on
     # request limits of the management API (the presigned object routes stream and have none)
     max_body_bytes: int = 32 * 1024 * 1024  # 100,000 devices in one JSON import fit
@@ -72,6 +78,10 @@ class Settings:
                 raise ConfigError(f"{name}: must be 0..65535, got {v}")
         if self.minute_seconds <= 0:
             raise ConfigError("minute_seconds: must be positive")
+        if self.proxy_read_timeout_s <= 0:
+            raise ConfigError("proxy_read_timeout_s: must be positive")
+        if self.min_free_disk_bytes < 0 or self.store_tmp_max_age_s < 0:
+            raise ConfigError("min_free_disk_bytes/store_tmp_max_age_s: must not be negative")
         if self.storage_endpoint and not (self.storage_access_key and self.storage_secret_key):
             raise ConfigError("storage_access_key/storage_secret_key: required with an external storage_endpoint")
         if bool(self.tls_cert_file) != bool(self.tls_key_file):

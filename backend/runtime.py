@@ -41,6 +41,8 @@ class Runtime:
         self._devices_dirty = threading.Event()
         self._timer: threading.Thread | None = None
         self.outages = OutageLog()
+        from .storage.health import HealthChecks
+        self.health = HealthChecks(self)  # GET /api/v1/health; also run by the timers' watcher
         self.outages.note(BACKEND_START)  # devices failing while we were down report right after this
 
     # ---- start / stop -------------------------------------------------------------------
@@ -61,11 +63,13 @@ class Runtime:
         self.store = self._make_store()
         self.events = EventBus(s.events_buffer)
         self.engine = OtaEngine(self.db, self.store, self.events, minute_seconds=s.minute_seconds,
-                                public_base_url=s.public_base_url)
+                                public_base_url=s.public_base_url, outages=self.outages)
         self.catalog = Catalog(self.store, on_devices_changed=self._devices_dirty.set)
         self._start_mqtt()
         self._timer = threading.Thread(target=self._timers, name="ota-timers", daemon=True)
         self._timer.start()
+        from .storage.health import watch
+        threading.Thread(target=watch, args=(self.health, self._stop), name="ota-health", daemon=True).start()
         if self.broker is not None:
             threading.Thread(target=self._sync_broker, name="ota-broker-sync", daemon=True).start()
 
@@ -82,6 +86,7 @@ class Runtime:
             self.nanio = EmbeddedNanio(s.data_dir, s.storage_port)
             self.nanio.start()
             store = S3Store(self.nanio.endpoint_url, self.nanio.access_key, self.nanio.secret_key, s.storage_region)
+            store.disk_dir = self.nanio.root  # its 5xx on a full disk are named "disk full"
         try:
             store.ensure_buckets()
         except Exception as exc:
@@ -140,7 +145,8 @@ class Runtime:
             from .mqtt.broker import MAX_PACKET_SIZE
             max_packet = MAX_PACKET_SIZE
         self.link = MqttLink(url, client_id=client_id, on_message=self.dispatcher.on_message,
-                             subscriptions=subscriptions, max_packet_size=max_packet)
+                             subscriptions=subscriptions, max_packet_size=max_packet,
+                             manual_ack=True)  # acknowledged once applied: nothing acknowledged is lost
         self.engine.publisher = self.link
         self.link.start()
         if not self.link.wait_connected(15):
@@ -183,8 +189,13 @@ class Runtime:
         self._stop.set()
         if self._timer is not None:
             self._timer.join(5)
+        # Drain: take no new device messages (unacknowledged, the broker keeps them for the next
+        # run), apply everything queued (acknowledgements and answers go out on the still-open
+        # link), then close the link.
+        if self.link is not None:
+            self.link.pause()
         if self.dispatcher is not None:
-            self.dispatcher.stop()  # applies what was received; its answers still go out
+            self.dispatcher.stop()
         if self.link is not None:
             self.link.stop()
         if self.broker is not None:
@@ -199,6 +210,7 @@ class Runtime:
         tick_s = max(0.05, min(1.0, self.settings.minute_seconds / 30))
         last_supervise = 0.0
         last_cleanup = float("-inf")  # first pass right after start
+        last_tmp_cleanup = time.monotonic()  # the store's start removed them all
         while not self._stop.wait(tick_s):
             try:
                 self.engine.tick()
@@ -217,6 +229,26 @@ class Runtime:
                                  self.settings.temp_object_max_age_s)
                 except Exception:  # noqa: BLE001
                     log.exception("cleanup of unclaimed uploads failed")
+            if self.nanio is not None and now - last_tmp_cleanup >= max(1.0, self.settings.store_tmp_max_age_s / 2):
+                last_tmp_cleanup = now
+                try:
+                    self.nanio.remove_orphan_temp_files(self.settings.store_tmp_max_age_s)
+                except Exception:  # noqa: BLE001
+                    log.exception("cleanup of the object store's orphan temporary files failed")
+
+    def free_unclaimed_uploads(self, older_than_s: float) -> dict:
+        """Remove unclaimed uploads (and the embedded store's orphan temporary files) older than
+        ``older_than_s`` now: what was freed."""
+        objects, size = self.store.remove_older_than_sized(TEMPORARY_BUCKET, older_than_s)
+        tmp_files = tmp_bytes = 0
+        if self.nanio is not None:
+            tmp_files, tmp_bytes = self.nanio.remove_orphan_temp_files(
+                max(older_than_s, self.settings.store_tmp_max_age_s))
+        if objects or tmp_files:
+            log.info("freed %d unclaimed uploads (%d bytes) and %d orphan temporary files (%d bytes)",
+                     objects, size, tmp_files, tmp_bytes)
+        return {"removedObjects": objects, "freedBytes": size, "removedTempFiles": tmp_files,
+                "freedTempBytes": tmp_bytes}
 
     def _sync_broker(self) -> None:
         """Device credentials reach the embedded broker's password/ACL files soon after a change."""

@@ -124,3 +124,14 @@ def test_openapi_document_tells_the_truth() -> None:
         assert name not in doc["components"]["schemas"]
     read = doc["components"]["schemas"]["OtaTaskReadReply"]
     assert read["required"] == ["code", "msg", "data"]
+
+
+def test_database_failures_name_a_full_disk() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from backend.api.common import database_problem
+
+    full = OperationalError("INSERT ...", {}, Exception("database or disk is full"))
+    assert database_problem(full) == (507, "database: disk full")
+    locked = OperationalError("INSERT ...", {}, Exception("database is locked"))
+    assert database_problem(locked) == (500, "database error")

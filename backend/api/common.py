@@ -96,9 +96,19 @@ def _case_hint(body: Any, loc: tuple) -> str:
     return f" (got {near[0]!r}: names are case-sensitive)" if near else ""
 
 
+def database_problem(exc: Exception) -> tuple[int, str]:
+    """HTTP status and message for a database failure, naming a full disk when that is the cause
+    (SQLite: "database or disk is full"; PostgreSQL: "No space left on device")."""
+    text = str(getattr(exc, "orig", exc) or exc)
+    if "disk is full" in text or "No space left" in text:
+        return 507, "database: disk full"
+    return 500, "database error"
+
+
 async def _db_error(_req: Request, exc: Exception) -> JSONResponse:
     log.error("database error", exc_info=exc)
-    return error_response(500, ErrorCode.DATABASE, "database error")
+    status, msg = database_problem(exc)
+    return error_response(status, ErrorCode.DATABASE, msg)
 
 
 _HTTP_CODES = {400: ErrorCode.PARAMETER, 401: ErrorCode.TOKEN_INVALID, 403: ErrorCode.NOT_PERMITTED,

@@ -143,11 +143,32 @@ class UploadUrl(Shape):
     uploadUri: str
 
 
+class UploadCleanup(Shape):
+    removedObjects: int = Field(description="unclaimed uploads removed")
+    freedBytes: int = Field(description="their bytes")
+    removedTempFiles: int = Field(description="orphan temporary files of the embedded store removed")
+    freedTempBytes: int
+
+
+class Check(BaseModel):
+    """One part's health; figures such as ``latencyMs`` or ``freeBytes`` where useful."""
+    model_config = ConfigDict(extra="allow")
+    ok: bool
+    detail: str
+    latencyMs: float | None = None
+    freeBytes: int | None = None
+    minFreeBytes: int | None = None
+
+
 class Health(BaseModel):
-    """Open to additions: the parts the backend checks may grow."""
+    """Open to additions: the parts the backend checks may grow. Always HTTP 200: ``healthy`` is
+    false when any check fails (``checks``: database, objectStore, broker, dispatcher, disk)."""
     model_config = ConfigDict(extra="allow")
     version: str
     mqttConnected: bool
+    dispatcherAlive: bool
+    healthy: bool
+    checks: dict[str, Check]
 
 
 class Listing:
@@ -162,6 +183,7 @@ NO_DATA = None
 #: (method, path) -> the ``data`` of a 200 reply: a model, a Listing of one, or NO_DATA
 REPLIES: dict[tuple[str, str], Any] = {
     ("post", "/api/v1/system/common/upload-url/create"): UploadUrl,
+    ("post", "/api/v1/system/common/upload-url/cleanup"): UploadCleanup,
     ("post", "/api/v1/things/product/info/create"): ProductID,
     ("post", "/api/v1/things/product/info/update"): NO_DATA,
     ("post", "/api/v1/things/product/info/delete"): NO_DATA,

@@ -9,6 +9,7 @@ so a valid signature verifies and a wrong, tampered, expired or foreign one gets
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 
 import httpx
@@ -16,11 +17,13 @@ from fastapi import APIRouter, Request
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
+from ..ota.outages import PROXY_5XX
 from ..ota.status import ErrorCode
 from ..storage.base import OSS_PREFIX, PRIVATE_BUCKET, TEMPORARY_BUCKET
 from .common import error_response
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
               "transfer-encoding", "upgrade", "host", "content-length"}
 FORWARD_REQUEST = {"range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since",
@@ -104,11 +107,17 @@ async def proxy(bucket: str, key: str, request: Request) -> Response:
     # the same URL must show the same status and headers
     method = "GET" if request.method == "HEAD" else request.method
     rng = parse_range(headers.pop("range")) if method == "GET" and "range" in headers else None
+    need = int(headers.get("content-length") or 0) if method == "PUT" else 0
     try:
         upstream = await _ranged_get(client, url, headers, rng) if rng is not None else \
             await client.send(client.build_request(method, url, headers=headers, content=content), stream=True)
+    except httpx.TimeoutException as exc:
+        if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
+            stall = client.timeout.read or client.timeout.write
+            return await _store_failed(rt, 504, ErrorCode.TIMEOUT, f"object store: no answer within {stall:g} s", need)
+        return await _store_failed(rt, 502, ErrorCode.SYSTEM, f"object store unreachable: {exc.__class__.__name__}", need)
     except httpx.HTTPError as exc:
-        return error_response(502, ErrorCode.SYSTEM, f"object store unreachable: {exc.__class__.__name__}")
+        return await _store_failed(rt, 502, ErrorCode.SYSTEM, f"object store unreachable: {exc.__class__.__name__}", need)
     if isinstance(upstream, Response):
         return upstream
     if request.method == "PUT" and upstream.status_code >= 500:
@@ -118,6 +127,14 @@ async def proxy(bucket: str, key: str, request: Request) -> Response:
             await upstream.aclose()
             return error_response(409, ErrorCode.DUPLICATE, f"filePath: {key!r} clashes with the stored object "
                                   f"{other!r}: a key cannot also be a folder of other keys")
+    if upstream.status_code >= 500:
+        try:
+            body = await upstream.aread()
+        except httpx.HTTPError:
+            body = b""
+        finally:
+            await upstream.aclose()
+        return await _store_failed(rt, 502, ErrorCode.SYSTEM, "object store error: " + _s3_error(body, upstream), need)
     if upstream.status_code == 400:
         body = await upstream.aread()
         await upstream.aclose()
@@ -130,8 +147,48 @@ async def proxy(bucket: str, key: str, request: Request) -> Response:
     if request.method == "HEAD":
         await upstream.aclose()
         return Response(status_code=upstream.status_code, headers=out_headers)
-    return StreamingResponse(upstream.aiter_raw(CHUNK), status_code=upstream.status_code,
+    return StreamingResponse(_relay(upstream, rt), status_code=upstream.status_code,
                              headers=out_headers, background=BackgroundTask(upstream.aclose))
+
+
+async def _relay(upstream: httpx.Response, rt):  # noqa: ANN001, ANN202
+    """The store's body as it comes. Once headers are sent a failure cannot be answered any more:
+    it is noted as an outage and the connection is dropped (the client sees a short body)."""
+    try:
+        async for chunk in upstream.aiter_raw(CHUNK):
+            yield chunk
+    except httpx.HTTPError as exc:
+        _note(rt, f"object store failed mid-body: {exc.__class__.__name__}")
+        log.warning("object proxy: the store failed mid-body (%s); dropping the connection", exc.__class__.__name__)
+        raise
+
+
+def _note(rt, detail: str) -> None:  # noqa: ANN001
+    outages = getattr(rt, "outages", None)
+    if outages is not None:
+        outages.note(PROXY_5XX, detail)
+
+
+async def _store_failed(rt, status: int, code: int, msg: str, need: int = 0) -> Response:  # noqa: ANN001
+    """The envelope for a store failure, naming a full disk under an embedded store when that is
+    the cause (507); noted as a proxy outage."""
+    disk_full = getattr(rt.store, "disk_full", None)
+    full = await asyncio.to_thread(disk_full, need) if disk_full is not None else None
+    if full is not None:
+        status, code, msg = 507, ErrorCode.SYSTEM, full
+    _note(rt, f"{status} {msg}")
+    return error_response(status, code, msg)
+
+
+def _s3_error(body: bytes, upstream: httpx.Response) -> str:
+    """``<Code>: <Message>`` of an S3 XML error, else the HTTP status and a bit of the body."""
+    code = re.search(rb"<Code>([^<]{1,100})</Code>", body)
+    message = re.search(rb"<Message>([^<]{1,300})</Message>", body)
+    if code:
+        text = code.group(1).decode(errors="replace")
+        return text + (": " + message.group(1).decode(errors="replace") if message else "")
+    snippet = body[:100].decode(errors="replace").strip()
+    return f"HTTP {upstream.status_code}" + (f" {snippet}" if snippet else "")
 
 
 async def _ranged_get(client: httpx.AsyncClient, url: str, headers: dict, rng: tuple[int | None, int | None]):

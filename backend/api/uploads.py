@@ -1,15 +1,19 @@
-"""/api/v1/system/common/upload-url/create"""
+"""/api/v1/system/common/upload-url/create and /cleanup"""
 
 from __future__ import annotations
 
 import posixpath
 import uuid
 
+import asyncio
+
 from fastapi import APIRouter
 from pydantic import Field
 
 from ..storage.base import TEMPORARY_BUCKET
-from .common import Req, RuntimeDep, bad_request, ok
+from ..ota.status import ErrorCode
+from ..storage.base import StoreError
+from .common import ApiError, Req, RuntimeDep, bad_request, ok
 from .validators import KeySegment, PathStr
 
 router = APIRouter(prefix="/api/v1/system/common/upload-url")
@@ -32,3 +36,25 @@ def create(req: UploadUrlCreate, rt: RuntimeDep) -> dict:
         name = f"{uuid.uuid4()}{ext}"
     key = f"{req.business}/{req.scene}/{name}"
     return ok({"filePath": key, "uploadUri": rt.store.presign("PUT", TEMPORARY_BUCKET, key)})
+
+
+class UploadCleanup(Req):
+    #: only uploads at least this old (0: every unclaimed upload, now)
+    older_than_seconds: int = Field(default=0, ge=0, le=10 * 365 * 86400, alias="olderThanSeconds")
+
+
+@router.post("/cleanup")
+async def cleanup(req: UploadCleanup, rt: RuntimeDep) -> dict:
+    """Free unclaimed uploads now (a full disk need not wait for the daily pass); orphan temporary
+    files of the embedded store older than its limit go as well. Answers what was freed."""
+    try:
+        freed = await asyncio.to_thread(rt.free_unclaimed_uploads, req.older_than_seconds)
+    except StoreError as exc:
+        raise ApiError(exc.http_status, ErrorCode.SYSTEM, exc.msg) from exc
+    except Exception as exc:  # noqa: BLE001 - the store's own failure, named
+        failure = getattr(rt.store, "failure", None)
+        if failure is None:
+            raise
+        err = failure(exc)
+        raise ApiError(err.http_status, ErrorCode.SYSTEM, err.msg) from exc
+    return ok(freed)

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..db.models import Device, DeviceRecord, Firmware, FirmwareFile, Product, Task
 from ..db.session import after_commit
-from ..storage.base import PRIVATE_BUCKET, TEMPORARY_BUCKET, ObjectMissing, ObjectStore
+from ..storage.base import PRIVATE_BUCKET, TEMPORARY_BUCKET, ObjectMissing, ObjectStore, StoreError
 from .errors import RuleError
 from .status import ErrorCode, TaskStatus
 
@@ -61,6 +61,12 @@ class Catalog:
         with self._locks_guard:
             return self._version_locks.setdefault((product_id, version), threading.Lock())
 
+    def _exists(self, bucket: str, key: str) -> bool:
+        try:
+            return self.store.exists(bucket, key)
+        except StoreError as exc:  # the store is down or full: say so, not a bare 500
+            raise RuleError(exc.http_status, ErrorCode.SYSTEM, exc.msg) from exc
+
     def create_firmware(self, session: Session, *, product_id: str, name: str, version: str, is_diff: int,
                         sign_method: str, desc: str, ext_data: str, files: list[NewFile]) -> Firmware:
         """Copy each upload to the private bucket, hash the stored bytes, insert the rows.
@@ -75,7 +81,7 @@ class Catalog:
                 raise RuleError(409, ErrorCode.DUPLICATE,
                                 f"version: firmware {version!r} of product {product_id!r} already exists")
             for i, f in enumerate(files):
-                if not self.store.exists(TEMPORARY_BUCKET, f.file_path):
+                if not self._exists(TEMPORARY_BUCKET, f.file_path):
                     raise RuleError(400, ErrorCode.PARAMETER,
                                     f"files[{i}].filePath: no uploaded object {f.file_path!r}")
             prefix = firmware_prefix(product_id, version)
@@ -117,6 +123,10 @@ class Catalog:
                         log.exception("could not remove %s after a failed firmware create", key)
                 if isinstance(exc, IntegrityError):
                     raise RuleError(409, ErrorCode.DUPLICATE, f"version: firmware {version!r} already exists") from None
+                if isinstance(exc, StoreError):  # disk full, store unreachable: named, not a bare 500
+                    raise RuleError(exc.http_status, ErrorCode.SYSTEM, exc.msg) from exc
+                if isinstance(exc, OperationalError) and "full" in str(exc.orig):  # SQLite: "database or disk is full"
+                    raise RuleError(507, ErrorCode.DATABASE, f"database: disk full ({exc.orig})") from exc
                 raise
         for f in files:  # claimed: the private copy is the firmware's now
             try:

@@ -34,3 +34,21 @@ class ObjectStore(Protocol):
     def remove(self, bucket: str, key: str) -> None: ...
     def remove_prefix(self, bucket: str, prefix: str) -> int: ...
     def remove_older_than(self, bucket: str, seconds: float) -> int: ...
+
+
+class StoreError(RuntimeError):
+    """The object store could not do what was asked (it is not a missing object): the message
+    names the cause for the client ("object store: disk full ...", "object store unreachable: ...");
+    ``http_status`` is what an API answer should carry (507 disk full, 504 no answer, 502 else)."""
+
+    def __init__(self, msg: str, http_status: int = 502):
+        super().__init__(msg)
+        self.msg, self.http_status = msg, http_status
+
+
+#: a store write failing with less free space than it needs plus this is put down to a full disk
+DISK_FULL_MARGIN = 1 << 20
+
+
+def disk_full_message(free: int, need: int, where: str) -> str:
+    return f"object store: disk full ({free} bytes free in {where}, {need} needed)"

@@ -5,14 +5,21 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import subprocess
+import time
 from pathlib import Path
 
 from ..procs import die_with_parent, free_port, module_command, port_is_free, wait_for_port
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
+#: nanio's temporary files: ``.tmp.<32 hex>`` beside an object being written (PUT, copy), and
+#: ``*.tmp`` in its own folders (``.nanio-meta`` sidecars, ``.nanio/multipart``). Objects in the
+#: buckets are never matched by the second form (a firmware may well be called ``x.tmp``).
+_OBJECT_TMP = re.compile(r"\.tmp\.[0-9a-f]{32}")
+_INTERNAL_DIRS = (".nanio", ".nanio-meta")
 
 
 class StoreStartError(RuntimeError):
@@ -60,7 +67,45 @@ class EmbeddedNanio:
             json.dump(state, fh)
         os.replace(tmp, self.state_file)
 
+    def orphan_temp_files(self, older_than_s: float = 0.0) -> list[Path]:
+        """nanio's temporary files last modified more than ``older_than_s`` ago: left by writes a
+        crash, a kill or a full disk interrupted (nobody else removes them)."""
+        cutoff = time.time() - older_than_s
+        found: list[Path] = []
+        for dirpath, _dirs, files in os.walk(self.root):
+            rel = Path(dirpath).relative_to(self.root).parts
+            internal = any(p in _INTERNAL_DIRS for p in rel)
+            for name in files:
+                if _OBJECT_TMP.fullmatch(name) or (internal and name.endswith(".tmp")):
+                    path = Path(dirpath) / name
+                    try:
+                        if path.lstat().st_mtime <= cutoff:
+                            found.append(path)
+                    except OSError:
+                        pass
+        return found
+
+    def remove_orphan_temp_files(self, older_than_s: float = 0.0) -> tuple[int, int]:
+        """Remove :meth:`orphan_temp_files`; (files, bytes) removed."""
+        count = size = 0
+        for path in self.orphan_temp_files(older_than_s):
+            try:
+                n = path.lstat().st_size
+                path.unlink()
+            except OSError:
+                continue
+            count, size = count + 1, size + n
+        if count:
+            log.info("object store: removed %d orphan temporary files (%d bytes)", count, size)
+        return count, size
+
     def start(self, timeout: float = 20.0) -> None:
+        # no store runs on this data dir now (one backend per data dir, its store a child of it):
+        # every temporary file there is a leftover of an interrupted write
+        try:
+            self.remove_orphan_temp_files(0)
+        except OSError:
+            log.warning("object store: could not look for orphan temporary files", exc_info=True)
         for attempt in range(3):
             try:
                 return self._start_once(timeout)

@@ -5,8 +5,8 @@ Every check runs in its own daemon thread and is waited for at most ``timeout`` 
 object store (SIGSTOP) or database makes its check answer "no answer within 3 s", never the
 endpoint hang. A check still stuck from an earlier round is not started again; it reports how long
 it has been waiting. Results are cached ``cache_s`` seconds so frequent polling is cheap, and
-concurrent callers share one round. The object store and disk checks report outages to
-``runtime.outages`` (STORE, DISK), which the engine uses to re-push devices that failed during one.
+concurrent callers share one round. The object store, broker and disk checks report outages to
+``runtime.outages`` (STORE, BROKER, DISK), which the engine uses to re-push devices that failed during one.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..ota.outages import DISK, STORE
+from ..ota.outages import BROKER, DISK, STORE
 from .base import StoreError
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class HealthChecks:
         outages = getattr(self.rt, "outages", None)
         if outages is None:
             return
-        for kind, name in ((STORE, "objectStore"), (DISK, "disk")):
+        for kind, name in ((STORE, "objectStore"), (BROKER, "broker"), (DISK, "disk")):
             if checks[name]["ok"]:
                 outages.end(kind)
             else:

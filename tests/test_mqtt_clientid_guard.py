@@ -1,7 +1,8 @@
 """The client id guard: the broker plugin ota_clientid.so against a real embedded Mosquitto.
 
 A device may use only client ids of its own credential (``P&d``, ``P&d&...``) or free ids
-without ``&``; ids starting with ``ota-backend`` belong to the service user. Without the plugin
+without ``&``; ids starting with ``ota-backend`` belong to the service user, and a live connection
+that has subscribed or published owns its id until it disconnects. Without the plugin
 a device connecting with another device's client id makes the broker close that device's
 connection (session takeover). The password file and the ACL still decide everything else.
 """
@@ -215,6 +216,149 @@ def test_command_line_clients(guarded):
         assert drops == [] and a.client.is_connected()
     finally:
         a.close()
+        backend.close()
+
+
+# --------------------------------------------------------------------------- a live connection owns its id
+
+
+def _raw_client(port: int, username: str, password: str, client_id: str, **kw) -> paho.Client:
+    """A paho client that is connected and has subscribed to its down topics (so it owns its id)."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
+    client.username_pw_set(username, password)
+    if "will" in kw:
+        client.will_set(*kw.pop("will"), qos=1)
+    subscribed: list = []
+    client.on_connect = lambda c, u, flags, rc, props: c.subscribe("$ota/down/+/P/a", 1)
+    client.on_subscribe = lambda *a: subscribed.append(1)
+    client.connect("127.0.0.1", port, **kw)
+    client.loop_start()
+    assert wait_until(lambda: subscribed), "client not subscribed"
+    return client
+
+
+def _kill(client: paho.Client) -> None:
+    """Close the socket without DISCONNECT (the client's loop has been stopped)."""
+    sock = client.socket()
+    if sock is not None:
+        sock.close()
+    _close_wakeup_sockets(client)
+
+
+def test_a_live_connection_owns_its_free_client_id(guarded):
+    log = TestClient(guarded.port, guarded.service_user, SERVICE_PASSWORD, subscribe=[("$SYS/broker/log/N", 0)])
+    backend = TestClient(guarded.port, guarded.service_user, SERVICE_PASSWORD)
+    a, drops = watched(guarded.port, USER_A, A.secret, "free-a", subscribe=[("$ota/down/+/P/a", 1)])
+    try:
+        for _ in range(3):
+            assert connack(guarded.port, USER_B, B.secret, "free-a").is_failure
+        time.sleep(0.3)
+        assert drops == [] and a.connected == 1
+        backend.publish("$ota/down/upgrade/P/a", b"still yours")
+        assert a.inbox.get() == ("$ota/down/upgrade/P/a", b"still yours")
+        lines = []
+        while not log.inbox.empty_for(0.2):
+            lines.append(log.inbox.get()[1].decode())
+        assert any("ota_clientid: refused client id 'free-a' for user 'P&b'" in line for line in lines), lines
+        a.close()  # clean DISCONNECT: the id is free again
+        assert wait_until(lambda: accepted(guarded.port, USER_B, B.secret, "free-a"), timeout=3, interval=0.1)
+    finally:
+        a.close()
+        backend.close()
+        log.close()
+
+
+def test_a_device_may_take_its_own_free_client_id_over(guarded):
+    a, drops = watched(guarded.port, USER_A, A.secret, "free-a", subscribe=[("$ota/down/+/P/a", 1)])
+    try:
+        assert connack(guarded.port, USER_B, B.secret, "free-a").is_failure
+        assert accepted(guarded.port, USER_A, A.secret, "free-a")  # same credential: takes the session over
+        assert wait_until(lambda: drops)  # the old connection was closed by the broker
+        # paho reconnects the old client (same credential again), which then owns the id again
+        assert wait_until(lambda: a.connected == 2 and a._subscribed == 2, timeout=5)
+        assert connack(guarded.port, USER_B, B.secret, "free-a").is_failure
+    finally:
+        a.close()
+
+
+def test_a_refused_connection_does_not_release_the_owners_id(guarded):
+    a, drops = watched(guarded.port, USER_A, A.secret, "free-a", subscribe=[("$ota/down/+/P/a", 1)])
+    try:
+        assert connack(guarded.port, USER_B, "wrong", "free-a").is_failure  # refused by the password file
+        assert connack(guarded.port, USER_A, "wrong", "free-a").is_failure  # ... also with the owner's name
+        assert connack(guarded.port, USER_B, B.secret, "free-a").is_failure
+        assert drops == [] and a.client.is_connected()
+    finally:
+        a.close()
+
+
+def test_a_silent_connection_releases_its_client_id_after_the_keepalive(guarded):
+    a = _raw_client(guarded.port, USER_A, A.secret, "free-k", keepalive=2)
+    try:
+        a.loop_stop()  # no more PINGREQs; the socket stays open, as with a dead peer
+        assert connack(guarded.port, USER_B, B.secret, "free-k").is_failure  # not noticed yet: still owned
+        # Mosquitto 2.0.11 notices after 1.5 keepalives, checked about once a second (5-6 s here)
+        started = time.monotonic()
+        assert wait_until(lambda: accepted(guarded.port, USER_B, B.secret, "free-k"), timeout=12, interval=0.25)
+        assert time.monotonic() - started > 1.5
+    finally:
+        _kill(a)
+
+
+def test_a_lost_connection_with_a_will_releases_its_client_id(guarded):
+    # Mosquitto checks the will's ACL after the disconnect event: that must not make the id owned again
+    backend = TestClient(guarded.port, guarded.service_user, SERVICE_PASSWORD, subscribe=[("$ota/up/#", 1)])
+    a = _raw_client(guarded.port, USER_A, A.secret, "free-w", will=("$ota/up/report/P/a", b"gone"))
+    try:
+        assert connack(guarded.port, USER_B, B.secret, "free-w").is_failure
+        a.loop_stop()
+        _kill(a)
+        assert backend.inbox.get() == ("$ota/up/report/P/a", b"gone")  # the broker noticed
+        assert wait_until(lambda: accepted(guarded.port, USER_B, B.secret, "free-w"), timeout=3, interval=0.1)
+    finally:
+        backend.close()
+
+
+def test_an_offline_persistent_session_owns_no_client_id(guarded):
+    # messages queued for an offline session are ACL-checked for it: that must not make it an owner
+    backend = TestClient(guarded.port, guarded.service_user, SERVICE_PASSWORD)
+    a = TestClient(guarded.port, USER_A, A.secret, client_id="free-p", clean_session=False,
+                   subscribe=[("$ota/down/+/P/a", 1)])
+    try:
+        a.close()
+        time.sleep(0.2)
+        backend.publish("$ota/down/upgrade/P/a", b"queued")
+        assert wait_until(lambda: accepted(guarded.port, USER_B, B.secret, "free-p"), timeout=3, interval=0.1)
+    finally:
+        backend.close()
+
+
+def test_command_line_clients_keep_their_free_client_id(guarded):
+    backend = TestClient(guarded.port, guarded.service_user, SERVICE_PASSWORD)
+    backend.client.publish("$ota/down/upgrade/P/a", b"for a", qos=1, retain=True).wait_for_publish(5)
+    exe = shutil.which("mosquitto_sub")
+    if exe is None:
+        pytest.skip("mosquitto_sub is missing (apt-get install mosquitto-clients)")
+    sub = subprocess.Popen(
+        [exe, "-h", "127.0.0.1", "-p", str(guarded.port), "-V", "mqttv311", "-u", USER_A, "-P", A.secret,
+         "-i", "free-x", "-t", "$ota/down/+/P/a", "-q", "1", "-v", "-C", "2", "-W", "15"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert sub.stdout.readline() == "$ota/down/upgrade/P/a for a\n"  # subscribed: it owns free-x
+        squatter = _cli("mosquitto_pub", guarded.port, USER_B, B.secret, "free-x",
+                        "-q", "1", "-t", "$ota/up/report/P/b", "-m", "squat")
+        assert squatter.returncode != 0 and "not authorised" in squatter.stderr, squatter
+        backend.publish("$ota/down/progress/P/a", b"second")  # the subscriber is still connected
+        out, err = sub.communicate(timeout=20)
+        assert sub.returncode == 0, err
+        assert out.splitlines() == ["$ota/down/progress/P/a second"]
+        mine = _cli("mosquitto_pub", guarded.port, USER_B, B.secret, "free-x",
+                    "-q", "1", "-t", "$ota/up/report/P/b", "-m", "now mine")
+        assert mine.returncode == 0, mine
+    finally:
+        if sub.poll() is None:
+            sub.kill()
+            sub.communicate()
         backend.close()
 
 

@@ -11,8 +11,23 @@
  *   - A client id without '&' is free, except ids starting with the reserved prefix
  *     ("ota-backend" unless plugin_opt_reserved_prefix says otherwise), which only the
  *     service user (plugin_opt_service_user, default "ota-backend") may use.
+ *   - A live connection owns its client id: an id held by a live connection of another user
+ *     is refused, so a free-form id ("foo123") cannot be used to knock its holder offline. A
+ *     connection of the same user may take the id over (a device reconnecting).
  *   - Everything else returns MOSQ_ERR_PLUGIN_DEFER: the password file (and, for every
  *     message, the ACL file) still decide, exactly as without the plugin.
+ *
+ * Ownership (client id -> user name and connection) is recorded on MOSQ_EVT_ACL_CHECK, i.e. on
+ * the first subscribe or publish of an authenticated connection (the ACL check always returns
+ * MOSQ_ERR_PLUGIN_DEFER), and dropped on that connection's MOSQ_EVT_DISCONNECT (clean
+ * disconnects, lost sockets, keepalive timeouts, session takeovers; refused connections too,
+ * which never own an id). Mosquitto 2.0 also runs ACL checks for connections that are gone (the
+ * will of a lost connection right after its DISCONNECT event, messages queued for an offline
+ * persistent session, check_retain_source), so an id is recorded only for a connection that is
+ * live: between its MOSQ_EVT_BASIC_AUTH and its MOSQ_EVT_DISCONNECT (a second table, keyed by
+ * connection). Both tables hold live connections only: memory stays bounded. A connection that
+ * has not subscribed or published yet owns nothing. Without the DISCONNECT event (it exists
+ * since Mosquitto 2.0.0) ownership is not enforced at all, as it could never be released.
  *
  * Configuration:
  *   plugin /path/to/ota_clientid.so
@@ -21,6 +36,7 @@
  * Build (headers from Debian's mosquitto-dev):
  *   gcc -shared -fPIC -O2 -o ota_clientid.so ota_clientid.c
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +57,7 @@
 #  define MOSQ_ERR_PLUGIN_DEFER 17
 #  define MOSQ_LOG_INFO (1 << 0)
 #  define MOSQ_LOG_NOTICE (1 << 1)
+#  define MOSQ_LOG_WARNING (1 << 2)
 #  define MOSQ_LOG_ERR (1 << 3)
 #endif
 
@@ -50,6 +67,163 @@
 static mosquitto_plugin_id_t *plugin_id = NULL;
 static char *service_user = NULL;
 static char *reserved_prefix = NULL;
+static int track_owners = 0; /* the DISCONNECT and ACL_CHECK callbacks are registered */
+
+/* ------------------------------------------------------------------ hash tables
+ * Chained hash tables. owners: client id (strdup'd) -> user name (strdup'd, NULL for an
+ * anonymous client) and the connection that owns it. live: connections between their
+ * BASIC_AUTH and their DISCONNECT (keyed by the pointer only; never dereferenced). */
+struct node {
+	struct node *next;
+	size_t hash;
+	const struct mosquitto *client;
+	char *id;       /* owners only */
+	char *username; /* owners only */
+};
+
+struct table {
+	struct node **buckets;
+	size_t nbuckets; /* a power of two, or 0 before the first insert */
+	size_t count;
+};
+
+static struct table owners = {NULL, 0, 0};
+static struct table live = {NULL, 0, 0};
+
+#define INITIAL_BUCKETS 256
+
+static size_t hash_id(const char *id)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	while(*id){
+		h ^= (unsigned char)*id++;
+		h *= 1099511628211ULL;
+	}
+	return (size_t)h;
+}
+
+static size_t hash_client(const struct mosquitto *client)
+{
+	uint64_t h = (uint64_t)(uintptr_t)client;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return (size_t)h;
+}
+
+static void node_free(struct node *n)
+{
+	free(n->id);
+	free(n->username);
+	free(n);
+}
+
+/* The link pointing at the owner of id, or at the NULL ending its chain. */
+static struct node **find_id(struct table *t, const char *id, size_t hash)
+{
+	struct node **link;
+	if(t->nbuckets == 0){
+		return NULL;
+	}
+	for(link = &t->buckets[hash & (t->nbuckets - 1)]; *link; link = &(*link)->next){
+		if((*link)->hash == hash && strcmp((*link)->id, id) == 0){
+			break;
+		}
+	}
+	return link;
+}
+
+static struct node **find_client(struct table *t, const struct mosquitto *client, size_t hash)
+{
+	struct node **link;
+	if(t->nbuckets == 0){
+		return NULL;
+	}
+	for(link = &t->buckets[hash & (t->nbuckets - 1)]; *link; link = &(*link)->next){
+		if((*link)->client == client){
+			break;
+		}
+	}
+	return link;
+}
+
+/* Grow to twice the buckets when there are more entries than buckets (best effort). */
+static int table_reserve(struct table *t)
+{
+	struct node **grown;
+	struct node *n, *next;
+	size_t size, i;
+
+	if(t->nbuckets != 0 && t->count < t->nbuckets){
+		return MOSQ_ERR_SUCCESS;
+	}
+	size = t->nbuckets ? t->nbuckets * 2 : INITIAL_BUCKETS;
+	grown = calloc(size, sizeof(*grown));
+	if(grown == NULL){
+		return t->nbuckets ? MOSQ_ERR_SUCCESS : MOSQ_ERR_NOMEM; /* longer chains will do */
+	}
+	for(i = 0; i < t->nbuckets; i++){
+		for(n = t->buckets[i]; n; n = next){
+			next = n->next;
+			n->next = grown[n->hash & (size - 1)];
+			grown[n->hash & (size - 1)] = n;
+		}
+	}
+	free(t->buckets);
+	t->buckets = grown;
+	t->nbuckets = size;
+	return MOSQ_ERR_SUCCESS;
+}
+
+static void table_add(struct table *t, struct node *n)
+{
+	struct node **bucket = &t->buckets[n->hash & (t->nbuckets - 1)];
+	n->next = *bucket;
+	*bucket = n;
+	t->count++;
+}
+
+static void table_unlink(struct table *t, struct node **link)
+{
+	struct node *n = *link;
+	*link = n->next;
+	t->count--;
+	node_free(n);
+}
+
+static void table_clear(struct table *t)
+{
+	struct node *n, *next;
+	size_t i;
+	for(i = 0; i < t->nbuckets; i++){
+		for(n = t->buckets[i]; n; n = next){
+			next = n->next;
+			node_free(n);
+		}
+	}
+	free(t->buckets);
+	t->buckets = NULL;
+	t->nbuckets = 0;
+	t->count = 0;
+}
+
+static int same_user(const char *a, const char *b)
+{
+	return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
+}
+
+static char *dup_or_null(const char *s, int *failed)
+{
+	char *copy;
+	if(s == NULL){
+		return NULL;
+	}
+	copy = strdup(s);
+	if(copy == NULL){
+		*failed = 1;
+	}
+	return copy;
+}
 
 int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
 {
@@ -79,6 +253,24 @@ static int refuse(const char *id, const char *user, const char *why)
 	return MOSQ_ERR_AUTH;
 }
 
+/* A connection being authenticated is live until its DISCONNECT event. */
+static void mark_live(const struct mosquitto *client)
+{
+	size_t hash = hash_client(client);
+	struct node **link = find_client(&live, client, hash);
+	struct node *n;
+
+	if(link != NULL && *link != NULL){
+		return;
+	}
+	if(table_reserve(&live) != MOSQ_ERR_SUCCESS || (n = calloc(1, sizeof(*n))) == NULL){
+		return; /* out of memory: this connection will own no id */
+	}
+	n->hash = hash;
+	n->client = client;
+	table_add(&live, n);
+}
+
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
@@ -106,7 +298,87 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 			return refuse(id, user, "the client id is reserved for the service user");
 		}
 	}
+	if(track_owners){
+		struct node **owner = find_id(&owners, id, hash_id(id));
+		if(owner != NULL && *owner != NULL && !same_user((*owner)->username, user)){
+			return refuse(id, user, "the client id is in use by a live connection of another credential");
+		}
+		mark_live(ed->client);
+	}
 	return MOSQ_ERR_PLUGIN_DEFER;
+}
+
+/* Record the client id of a live, authenticated connection that publishes or subscribes. */
+static int on_acl_check(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_acl_check *ed = event_data;
+	const char *id;
+	const char *user;
+	struct node **link;
+	struct node *n;
+	size_t hash;
+	int failed = 0;
+
+	(void)event;
+	(void)userdata;
+
+	link = find_client(&live, ed->client, hash_client(ed->client));
+	if(link == NULL || *link == NULL){
+		return MOSQ_ERR_PLUGIN_DEFER; /* gone (a will, an offline session) or never authenticated here */
+	}
+	id = mosquitto_client_id(ed->client);
+	if(id == NULL){
+		return MOSQ_ERR_PLUGIN_DEFER;
+	}
+	hash = hash_id(id);
+	user = mosquitto_client_username(ed->client);
+	link = find_id(&owners, id, hash);
+	if(link != NULL && *link != NULL){
+		if((*link)->client == ed->client){
+			return MOSQ_ERR_PLUGIN_DEFER; /* the usual case: nothing to do */
+		}
+		/* Mosquitto keeps one connection per id and this one is live: the entry is stale. */
+		table_unlink(&owners, link);
+	}
+	if(table_reserve(&owners) != MOSQ_ERR_SUCCESS || (n = calloc(1, sizeof(*n))) == NULL){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "ota_clientid: out of memory; client id '%s' is not bound.", id);
+		return MOSQ_ERR_PLUGIN_DEFER;
+	}
+	n->hash = hash;
+	n->client = ed->client;
+	n->id = dup_or_null(id, &failed);
+	n->username = dup_or_null(user, &failed);
+	if(failed){
+		node_free(n);
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "ota_clientid: out of memory; client id '%s' is not bound.", id);
+		return MOSQ_ERR_PLUGIN_DEFER;
+	}
+	table_add(&owners, n);
+	return MOSQ_ERR_PLUGIN_DEFER;
+}
+
+/* A connection ends (also a refused one, whose id may be NULL by now): it owns nothing anymore. */
+static int on_disconnect(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_disconnect *ed = event_data;
+	const char *id;
+	struct node **link;
+
+	(void)event;
+	(void)userdata;
+
+	link = find_client(&live, ed->client, hash_client(ed->client));
+	if(link != NULL && *link != NULL){
+		table_unlink(&live, link);
+	}
+	id = mosquitto_client_id(ed->client);
+	if(id != NULL){
+		link = find_id(&owners, id, hash_id(id));
+		if(link != NULL && *link != NULL && (*link)->client == ed->client){
+			table_unlink(&owners, link);
+		}
+	}
+	return MOSQ_ERR_SUCCESS;
 }
 
 static void free_options(void)
@@ -152,9 +424,22 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		free_options();
 		return rc;
 	}
+	/* Ownership needs the DISCONNECT event to release ids; without it ids stay first-come. */
+	track_owners = 0;
+	if(mosquitto_callback_register(plugin_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL) == MOSQ_ERR_SUCCESS){
+		if(mosquitto_callback_register(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL) == MOSQ_ERR_SUCCESS){
+			track_owners = 1;
+		}else{
+			mosquitto_callback_unregister(plugin_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
+		}
+	}
+	if(!track_owners){
+		mosquitto_log_printf(MOSQ_LOG_WARNING,
+				"ota_clientid: this broker has no disconnect event for plugins; a live connection's client id is not protected.");
+	}
 	mosquitto_log_printf(MOSQ_LOG_INFO,
-			"ota_clientid: client ids with '&' are bound to their credential; ids starting with '%s' to user '%s'.",
-			reserved_prefix, service_user);
+			"ota_clientid: client ids with '&' are bound to their credential; ids starting with '%s' to user '%s'%s.",
+			reserved_prefix, service_user, track_owners ? "; a live connection owns its client id" : "");
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -165,7 +450,14 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	(void)option_count;
 	if(plugin_id != NULL){
 		mosquitto_callback_unregister(plugin_id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
+		if(track_owners){
+			mosquitto_callback_unregister(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
+			mosquitto_callback_unregister(plugin_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
+		}
 	}
+	track_owners = 0;
+	table_clear(&owners);
+	table_clear(&live);
 	free_options();
 	return MOSQ_ERR_SUCCESS;
 }

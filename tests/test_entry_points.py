@@ -76,3 +76,28 @@ def test_devsim_takes_the_token_from_a_file_or_the_environment(tmp_path, monkeyp
     f.write_text("from-file\n")
     assert admin_token(parse(["--token-file", str(f)])) == "from-file"
     assert admin_token(parse(["--token", "from-flag", "--token-file", str(f)])) == "from-flag"
+
+
+def test_devsim_takes_the_endpoints_from_a_provisioning_export(tmp_path) -> None:
+    import json
+
+    from backend.devsim.cli import build_parser, fill_endpoints
+
+    csv_file = tmp_path / "p.csv"
+    csv_file.write_text("productID,deviceName,deviceSecret,mqttHost,mqttPort,baseUrl\n"
+                        "P1,d1,s1,192.0.2.5,1884,http://192.0.2.5:7778\n")
+    json_file = tmp_path / "p.json"
+    json_file.write_text(json.dumps({"devices": [{"productID": "P1", "deviceName": "d1", "deviceSecret": "s1",
+                                                  "mqttHost": "::1", "mqttPort": 1885, "baseUrl": "http://[::1]:7779"}]}))
+    for path, mqtt, base in ((csv_file, "mqtt://192.0.2.5:1884", "http://192.0.2.5:7778"),
+                             (json_file, "mqtt://[::1]:1885", "http://[::1]:7779")):
+        args = build_parser().parse_args(["--credentials", str(path)])
+        fill_endpoints(args)
+        assert (args.mqtt_url, args.base_url) == (mqtt, base)
+    # flags win over the file; no file: the documented defaults
+    args = build_parser().parse_args(["--credentials", str(csv_file), "--mqtt-url", "mqtt://127.0.0.1:1999"])
+    fill_endpoints(args)
+    assert args.mqtt_url == "mqtt://127.0.0.1:1999" and args.base_url == "http://192.0.2.5:7778"
+    args = build_parser().parse_args([])
+    fill_endpoints(args)
+    assert (args.mqtt_url, args.base_url) == ("mqtt://127.0.0.1:1883", "http://127.0.0.1:7777")

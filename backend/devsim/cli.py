@@ -13,8 +13,13 @@ import time
 from collections.abc import Sequence
 
 from . import behaviour as B
-from .credentials import BackendError, Credential, device_names, fetch_from_backend, load_csv
+from .credentials import (BackendError, Credential, device_names, fetch_from_backend, load_credentials,
+                          provisioned_endpoints)
 from .fleet import Fleet, SimOptions
+
+
+DEFAULT_BASE_URL = "http://127.0.0.1:7777"
+DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,11 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
         + " --version prints the program's version.",
     )
     g = p.add_argument_group("where")
-    g.add_argument("--base-url", default="http://127.0.0.1:7777", help="backend base URL (default %(default)s)")
+    g.add_argument("--base-url", help=f"backend base URL (default: the --credentials file's baseUrl, else {DEFAULT_BASE_URL})")
     g.add_argument(
         "--mqtt-url",
-        default="mqtt://127.0.0.1:1883",
-        help="broker, mqtt://[user:pass@]host:port; user/pass are used only with --shared-connections",
+        help="broker, mqtt://[user:pass@]host:port; user/pass are used only with --shared-connections "
+        f"(default: the --credentials file's mqttHost/mqttPort, else {DEFAULT_MQTT_URL})",
     )
     g = p.add_argument_group("which devices")
     g.add_argument("--product", help="productID")
@@ -43,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "visible to other users in the process list: prefer OTA_ADMIN_TOKEN or --token-file")
     g.add_argument("--token-file", metavar="FILE", help="read the admin token from FILE (first line)")
     g.add_argument("--create", action="store_true", help="import devices that do not exist yet")
-    g.add_argument("--credentials", metavar="FILE", help="CSV productID,deviceName,deviceSecret instead of the API")
+    g.add_argument("--credentials", metavar="FILE", help="CSV productID,deviceName,deviceSecret (or OTA Desktop's provisioning export, "
+                   "CSV or JSON) instead of the API")
     g.add_argument("--no-auth", action="store_true", help="connect without passwords (broker allows anonymous)")
     g = p.add_argument_group("behaviour")
     g.add_argument("--behaviour", "--behavior", dest="mix", metavar="MIX", help="e.g. succeed=90,fail-download=5,silent=5")
@@ -91,7 +97,7 @@ _PRINT_VERSION = object()
 
 def _credentials(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Credential]:
     if args.credentials:
-        creds = load_csv(args.credentials)
+        creds = load_credentials(args.credentials)
         if args.product:
             creds = [c for c in creds if c.product_id == args.product]
         if args.count is not None:
@@ -108,6 +114,18 @@ def _credentials(args: argparse.Namespace, parser: argparse.ArgumentParser) -> l
         return [Credential(args.product, n, None) for n in names]
     return fetch_from_backend(args.base_url, admin_token(args), args.product, names, args.fw_version,
                               create=args.create)
+
+
+def fill_endpoints(args: argparse.Namespace) -> None:
+    """--base-url / --mqtt-url not given: take them from a provisioning export, else the defaults."""
+    file_base, file_mqtt = (None, None)
+    if args.credentials and (args.base_url is None or args.mqtt_url is None):
+        try:
+            file_base, file_mqtt = provisioned_endpoints(args.credentials)
+        except (OSError, ValueError):
+            pass  # reading the credentials reports the problem
+    args.base_url = args.base_url or file_base or DEFAULT_BASE_URL
+    args.mqtt_url = args.mqtt_url or file_mqtt or DEFAULT_MQTT_URL
 
 
 def admin_token(args: argparse.Namespace) -> str | None:
@@ -131,6 +149,7 @@ def _status_line(s: dict) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    fill_endpoints(args)
     if args.legacy_version is _PRINT_VERSION:
         from backend import __version__
 

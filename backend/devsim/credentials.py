@@ -4,12 +4,16 @@
   (``withSecret: true``) with the admin token and, with ``create=True``, first imports the
   devices that do not exist yet through ``POST /api/v1/things/device/info/import``.
 * :func:`load_csv` reads ``productID,deviceName,deviceSecret`` lines (a header line is
-  skipped).
+  skipped). With a header, columns are found by name, so OTA Desktop's provisioning export
+  (``productID,deviceName,deviceSecret,mqttHost,mqttPort,baseUrl``) is read as it is.
+* :func:`load_credentials` reads either: a CSV, or the export's JSON form (an object with
+  ``devices``, or a plain list of ``{productID, deviceName, deviceSecret, ...}``).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,16 +123,71 @@ def fetch_from_backend(
     return [Credential(product_id, n, str(found[n]["deviceSecret"])) for n in names]
 
 
+HEADER = ("productID", "deviceName", "deviceSecret")
+
+
 def load_csv(path: str | Path) -> list[Credential]:
     creds = []
-    with open(path, newline="", encoding="utf-8") as fh:
+    columns: tuple[int, int, int] | None = None  # positions of the three fields, from a header
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         for row in csv.reader(fh):
             if not row or row[0].strip().startswith("#"):
                 continue
-            if len(row) < 3:
-                raise ValueError(f"{path}: line {row!r} is not productID,deviceName,deviceSecret")
-            p, d, s = (c.strip() for c in row[:3])
-            if (p, d, s) == ("productID", "deviceName", "deviceSecret"):
+            cells = [c.strip() for c in row]
+            if columns is None and not creds and all(h in cells for h in HEADER):
+                columns = tuple(cells.index(h) for h in HEADER)  # type: ignore[assignment]
                 continue
+            at = columns or (0, 1, 2)
+            if len(cells) <= max(at):
+                raise ValueError(f"{path}: line {row!r} is not productID,deviceName,deviceSecret")
+            p, d, s = (cells[i] for i in at)
             creds.append(Credential(p, d, s or None))
     return creds
+
+
+def load_json(path: str | Path) -> list[Credential]:
+    with open(path, encoding="utf-8-sig") as fh:
+        data = json.load(fh)
+    devices = data.get("devices") if isinstance(data, dict) else data
+    if not isinstance(devices, list):
+        raise ValueError(f"{path}: expected a list of devices or an object with \"devices\"")
+    default_product = data.get("productID") if isinstance(data, dict) else None
+    creds = []
+    for i, item in enumerate(devices):
+        if not isinstance(item, dict):
+            raise ValueError(f"{path}: device {i + 1} is not an object")
+        product, name = item.get("productID") or default_product, item.get("deviceName")
+        if not product or not name:
+            raise ValueError(f"{path}: device {i + 1} has no productID or deviceName")
+        secret = item.get("deviceSecret")
+        creds.append(Credential(str(product), str(name), str(secret) if secret else None))
+    return creds
+
+
+def load_credentials(path: str | Path) -> list[Credential]:
+    """A credentials file: JSON (``.json``, or content starting with ``{``/``[``) or CSV."""
+    if str(path).lower().endswith(".json") or _looks_like_json(path):
+        return load_json(path)
+    return load_csv(path)
+
+
+def provisioned_endpoints(path: str | Path) -> tuple[str | None, str | None]:
+    """``(baseUrl, mqtt://host:port)`` named by a provisioning export's first device, if any."""
+    if str(path).lower().endswith(".json") or _looks_like_json(path):
+        with open(path, encoding="utf-8-sig") as fh:
+            data = json.load(fh)
+        devices = data.get("devices") if isinstance(data, dict) else data
+        first = devices[0] if isinstance(devices, list) and devices and isinstance(devices[0], dict) else {}
+    else:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = csv.DictReader(line for line in fh if line.strip() and not line.lstrip().startswith("#"))
+            first = next(iter(rows), None) or {}
+    base = str(first.get("baseUrl") or "").strip() or None
+    host, port = str(first.get("mqttHost") or "").strip(), str(first.get("mqttPort") or "").strip()
+    mqtt = f"mqtt://{'[' + host + ']' if ':' in host else host}:{port}" if host and port.isdigit() else None
+    return base, mqtt
+
+
+def _looks_like_json(path: str | Path) -> bool:
+    with open(path, encoding="utf-8-sig") as fh:
+        return fh.read(256).lstrip()[:1] in ("{", "[")

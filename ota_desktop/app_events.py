@@ -9,6 +9,9 @@ class AppEvents(QObject):
     backend_state = Signal(str, str)
     #: the live events stream: "connecting" | "connected" | "reconnecting" | "stopped"
     stream_state = Signal(str)
+    #: what is wrong with a running (or failed) backend, in words for the status bar, and the
+    #: detail for its tooltip; ("", "") when nothing is: a failing health check, a taken port
+    backend_problem = Signal(str, str)
     #: decoded backend events (spec section 8), in batches
     record_events = Signal(list)
     device_events = Signal(list)

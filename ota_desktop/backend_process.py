@@ -63,8 +63,46 @@ def backend_command(arguments: list[str]) -> tuple[str, list[str]]:
     return sys.executable, ["-m", "backend", *arguments]
 
 
+HTTP_TAKEN_RE = re.compile(r"cannot listen on \[?[^\s\]]*\]?:(\d+)")
+MQTT_START_RE = re.compile(r"MQTT broker \(Mosquitto\) on \[?[^\s\]]*\]?:(\d+)")
+
+
+def taken_port(stderr: str) -> tuple[str, int] | None:
+    """("http" | "mqtt", port) when the backend's stderr says a port it needs is taken."""
+    m = HTTP_TAKEN_RE.search(stderr)
+    if m:
+        return "http", int(m.group(1))
+    m = MQTT_START_RE.search(stderr)
+    if m and "address already in use" in stderr.lower():
+        return "mqtt", int(m.group(1))
+    return None
+
+
+def port_taken_summary(kind: str, port: int) -> str:
+    """Short, for the status bar."""
+    if kind == "mqtt":
+        return QCoreApplication.translate("BackendProcess", "Backend: MQTT port %1 is taken").replace("%1", str(port))
+    return QCoreApplication.translate("BackendProcess", "Backend: HTTP port %1 is taken").replace("%1", str(port))
+
+
+def port_taken_message(kind: str, port: int) -> str:
+    """What happened and what to do, naming the port."""
+    if kind == "mqtt":
+        return QCoreApplication.translate(
+            "BackendProcess", "Another program uses the MQTT port %1, so the backend's broker cannot start. "
+            "Devices are set up to connect to this port: stop the other program and restart the backend, or "
+            "choose another MQTT port in Settings (devices then need the new port).").replace("%1", str(port))
+    return QCoreApplication.translate(
+        "BackendProcess", "Another program uses the HTTP port %1, so the backend cannot start. Stop the other "
+        "program and restart the backend, or choose another HTTP port in Settings (devices then need the new "
+        "address).").replace("%1", str(port))
+
+
 def explain_failure(stderr: str, exit_code: int | None, options: BackendOptions | None) -> str:
     """An actionable message for a backend that did not start."""
+    taken = taken_port(stderr)
+    if taken is not None:
+        return port_taken_message(*taken)
     low = stderr.lower()
     if "mosquitto" in low and ("not found" in low or "install" in low or "no such file" in low):
         return QCoreApplication.translate("BackendProcess", "The MQTT broker Mosquitto is not installed. Install it (for example "

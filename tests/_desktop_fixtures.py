@@ -147,8 +147,10 @@ class FakeBackend:
 
     def r_things_device_info_index(self, body: dict) -> dict:
         devs = self.devices.get(body["productID"], {})
+        secret = bool(body.get("withSecret"))
         return self._page([dict(productID=d.productID, deviceName=d.deviceName, version=d.version, online=d.online,
-                                lastSeen=d.lastSeen) for d in devs.values()], body)
+                                lastSeen=d.lastSeen, **({"deviceSecret": d.deviceSecret} if secret else {}))
+                           for d in devs.values()], body)
 
     def r_things_device_info_create(self, body: dict) -> dict:
         pid, name = body["productID"], body["deviceName"]

@@ -6,6 +6,7 @@ signal fires once. Results are converted to the dataclasses of :mod:`.dto`.
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -224,11 +225,16 @@ class ApiClient(QObject):
         """Every page of a list route; resolves with the list of parsed items."""
         call = ApiCall(self)
         items: list[Any] = []
+        # The page calls are children of this client and keep their callbacks until deleted
+        # (deleteLater): holding the client there would let that deferred deletion free a
+        # Python-owned client, which then deletes the half-destroyed call again (segfault).
+        client = weakref.ref(self)
 
         def fetch(page: int) -> None:
-            if call.done:
+            owner = client()
+            if call.done or owner is None:
                 return
-            page_call = self.request(path, {**body, "page": {"page": page, "size": PAGE_SIZE}})
+            page_call = owner.request(path, {**body, "page": {"page": page, "size": PAGE_SIZE}})
             call._abort_hook = page_call.abort
 
             def got(data: dict) -> None:
@@ -264,6 +270,11 @@ class ApiClient(QObject):
 
     def devices(self, product_id: str) -> ApiCall:
         return self.fetch_all("/api/v1/things/device/info/index", {"productID": product_id}, dto.Device.from_json)
+
+    def devices_with_secrets(self, product_id: str) -> ApiCall:
+        """Every device of a product with its ``deviceSecret`` (all pages; admin only)."""
+        return self.fetch_all("/api/v1/things/device/info/index", {"productID": product_id, "withSecret": True},
+                              dto.Device.from_json)
 
     def create_device(self, product_id: str, name: str, version: str, secret: str = "") -> ApiCall:
         body: dict[str, Any] = {"productID": product_id, "deviceName": name, "version": version}

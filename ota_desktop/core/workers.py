@@ -54,6 +54,12 @@ class Job(QObject):
         self._result_from_worker.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self._progress_from_worker.connect(self._relay_progress, Qt.ConnectionType.QueuedConnection)
         self.running = True
+        # Held in _alive until Qt has deleted it (deleteLater in _deliver). The pool thread holds
+        # references too (runnable, context) and drops them whenever it gets the GIL: it must never
+        # drop the last one to a live Job, which would destroy this GUI-thread QObject on the pool
+        # thread, racing the GUI thread's own deferred delete.
+        _alive.add(self)
+        self.destroyed.connect(lambda *_, job=self: _alive.discard(job))
 
     def then(self, on_ok: Callable[[Any], Any] | None = None,
              on_error: Callable[[str], Any] | None = None) -> "Job":
@@ -72,7 +78,6 @@ class Job(QObject):
 
     def _deliver(self, kind: int, payload: object) -> None:
         self.running = False
-        _alive.discard(self)
         if kind == 0 and not self._cancel_flag.is_set():
             self.finished.emit(payload)
         elif kind == 1 and not self._cancel_flag.is_set():
@@ -101,7 +106,6 @@ class _Runnable(QRunnable):
 
 def run_in_pool(fn: Callable[..., Any], *args: Any, pool: QThreadPool | None = None) -> Job:
     job = Job()
-    _alive.add(job)
     (pool or QThreadPool.globalInstance()).start(_Runnable(job, fn, args))
     return job
 

@@ -10,6 +10,7 @@ from ..core import dto
 from ..core.api_client import ApiClient
 from ..secrets import SecretStore
 from ..settings import Settings
+from .connection_dialog import ConnectionDialog
 from .firmware_page import FirmwarePage
 from .live_view import LiveTaskView
 from .products_page import ProductsPage
@@ -36,6 +37,8 @@ class MainWindow(QMainWindow):
         self.products_page = ProductsPage(client, events)
         self.firmware_page = FirmwarePage(client, events)
         self.tasks_page = TasksPage(client, events)
+        if connection is not None and hasattr(connection, "device_endpoints"):
+            self.products_page.endpoints = connection.device_endpoints
         self.tabs.addTab(self.products_page, self.tr("Products && devices"))
         self.tabs.addTab(self.firmware_page, self.tr("Firmware"))
         self.tabs.addTab(self.tasks_page, self.tr("Tasks"))
@@ -48,7 +51,9 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._build_status_bar()
+        self._state, self._detail, self._state_text, self._problem = "stopped", "", "", ("", "")
         events.backend_state.connect(self._backend_state)
+        events.backend_problem.connect(self._backend_problem)
         events.stream_state.connect(self._stream_state)
         events.error.connect(self._show_error)
         events.notice.connect(lambda text: self.statusBar().showMessage(text, 5000))
@@ -87,6 +92,7 @@ class MainWindow(QMainWindow):
         self._action(self.tr("Close live view"), QKeySequence.StandardKey.Close,
                      lambda: self._close_tab(self.tabs.currentIndex()), view)
         help_menu = bar.addMenu(self.tr("&Help"))
+        self.connection_action = self._action(self.tr("&Connection…"), None, self.open_connection, help_menu)
         self._action(self.tr("&About OTA Desktop"), None, self._about, help_menu)
 
     def _build_status_bar(self) -> None:
@@ -115,10 +121,10 @@ class MainWindow(QMainWindow):
             "lost": self.tr("Backend: connection lost"),
             "stopped": self.tr("Backend: stopped"),
         }
-        colour = STATE_COLOURS.get(state, "#6b7280")
-        self.backend_label.setText(f'<span style="color:{colour}">●</span> ' + texts.get(state, state).replace(
-            "%1", detail))
-        self.backend_label.setToolTip(detail)
+        self._state, self._detail = state, detail
+        if state == "starting":
+            self._problem = ("", "")
+        self._render_backend_label(texts.get(state, state).replace("%1", detail))
         self.start_progress.setVisible(state == "starting")
         self.restart_button.setVisible(state in ("failed", "lost"))
         self.tabs.setEnabled(state == "ready")
@@ -141,6 +147,23 @@ class MainWindow(QMainWindow):
             box.setWindowModality(Qt.WindowModality.WindowModal)
             box.open()
             self.backend_box = box
+
+    def _render_backend_label(self, text: str | None = None) -> None:
+        """The state in words; a failing health check or a taken port replaces it (tooltip: detail)."""
+        if text is not None:
+            self._state_text = text
+        state, text, detail = self._state, self._state_text, self._detail
+        problem, problem_detail = self._problem
+        colour = STATE_COLOURS.get(state, "#6b7280")
+        if problem and state in ("ready", "failed"):
+            colour = "#b45309" if state == "ready" else colour
+            text, detail = problem, problem_detail or detail
+        self.backend_label.setText(f'<span style="color:{colour}">●</span> ' + text)
+        self.backend_label.setToolTip(detail)
+
+    def _backend_problem(self, text: str, detail: str) -> None:
+        self._problem = (text, detail)
+        self._render_backend_label()
 
     def _stream_state(self, state: str) -> None:
         texts = {"connected": self.tr("Live updates: on"), "connecting": self.tr("Live updates: connecting…"),
@@ -191,6 +214,12 @@ class MainWindow(QMainWindow):
                                         self.tr("The new language is used from the next start."))
             if dlg.backend_changed:
                 self.restart_backend()
+
+    def open_connection(self) -> ConnectionDialog:
+        dlg = ConnectionDialog(self.settings, self.connection, self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.open()
+        return dlg
 
     def _about(self) -> None:
         QMessageBox.about(self, self.tr("About OTA Desktop"), self.tr(

@@ -1,14 +1,17 @@
 """Products and their devices: list, add, import, delete, secret on request."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QSplitter,
+                               QVBoxLayout, QWidget)
 
 from ..app_events import AppEvents
 from ..core import dto
 from ..core.api_client import ApiClient
+from ..core.provisioning import provisioning_rows, write_provisioning
+from ..core.workers import run_in_pool
+from ..ports import Endpoints
 from .catalog_dialogs import DeviceDialog, ImportDevicesDialog, ProductDialog, SecretDialog
 from .forms import error_reporter
 from .models.catalog_models import DevicesModel, ProductsModel
@@ -16,9 +19,14 @@ from .widgets import current_row, selected_rows, table_view, text_filter_proxy
 
 
 class ProductsPage(QWidget):
+    #: a provisioning export finished: (path, number of devices) or failed: ("", -1)
+    exported = Signal(str, int)
+
     def __init__(self, client: ApiClient, events: AppEvents, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.client, self.events = client, events
+        #: where devices reach the backend (the main window sets the connection's)
+        self.endpoints = lambda: Endpoints(self.client.base_url, "", 0)
         self._error = error_reporter(events, self.tr("Products"))
         self.products_model = ProductsModel(self)
         self.products_proxy = text_filter_proxy(self.products_model, self)
@@ -38,6 +46,10 @@ class ProductsPage(QWidget):
         self.add_device_button.clicked.connect(self.add_device)
         self.import_button = QPushButton(self.tr("Import CSV…"))
         self.import_button.clicked.connect(self.import_devices)
+        self.export_button = QPushButton(self.tr("Export provisioning…"))
+        self.export_button.setToolTip(self.tr("Write every device of the product with its secret, broker "
+                                              "host:port and HTTP URL to a CSV or JSON file"))
+        self.export_button.clicked.connect(self.export_provisioning)
         self.secret_button = QPushButton(self.tr("Show secret…"))
         self.secret_button.clicked.connect(self.show_secret)
         self.delete_device_button = QPushButton(self.tr("Delete devices"))
@@ -56,6 +68,10 @@ class ProductsPage(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.add_product_button)
         row.addWidget(self.delete_product_button)
+        row.addStretch(1)
+        ll.addLayout(row)
+        row = QHBoxLayout()  # a row of its own: the page stays as narrow as before
+        row.addWidget(self.export_button)
         row.addStretch(1)
         ll.addLayout(row)
         right = QWidget()
@@ -133,6 +149,7 @@ class ProductsPage(QWidget):
         self.delete_product_button.setEnabled(has_product)
         self.add_device_button.setEnabled(has_product)
         self.import_button.setEnabled(has_product)
+        self.export_button.setEnabled(has_product and not getattr(self, "_exporting", False))
         self.secret_button.setEnabled(n == 1)
         self.delete_device_button.setEnabled(n > 0)
 
@@ -177,6 +194,46 @@ class ProductsPage(QWidget):
             if answer == QMessageBox.StandardButton.Yes:
                 QGuiApplication.clipboard().setText("deviceName,deviceSecret\n" + "".join(
                     f"{d.deviceName},{d.deviceSecret}\n" for d in created))
+
+    def export_provisioning(self) -> None:
+        """Ask where (the filter chooses CSV or JSON), then export the current product's devices."""
+        product = self.current_product()
+        if product is None:
+            return
+        csv_filter, json_filter = self.tr("CSV (*.csv)"), self.tr("JSON (*.json)")
+        path, chosen = QFileDialog.getSaveFileName(self, self.tr("Export provisioning"),
+                                                   f"{product.productID}-provisioning.csv",
+                                                   f"{csv_filter};;{json_filter}")
+        if not path:
+            return
+        fmt = "json" if chosen == json_filter or (chosen != csv_filter and path.lower().endswith(".json")) else "csv"
+        if not path.lower().endswith("." + fmt):
+            path += "." + fmt
+        self.export_to(product.productID, path, fmt)
+
+    def export_to(self, product_id: str, path: str, fmt: str) -> None:
+        """Fetch every device with its secret (async, all pages), write the file on the pool."""
+        self._exporting = True
+        self._update_buttons()
+        ends = self.endpoints()
+
+        def failed(message: str) -> None:
+            self._exporting = False
+            self._update_buttons()
+            self.events.error.emit(self.tr("Export provisioning"), message)
+            self.exported.emit("", -1)
+
+        def written(count: int) -> None:
+            self._exporting = False
+            self._update_buttons()
+            self.events.notice.emit(self.tr("%n device(s) exported to %1", "", count).replace("%1", path))
+            self.exported.emit(path, count)
+
+        def fetched(devices: list[dto.Device]) -> None:
+            rows = provisioning_rows(devices, ends.mqtt_host, ends.mqtt_port, ends.base_url)
+            run_in_pool(write_provisioning, path, fmt, rows, product_id).then(written, failed)
+
+        self.client.devices_with_secrets(product_id).then(fetched, lambda e: failed(e.msg))
 
     def show_secret(self) -> None:
         rows = selected_rows(self.devices_view)

@@ -29,7 +29,59 @@
     </message>
 </context>
 <context>
+    <name>BackendHealth</name>
+    <message>
+        <source>Backend: database not answering</source>
+        <extracomment>after a restart our own backend (and its broker) may still be letting go of the ports GET /api/v1/health &quot;checks&quot; (newer backends): what the status bar says when one fails</extracomment>
+        <translation>后端：数据库无响应</translation>
+    </message>
+    <message>
+        <source>Backend: object store not answering</source>
+        <translation>后端：对象存储无响应</translation>
+    </message>
+    <message>
+        <source>Backend: MQTT broker not answering</source>
+        <translation>后端：MQTT 代理无响应</translation>
+    </message>
+    <message>
+        <source>Backend: dispatcher not running</source>
+        <translation>后端：分发器未运行</translation>
+    </message>
+    <message>
+        <source>Backend: disk almost full</source>
+        <translation>后端：磁盘空间即将用尽</translation>
+    </message>
+    <message>
+        <source>Backend: %1 failing</source>
+        <translation>后端：%1 异常</translation>
+    </message>
+    <message>
+        <source>Backend: unhealthy</source>
+        <translation>后端：运行异常</translation>
+    </message>
+    <message>
+        <source>Backend: not answering</source>
+        <translation>后端：无响应</translation>
+    </message>
+</context>
+<context>
     <name>BackendProcess</name>
+    <message>
+        <source>Backend: MQTT port %1 is taken</source>
+        <translation>后端：MQTT 端口 %1 已被占用</translation>
+    </message>
+    <message>
+        <source>Backend: HTTP port %1 is taken</source>
+        <translation>后端：HTTP 端口 %1 已被占用</translation>
+    </message>
+    <message>
+        <source>Another program uses the MQTT port %1, so the backend&apos;s broker cannot start. Devices are set up to connect to this port: stop the other program and restart the backend, or choose another MQTT port in Settings (devices then need the new port).</source>
+        <translation>另一个程序占用了 MQTT 端口 %1，后端的 MQTT 代理无法启动。设备已配置为连接此端口：请停止该程序后重启后端，或在“设置”中选择其他 MQTT 端口（之后设备需要改用新端口）。</translation>
+    </message>
+    <message>
+        <source>Another program uses the HTTP port %1, so the backend cannot start. Stop the other program and restart the backend, or choose another HTTP port in Settings (devices then need the new address).</source>
+        <translation>另一个程序占用了 HTTP 端口 %1，后端无法启动。请停止该程序后重启后端，或在“设置”中选择其他 HTTP 端口（之后设备需要改用新地址）。</translation>
+    </message>
     <message>
         <source>The MQTT broker Mosquitto is not installed. Install it (for example &quot;sudo apt-get install mosquitto&quot;) or configure an external broker in Settings.</source>
         <translation>未安装 MQTT 代理 Mosquitto。请安装（例如 “sudo apt-get install mosquitto”），或在“设置”中配置外部代理。</translation>
@@ -57,6 +109,81 @@
     <message>
         <source>The backend could not be started: %1</source>
         <translation>无法启动后端：%1</translation>
+    </message>
+</context>
+<context>
+    <name>ConnectionDialog</name>
+    <message>
+        <source>Connection</source>
+        <translation>连接</translation>
+    </message>
+    <message>
+        <source>Devices log in to the MQTT broker with the user name &lt;i&gt;productID&amp;amp;deviceName&lt;/i&gt; and their device secret as password, and download firmware over HTTP. Products &amp;amp; devices → &lt;i&gt;Export provisioning…&lt;/i&gt; writes all of this for every device of a product.</source>
+        <translation>设备以用户名 &lt;i&gt;productID&amp;amp;deviceName&lt;/i&gt;、设备密钥为密码登录 MQTT 代理，并通过 HTTP 下载固件。“产品和设备”页的&lt;i&gt;导出设备配置…&lt;/i&gt;可为产品的每台设备导出这些信息。</translation>
+    </message>
+    <message>
+        <source>Backend</source>
+        <translation>后端</translation>
+    </message>
+    <message>
+        <source>HTTP URL:</source>
+        <translation>HTTP 地址：</translation>
+    </message>
+    <message>
+        <source>not running</source>
+        <translation>未运行</translation>
+    </message>
+    <message>
+        <source>&amp;Show</source>
+        <translation>显示(&amp;S)</translation>
+    </message>
+    <message>
+        <source>Admin token:</source>
+        <translation>管理员令牌：</translation>
+    </message>
+    <message>
+        <source>Scripts send it as the iThings-token header. Keep it secret.</source>
+        <translation>脚本通过 iThings-token 请求头发送它。请妥善保密。</translation>
+    </message>
+    <message>
+        <source>Devices</source>
+        <translation>设备</translation>
+    </message>
+    <message>
+        <source>The broker of a remote backend is set up by its operator: ask them for its address.</source>
+        <translation>远程后端的 MQTT 代理由其管理员配置：请向管理员询问地址。</translation>
+    </message>
+    <message>
+        <source>External broker:</source>
+        <translation>外部代理：</translation>
+    </message>
+    <message>
+        <source>On this machine:</source>
+        <translation>本机设备：</translation>
+    </message>
+    <message>
+        <source>On the LAN:</source>
+        <translation>局域网设备：</translation>
+    </message>
+    <message>
+        <source>Devices on other machines use one of these addresses.</source>
+        <translation>其他机器上的设备使用以上任一地址。</translation>
+    </message>
+    <message>
+        <source>LAN exposure is on, but this machine has no LAN address right now.</source>
+        <translation>已开启局域网监听，但本机目前没有局域网地址。</translation>
+    </message>
+    <message>
+        <source>LAN exposure is off: the broker and the HTTP server accept connections from this machine only. To let devices on the network connect, turn on &quot;Broker and file server listen on the LAN&quot; in Settings.</source>
+        <translation>局域网监听已关闭：MQTT 代理和 HTTP 服务只接受本机连接。要让网络中的设备连接，请在“设置”中开启“MQTT 代理和文件服务在局域网监听”。</translation>
+    </message>
+    <message>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <source>&amp;Hide</source>
+        <translation>隐藏(&amp;H)</translation>
     </message>
 </context>
 <context>
@@ -532,6 +659,10 @@
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
+        <source>&amp;Connection…</source>
+        <translation>连接信息(&amp;C)…</translation>
+    </message>
+    <message>
         <source>&amp;About OTA Desktop</source>
         <translation>关于 OTA Desktop(&amp;A)</translation>
     </message>
@@ -952,6 +1083,14 @@
         <translation>导入 CSV…</translation>
     </message>
     <message>
+        <source>Export provisioning…</source>
+        <translation>导出设备配置…</translation>
+    </message>
+    <message>
+        <source>Write every device of the product with its secret, broker host:port and HTTP URL to a CSV or JSON file</source>
+        <translation>将产品的每台设备及其密钥、代理主机:端口和 HTTP 地址写入 CSV 或 JSON 文件</translation>
+    </message>
+    <message>
         <source>Show secret…</source>
         <translation>查看密钥…</translation>
     </message>
@@ -981,6 +1120,7 @@
     </message>
     <message>
         <source>Products</source>
+        <extracomment>a provisioning export finished: (path, number of devices) or failed: (&quot;&quot;, -1) where devices reach the backend (the main window sets the connection&apos;s)</extracomment>
         <translation>产品</translation>
     </message>
     <message>
@@ -995,6 +1135,24 @@
         <source>%n device(s) created. Copy their names and secrets (CSV) to the clipboard?</source>
         <translation>
             <numerusform>已创建 %n 台设备。将其名称和密钥（CSV）复制到剪贴板？</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>CSV (*.csv)</source>
+        <translation>CSV (*.csv)</translation>
+    </message>
+    <message>
+        <source>JSON (*.json)</source>
+        <translation>JSON (*.json)</translation>
+    </message>
+    <message>
+        <source>Export provisioning</source>
+        <translation>导出设备配置</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n device(s) exported to %1</source>
+        <translation>
+            <numerusform>已导出 %n 台设备到 %1</numerusform>
         </translation>
     </message>
     <message numerus="yes">
@@ -1072,6 +1230,7 @@
     <name>RecordsModel</name>
     <message>
         <source>Device</source>
+        <extracomment>longest stretch of work one flush slice does before letting the event loop turn</extracomment>
         <translation>设备</translation>
     </message>
     <message>

@@ -20,7 +20,7 @@ from backend.mqtt import messages as wire
 from backend.ota.engine import MAX_OUTAGE_REPUSHES, OtaEngine, TaskSpec
 from backend.ota.errors import RuleError
 from backend.ota.events import EventBus
-from backend.ota.outages import PROXY_5XX, STORE, OutageLog
+from backend.ota.outages import BACKEND_START, PROXY_5XX, STORE, OutageLog
 from backend.ota.status import RecordStatus as RS, TaskStatus as TS
 
 from ._ota_helpers import make_devices, make_product, seed_firmware
@@ -162,6 +162,32 @@ def test_download_failure_during_a_store_outage_is_re_pushed_after_recovery(worl
     world.advance(5)
     e.tick()
     assert len(world.cap.pushes()) == 2  # never pushed again after success
+
+
+def test_late_failure_reports_about_the_push_before_the_outage_do_not_fail_the_re_push(world: World) -> None:
+    """A device that failed while we were down sends one failure per file, queued in its client
+    until the broker is back: the second arrives after the record was re-queued, or after the
+    re-push. Neither may fail the new attempt (seen with kill -9 mid-rollout)."""
+    import dataclasses
+
+    e = world.engine()
+    one_device_task(world, e)
+    rec = world.record("dev00001")
+    world.outages.note(BACKEND_START)
+    world.advance(1)
+    first = dataclasses.replace(progress(rec, -2, "download failed: xx.zip"), timestamp=world.now[0] - 500)
+    second = dataclasses.replace(progress(rec, -2, "download failed: xx2.zip"), timestamp=world.now[0] - 400)
+    e.handle_messages([first, second])  # both in one batch: re-queued once, the second ignored
+    rec = world.record("dev00001")
+    assert rec.status == RS.QUEUED_RETRY and rec.outage_retries == 1
+    world.advance(1)
+    e.tick()
+    assert world.record("dev00001").status == RS.PUSHED
+    e.handle_messages([second])  # arriving even after the re-push: stamped before it, ignored
+    rec = world.record("dev00001")
+    assert rec.status == RS.PUSHED and rec.retry_count == 0
+    e.handle_messages([report("dev00001", "1.0.0")])
+    assert world.record("dev00001").status == RS.SUCCEEDED
 
 
 def test_failure_outside_any_outage_takes_the_normal_failed_path(world: World) -> None:

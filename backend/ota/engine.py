@@ -366,11 +366,10 @@ class OtaEngine:
             return False
         if waits_for_health(rec):
             return True  # a duplicate failure report: it is already queued again
-        outage = self.outages.covers(now / 1000)
+        # only an outage that was not over before this push can have made it fail
+        outage = self.outages.covers(now / 1000, since=rec.pushed_time / 1000)
         if outage is None or rec.outage_retries >= MAX_OUTAGE_REPUSHES:
             return False
-        if outage.end is not None and rec.pushed_time > outage.end * 1000:
-            return False  # pushed after that outage was over: it cannot have made this push fail
         rec.outage_retries += 1
         what = STEP_DESC.get(Step(step), "upgrade failed")
         self._set(out, rec, now, RS.QUEUED_RETRY, step=step, due=0,
@@ -635,6 +634,10 @@ class OtaEngine:
             return reply(ErrorCode.PARAMETER, "step must not be 0")
         if rec.status >= RS.SUCCEEDED:
             return reply(ErrorCode.ALREADY_FINISHED, f"record {rec.id} already finished ({rec.status})")
+        if m.step < 0 and self._stale_failure(rec, m):
+            log.info("record %s (%s/%s): failure report about an earlier push ignored (%s)", rec.id,
+                     rec.product_id, rec.device_name, m.desc[:80])
+            return reply()
         task = s.get(Task, rec.task_id)
         assert task is not None
         if m.step > 0:
@@ -644,6 +647,21 @@ class OtaEngine:
             self._fail(out, rec, task, now, m.step, m.desc or STEP_DESC.get(Step(m.step), "upgrade failed"))
             batch.finish.add(task)
         reply()
+
+    @staticmethod
+    def _stale_failure(rec: DeviceRecord, m: wire.Progress) -> bool:
+        """A failure that cannot be about the push the record is waiting on.
+
+        A device that failed during our outage may send more failure reports for that same push
+        (one per file, say), queued in its client while the broker was down: they arrive after
+        the record went back to the queue, or even after it was pushed again. They must not fail
+        the new attempt. Queued records (201/202/203) have no push in flight, so any failure
+        report is about an earlier one; after an outage re-push, a report stamped before the
+        new push is too (devices that send no timestamp are judged by the status alone).
+        """
+        if rec.status in QUEUED:
+            return True
+        return bool(rec.outage_retries and m.timestamp and rec.pushed_time and m.timestamp < rec.pushed_time)
 
     # ---- timers -------------------------------------------------------------------------
     def tick(self) -> None:

@@ -73,14 +73,19 @@ class OutageLog:
         with self._lock:
             return not self._open
 
-    def covers(self, at: float, grace_s: float = GRACE_S) -> Outage | None:
+    def covers(self, at: float, grace_s: float = GRACE_S, since: float | None = None) -> Outage | None:
         """The outage that explains a device failure reported at ``at`` (seconds), if any:
-        one still going on, or one that ended less than ``grace_s`` before ``at``."""
+        one still going on, or one that ended less than ``grace_s`` before ``at``. With
+        ``since`` (when the failed push went out), outages already over by then are skipped:
+        they cannot have made that push fail (a later, unrelated blip must not hide an earlier
+        outage that did)."""
         with self._lock:
             for o in self._open.values():
                 if o.start - grace_s <= at:
                     return o
             for o in reversed(self._past):
+                if since is not None and o.end is not None and o.end < since:
+                    continue
                 if o.start - grace_s <= at <= (o.end or at) + grace_s:
                     return o
         return None

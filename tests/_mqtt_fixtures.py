@@ -82,9 +82,11 @@ class Inbox:
         return False
 
 
-def connect_result(port: int, username: str | None, password: str | None, timeout: float = 5.0):
+def connect_result(port: int, username: str | None, password: str | None, timeout: float = 5.0,
+                   client_id: str | None = None):
     """The broker's CONNACK reason code for these credentials (the client disconnects)."""
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{next(_ids)}", protocol=paho.MQTTv311)
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"probe-{next(_ids)}",
+                         protocol=paho.MQTTv311)
     if username is not None:
         client.username_pw_set(username, password)
     result: list = []

@@ -19,7 +19,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from tests._mqtt_fixtures import MQTT_MARKS, SERVICE_PASSWORD, TestClient, wait_until
+from tests._mqtt_fixtures import MQTT_MARKS, SERVICE_PASSWORD, TestClient, connect_result, wait_until
 
 from backend.mqtt import broker as broker_mod
 from backend.mqtt import plugin_build
@@ -49,18 +49,7 @@ def guarded(tmp_path):
 
 def connack(port: int, username: str, password: str, client_id: str, timeout: float = 5.0):
     """The broker's CONNACK reason code for this client id and these credentials (then disconnects)."""
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
-    client.username_pw_set(username, password)
-    result: list = []
-    client.on_connect = lambda c, u, flags, rc, props: result.append(rc)
-    client.connect("127.0.0.1", port)
-    deadline = time.monotonic() + timeout
-    while not result and time.monotonic() < deadline:
-        client.loop(0.05)
-    client.disconnect()
-    _close_wakeup_sockets(client)
-    assert result, "no CONNACK"
-    return result[0]
+    return connect_result(port, username, password, timeout, client_id=client_id)
 
 
 def watched(port: int, username: str, password: str, client_id: str, **kw) -> tuple[TestClient, list]:

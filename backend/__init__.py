@@ -1,1 +1,1 @@
-__version__ = "0.1.0"
+from ota_protocol import __version__ as __version__  # the product's one version

@@ -14,7 +14,7 @@ from . import __version__
 from .api import devices, events, firmware, oss, products, tasks, uploads
 from .api.openapi import install_openapi
 from .api.common import ApiError, check_token, error_response, install_error_handlers, ok
-from .ota.status import ErrorCode
+from ota_protocol.codes import ErrorCode
 from .runtime import Runtime
 
 

@@ -25,7 +25,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from backend.devsim import Credential, Fleet, SimOptions  # noqa: E402
+from devsim import Credential, Fleet, SimOptions  # noqa: E402
 
 TOKEN = "bench-token"
 

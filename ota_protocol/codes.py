@@ -1,6 +1,14 @@
-"""The protocol's numeric codes, defined once. Persisted as-is: never renumber."""
+"""The protocol's numeric codes and their texts, defined once for the backend, the desktop and
+the simulator. Persisted and sent as-is (iThings' numbers): never renumber.
 
-from enum import IntEnum
+Every code has an English text in ``TEXT`` (what the API's messages and logs say); the desktop
+translates these same strings (context ``"ota_protocol"``), so a new code needs one line here
+and one translation.
+"""
+
+from __future__ import annotations
+
+from enum import Enum, IntEnum
 
 
 class TaskType(IntEnum):
@@ -18,15 +26,25 @@ class IsDiff(IntEnum):
     DIFF = 2
 
 
+class SignMethod(str, Enum):
+    MD5 = "md5"
+    SHA256 = "sha256"
+
+
 class TaskStatus(IntEnum):
     NOT_STARTED = 1
     UPGRADING = 2
     DONE = 3
     CANCELLED = 4
 
+    @property
+    def is_running(self) -> bool:
+        """Not finished: it may still push (a scheduled task once its time comes)."""
+        return self in (TaskStatus.NOT_STARTED, TaskStatus.UPGRADING)
+
 
 class RecordStatus(IntEnum):
-    CONFIRM = 101
+    CONFIRM = 101  # awaiting confirmation (iThings; not produced by this backend)
     QUEUED = 201
     QUEUED_OFFLINE = 202
     QUEUED_RETRY = 203
@@ -51,13 +69,23 @@ class RecordStatus(IntEnum):
 
 
 class Step(IntEnum):
+    """``step`` of a progress report below 0 (1..100 is the percentage done)."""
+
     FAILED = -1
     DOWNLOAD_FAILED = -2
     VERIFY_FAILED = -3
     FLASH_FAILED = -4
 
 
+#: valid ``step`` values of a progress report: -4..-1 failures, 1..100 percent (0 is not one)
+STEP_MIN, STEP_MAX = min(Step), 100
+#: the step of a record that succeeded
+STEP_DONE = 100
+
+
 class ErrorCode(IntEnum):
+    """The API envelope's ``code`` (and a progress acknowledgement's) when not 200."""
+
     OTHER = 100001
     TOKEN_EXPIRED = 100002
     TOKEN_NOT_VALID_YET = 100003
@@ -72,3 +100,61 @@ class ErrorCode(IntEnum):
     TIMEOUT = 100016
     RETRY_NOT_ALLOWED = 2100001
     ALREADY_FINISHED = 2100002
+
+
+#: success code of the API envelope and of a progress acknowledgement
+OK = 200
+
+#: English text of every code above (the desktop translates these strings)
+TEXT: dict[Enum, str] = {
+    TaskStatus.NOT_STARTED: "Not started",
+    TaskStatus.UPGRADING: "Upgrading",
+    TaskStatus.DONE: "Done",
+    TaskStatus.CANCELLED: "Cancelled",
+    RecordStatus.CONFIRM: "Awaiting confirmation",
+    RecordStatus.QUEUED: "Queued",
+    RecordStatus.QUEUED_OFFLINE: "Queued (device offline)",
+    RecordStatus.QUEUED_RETRY: "Queued (retry)",
+    RecordStatus.PUSHED: "Pushed",
+    RecordStatus.UPGRADING: "Upgrading",
+    RecordStatus.SUCCEEDED: "Succeeded",
+    RecordStatus.FAILED: "Failed",
+    RecordStatus.CANCELLED: "Cancelled",
+    Step.FAILED: "Upgrade failed",
+    Step.DOWNLOAD_FAILED: "Download failed",
+    Step.VERIFY_FAILED: "Verification failed",
+    Step.FLASH_FAILED: "Flashing failed",
+    TaskType.ALL: "All devices",
+    TaskType.TARGETED: "Selected devices",
+    UpgradeType.STATIC: "Static",
+    UpgradeType.DYNAMIC: "Dynamic",
+    IsDiff.WHOLE: "Whole package",
+    IsDiff.DIFF: "Difference package",
+    ErrorCode.OTHER: "Error",
+    ErrorCode.TOKEN_EXPIRED: "The token has expired",
+    ErrorCode.TOKEN_NOT_VALID_YET: "The token is not valid yet",
+    ErrorCode.TOKEN_MALFORMED: "The token is malformed",
+    ErrorCode.TOKEN_INVALID: "The token is not valid",
+    ErrorCode.PARAMETER: "Invalid parameter",
+    ErrorCode.SYSTEM: "System error",
+    ErrorCode.DATABASE: "Database error",
+    ErrorCode.NOT_FOUND: "Not found",
+    ErrorCode.DUPLICATE: "Already exists",
+    ErrorCode.NOT_PERMITTED: "Not permitted",
+    ErrorCode.TIMEOUT: "Timed out",
+    ErrorCode.RETRY_NOT_ALLOWED: "Retry is not allowed",
+    ErrorCode.ALREADY_FINISHED: "Already finished",
+}
+
+
+def text(code: Enum) -> str:
+    """The English text of a code (``TEXT``), e.g. ``text(RecordStatus.QUEUED_RETRY)``."""
+    return TEXT[code]
+
+
+def step_text(step: int) -> str:
+    """What a failure step means ("Download failed"), or "" for a progress step."""
+    try:
+        return TEXT[Step(step)]
+    except ValueError:
+        return ""

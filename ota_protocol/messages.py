@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from .codes import OK, STEP_MAX, STEP_MIN
+
 __all__ = [
     "BadMessage",
     "Report",
@@ -57,9 +59,7 @@ __all__ = [
 #: Subscription that receives every device → backend message (``#`` alone would not: ``$`` topic).
 SUBSCRIBE_UP = "$ota/up/#"
 
-#: Valid ``step`` values: -4..-1 failures, 1..100 percent. 0 is not a valid step.
-STEP_MIN = -4
-STEP_MAX = 100
+# Valid ``step`` values (-4..-1 failures, 1..100 percent; 0 is not one) are codes: see codes.py.
 
 # ---- limits of a device message (docs cite these names) ----
 #: Largest payload accepted, in bytes, checked before it is decoded.

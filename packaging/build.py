@@ -47,10 +47,10 @@ class BuildError(RuntimeError):
 
 
 def version() -> str:
-    text = (ROOT / "backend" / "__init__.py").read_text(encoding="utf-8")
+    text = (ROOT / "ota_protocol" / "__init__.py").read_text(encoding="utf-8")
     match = re.search(r"""__version__\s*=\s*["']([^"']+)""", text)
     if not match:
-        raise BuildError("no __version__ in backend/__init__.py")
+        raise BuildError("no __version__ in ota_protocol/__init__.py")
     return match.group(1)
 
 

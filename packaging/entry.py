@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return backend_main(args[1:])
     if command == "devsim":
-        from backend.devsim.cli import main as devsim_main
+        from devsim.cli import main as devsim_main
 
         return devsim_main(args[1:])
     if command == "_module":

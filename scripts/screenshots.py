@@ -58,7 +58,7 @@ def render(lang: str, out: Path) -> None:
     from PySide6.QtCore import QCoreApplication, QSettings
     from PySide6.QtWidgets import QApplication
 
-    from backend.devsim import Credential, Fleet, SimOptions
+    from devsim import Credential, Fleet, SimOptions
     from ota_desktop.__main__ import APPLICATION, ORGANIZATION, configure_app
     from ota_desktop.app_events import AppEvents
     from ota_desktop.connection import BackendConnection

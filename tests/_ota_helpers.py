@@ -10,7 +10,7 @@ import uuid
 
 import httpx
 
-from backend.devsim import Credential, Fleet, SimOptions
+from devsim import Credential, Fleet, SimOptions
 from backend.mqtt.link import MqttLink
 
 from .conftest import TOKEN, example

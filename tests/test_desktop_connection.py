@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QFileDialog, QLineEdit
 
 from ._desktop_fixtures import (QT_LOG_IGNORE, desktop_env, fake_backend, secret_store, settings,  # noqa: F401
                                 stub_client)
-from backend.devsim import cli as devsim_cli
-from backend.devsim.credentials import Credential, load_credentials
+from devsim import cli as devsim_cli
+from devsim.credentials import Credential, load_credentials
 from ota_desktop import backend_process, connection as connection_mod
 from ota_desktop.app_events import AppEvents
 from ota_desktop.backend_process import explain_failure, taken_port

@@ -51,7 +51,7 @@ def call(qtbot, api_call, timeout=30_000):  # noqa: ANN001, ANN201
 
 def test_firmware_and_task_through_forms_then_live_table_reaches_100_percent(qtbot, settings, secret_store,
                                                                              tmp_path):
-    from backend.devsim import Credential, Fleet, SimOptions
+    from devsim import Credential, Fleet, SimOptions
 
     settings.data_dir = str(tmp_path / "backend")
     events, client = AppEvents(), CountingClient()

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from backend.devsim import Behaviour, Credential, Fleet, SimOptions, credentials
-from backend.devsim import behaviour as B
-from backend.devsim.cli import main as cli_main
-from backend.devsim.download import resolve_url
-from backend.devsim.messages import parse_upgrade_push
+from devsim import Behaviour, Credential, Fleet, SimOptions, credentials
+from devsim import behaviour as B
+from devsim.cli import main as cli_main
+from devsim.download import resolve_url
+from ota_protocol.device import parse_upgrade_push
 from tests._examples import example
 
 try:
@@ -425,8 +425,8 @@ def test_cli_reports_a_missing_device_without_create(http: FakeHttpBackend, prod
 def test_simulator_failure_texts_always_fit_the_protocol() -> None:
     """A long, multi-line exception text (a long file name, a traceback) must not make the
     backend refuse the failure report: the device's failure would go unrecorded."""
-    from backend.devsim.messages import progress_report
-    from backend.mqtt.messages import MAX_DESC_CHARS, parse_up
+    from ota_protocol.device import progress_report
+    from ota_protocol.messages import MAX_DESC_CHARS, parse_up
 
     text = "download failed: " + "名" * 300 + "\nTraceback (most recent call last):\n\x00\x1b[31m"
     msg = parse_up("$ota/up/progress/P1/dev-0001", progress_report("TOK-001", 7, -1, text))

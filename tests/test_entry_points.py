@@ -54,7 +54,7 @@ def test_desktop_help_and_version_need_no_display() -> None:
 
 def test_devsim_version_is_the_programs_and_start_version_has_its_own_flag() -> None:
     from backend import __version__
-    from backend.devsim.cli import build_parser
+    from devsim.cli import build_parser
 
     out = run(str(BIN / "ota-devsim"), "--version")
     assert out.returncode == 0 and out.stdout.strip() == f"ota-devsim {__version__}"
@@ -65,7 +65,7 @@ def test_devsim_version_is_the_programs_and_start_version_has_its_own_flag() -> 
 
 
 def test_devsim_takes_the_token_from_a_file_or_the_environment(tmp_path, monkeypatch) -> None:
-    from backend.devsim.cli import admin_token, build_parser
+    from devsim.cli import admin_token, build_parser
 
     parse = build_parser().parse_args
     monkeypatch.delenv("OTA_ADMIN_TOKEN", raising=False)
@@ -81,7 +81,7 @@ def test_devsim_takes_the_token_from_a_file_or_the_environment(tmp_path, monkeyp
 def test_devsim_takes_the_endpoints_from_a_provisioning_export(tmp_path) -> None:
     import json
 
-    from backend.devsim.cli import build_parser, fill_endpoints
+    from devsim.cli import build_parser, fill_endpoints
 
     csv_file = tmp_path / "p.csv"
     csv_file.write_text("productID,deviceName,deviceSecret,mqttHost,mqttPort,baseUrl\n"

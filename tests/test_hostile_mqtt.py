@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
 from backend.mqtt import dispatcher as dispatcher_module
-from backend.mqtt import messages as wire
+from ota_protocol import messages as wire
 from backend.mqtt.dispatcher import Dispatcher, _RateLimitedLog
 from backend.mqtt.broker import MAX_PACKET_SIZE
 from backend.mqtt.link import (CLIENT_ID_FILE, LEGACY_CLIENT_ID, MqttLink, _close_wakeup_sockets,

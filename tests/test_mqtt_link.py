@@ -18,7 +18,7 @@ from tests._mqtt_fixtures import (  # noqa: F401  (broker is a fixture)
 
 from backend.mqtt.broker import EmbeddedMosquitto
 from backend.mqtt.link import MqttLink, parse_mqtt_url
-from backend.mqtt.messages import parse_up
+from ota_protocol.messages import parse_up
 
 pytestmark = MQTT_MARKS
 

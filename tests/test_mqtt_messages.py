@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.mqtt.messages import (
+from ota_protocol.messages import (
     MAX_DEPTH,
     MAX_DESC_CHARS,
     MAX_INT,
@@ -344,3 +344,22 @@ def test_new_client_token_style():
     tokens = {new_client_token() for _ in range(200)}
     assert len(tokens) == 200
     assert all(re.fullmatch(r"[A-Z]{10}-\d+", t) for t in tokens)
+
+
+def test_the_mqtt_outbound_port_sends_the_seed_upgrade_push_and_progress_reply() -> None:
+    """What the engine orders becomes the seed's exact message on the device's down topic."""
+    from backend.mqtt.outbound import MqttOutbound
+    from backend.ota.ports import OrderFile, ProgressAck, UpgradeOrder
+
+    seed = json.loads(example("mqtt-down-upgrade.json"))
+    sent: list[tuple[str, dict]] = []
+    port = MqttOutbound(lambda topic, payload: sent.append((topic, json.loads(payload))))
+    d = seed["data"]
+    port.push(UpgradeOrder("P1", "dev-0001", d["id"], seed["clientToken"], d["version"], d["isDiff"], d["signMethod"],
+                           tuple(OrderFile(f["name"], f["signature"], f["size"], f["url"]) for f in d["files"]),
+                           seed["timestamp"]))
+    port.ack(ProgressAck("P1", "dev-0001", "tok-9", 1700000000000, 2100002, "record 5 already finished (501)"))
+    assert sent[0] == (topic_down_upgrade("P1", "dev-0001"), seed)
+    assert sent[1] == ("$ota/down/progress/P1/dev-0001",
+                       {"method": "progressReply", "clientToken": "tok-9", "timestamp": 1700000000000,
+                        "code": 2100002, "status": "record 5 already finished (501)"})

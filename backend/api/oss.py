@@ -18,7 +18,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from ..ota.outages import PROXY_5XX
-from ..ota.status import ErrorCode
+from ota_protocol.codes import ErrorCode
 from ..storage.base import OSS_PREFIX, PRIVATE_BUCKET, TEMPORARY_BUCKET
 from .common import error_response
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from ..storage.base import TEMPORARY_BUCKET
-from ..ota.status import ErrorCode
+from ota_protocol.codes import ErrorCode
 from ..storage.base import StoreError
 from .common import ApiError, Req, RuntimeDep, bad_request, ok
 from .validators import KeySegment, PathStr

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import re
 
-from pydantic import AfterValidator, Field
 from typing import Annotated
 
+from pydantic import AfterValidator, Field
+
 # The version rule is the device protocol's (one rule over MQTT and HTTP).
-from ..mqtt.messages import VERSION_RE
+from ota_protocol.messages import VERSION_RE
+from ota_protocol.task_options import MAX_INT64
 
 # Patterns are applied with fullmatch: "$" would match before a final newline ("abc\n").
 _IDENT = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 #: "%" is refused as well: a presigned URL's path is percent-encoded, and a literal "%" in a
 #: key is easy to double- or under-encode on the way to the store (see PathStr)
 FORBIDDEN_PATH_CHARS = set(",?*|{}\\$'\"`%")
-#: ids, page numbers, timestamps: what a signed 64-bit database column holds
-MAX_INT64 = 2**63 - 1
+#: ids, page numbers, timestamps: what a signed 64-bit database column holds (MAX_INT64 too)
 MIN_INT64 = -(2**63)
 #: longest text accepted in an index filter (a LIKE pattern)
 MAX_FILTER_CHARS = 128

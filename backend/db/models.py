@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models. Status columns hold the protocol's numeric codes (backend.ota.status)."""
+"""SQLAlchemy 2 models. Status columns hold the protocol's numeric codes (ota_protocol.codes)."""
 
 from __future__ import annotations
 

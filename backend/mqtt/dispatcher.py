@@ -22,7 +22,9 @@ import threading
 import time
 from typing import Callable
 
-from . import messages as wire
+from ota_protocol import messages as wire
+from ota_protocol.codes import ErrorCode
+
 from .presence import LOG_TOPIC, PresenceTracker
 
 log = logging.getLogger(__name__)
@@ -295,7 +297,7 @@ class Dispatcher:
             if not isinstance(token, str) or wire.TOKEN_RE.fullmatch(token) is None:
                 token = ""
             self._reply(wire.topic_down_progress(parts[3], parts[4]),
-                        wire.progress_reply(token, code=100006, status=_short(exc, _MAX_ACK_STATUS)))
+                        wire.progress_reply(token, code=ErrorCode.PARAMETER, status=_short(exc, _MAX_ACK_STATUS)))
         except Exception:  # noqa: BLE001
             self._log_limited(f"ack:{_device_key(topic)}", logging.WARNING,
                               "could not send an error acknowledgement on %s", _short(topic, 200), exc_info=True)

@@ -4,7 +4,7 @@ Command line: ``ota-devsim --product P --count N --token T [--create] ...`` (``-
 
 Python API (what the backend's end-to-end tests and benchmarks use)::
 
-    from backend.devsim import Fleet, Credential, SimOptions
+    from devsim import Fleet, Credential, SimOptions
 
     fleet = Fleet(
         [Credential("26wrGK4KbrW", "dev00001", "secret"), ...],  # or Fleet.from_backend(...)
@@ -62,12 +62,13 @@ Design for 10,000 devices in one process:
   to read from any thread; ``Fleet.counts()`` is O(devices).
 """
 
+from ota_protocol.device import UpgradePush
+
 from .behaviour import Behaviour
 from .credentials import Credential, device_names, fetch_from_backend, load_csv
 from .device import Attempt, Device
 from .download import FileTransfer
 from .fleet import Fleet, SimOptions
-from .messages import UpgradePush
 
 __all__ = [
     "Attempt",

@@ -1,7 +1,7 @@
 """MQTT connections of the fleet: one per device (default) or K shared ones.
 
-Both kinds run on the :class:`~backend.devsim.reactor.Reactor` thread and implement the
-:class:`~backend.devsim.device.Link` protocol (``publish``, ``drop``).
+Both kinds run on the :class:`~devsim.reactor.Reactor` thread and implement the
+:class:`~devsim.device.Link` protocol (``publish``, ``drop``).
 
 * :class:`DeviceConnection`: the device's own credentials (username ``{p}&{d}``, password
   the device secret, client id ``{p}&{d}``), subscribed to its two ``$ota/down`` topics,
@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from .messages import down_topics
+from ota_protocol.device import down_topics
 
 if TYPE_CHECKING:
     from .device import Device

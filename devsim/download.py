@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from .messages import PushFile
+from ota_protocol.device import ReceivedFile
 
 
 class DownloadError(Exception):
@@ -64,7 +64,7 @@ class FileTransfer:
     _hasher: Any = field(default=None, repr=False)
 
     @classmethod
-    def from_push(cls, f: PushFile, sign_method: str) -> FileTransfer:
+    def from_push(cls, f: ReceivedFile, sign_method: str) -> FileTransfer:
         return cls(name=f.name, url=f.url, size=f.size, signature=f.signature, sign_method=sign_method)
 
     @property

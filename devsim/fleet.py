@@ -13,11 +13,12 @@ from typing import Any
 
 import httpx
 
+from ota_protocol.device import BadPush, parse_down_topic, parse_progress_ack, parse_upgrade_push
+
 from . import behaviour as B
 from . import device as D
 from .credentials import Credential, device_names, fetch_from_backend
 from .links import ConnectGate, DeviceConnection, MqttEndpoint, SharedConnection, _Connection
-from .messages import BadMessage, parse_down_topic, parse_progress_ack, parse_upgrade_push
 from .reactor import Reactor
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,7 @@ class Fleet:
         if kind == "upgrade":
             try:
                 push = parse_upgrade_push(payload)
-            except BadMessage as exc:
+            except BadPush as exc:
                 self.bad_messages += 1
                 dev.errors.append(f"bad upgrade push: {exc}")
                 return

@@ -151,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     fill_endpoints(args)
     if args.legacy_version is _PRINT_VERSION:
-        from backend import __version__
+        from ota_protocol import __version__  # the product's one version
 
         print(f"ota-devsim {__version__}")
         return 0

@@ -12,9 +12,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from ota_protocol.codes import OK, STEP_DONE, Step
+from ota_protocol.device import UpgradePush, progress_report, up_topic, version_report
+
 from . import behaviour as B
 from .download import DownloadError, FileTransfer, Interrupted
-from .messages import UpgradePush, progress_report, up_topic, version_report
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -41,11 +43,11 @@ OUTCOME_FAILED = "failed"
 OUTCOME_SILENT = "silent"
 OUTCOME_SUPERSEDED = "superseded"  # a push for another record arrived while this one ran
 
-STEP_DOWNLOAD_FAILED = -2
-STEP_VERIFY_FAILED = -3
-STEP_FLASH_FAILED = -4
-STEP_FLASHING = 90
-STEP_DONE = 100
+# progress steps this device reports (the codes are ota_protocol.codes')
+STEP_DOWNLOAD_FAILED = int(Step.DOWNLOAD_FAILED)
+STEP_VERIFY_FAILED = int(Step.VERIFY_FAILED)
+STEP_FLASH_FAILED = int(Step.FLASH_FAILED)
+STEP_FLASHING = 90  # STEP_DONE (100) comes from ota_protocol.codes
 
 
 class _Abandoned(Exception):
@@ -114,16 +116,16 @@ class Device:
 
     Attributes:
         product_id, name: identity; MQTT username ``{product_id}&{name}``.
-        behaviour: what it does with pushes (:class:`~backend.devsim.behaviour.Behaviour`).
+        behaviour: what it does with pushes (:class:`~devsim.behaviour.Behaviour`).
         version: current firmware version (changes after a successful upgrade).
         status: ``offline`` / ``idle`` / ``downloading`` / ``flashing`` / ``succeeded`` /
             ``failed`` / ``silent``.
         connected: MQTT session up and subscriptions granted.
         connects: how many times it came online.
-        pushes: every upgrade push received (:class:`~backend.devsim.messages.UpgradePush`),
+        pushes: every upgrade push received (:class:`~ota_protocol.device.UpgradePush`),
             duplicates included.
         attempts: one :class:`Attempt` per push acted on; ``attempts[-1].files`` holds the
-            :class:`~backend.devsim.download.FileTransfer` of each file (bytes, size/digest
+            :class:`~devsim.download.FileTransfer` of each file (bytes, size/digest
             verified, Range requests).
         reports: version reports sent, as ``(version, record_id or None)``.
         progress: progress messages sent, as ``(record_id, step, desc)``.
@@ -228,7 +230,7 @@ class Device:
         self.pushes.append(push)
         assert self._rt is not None
         self._rt.touch()
-        if push.code != 200:
+        if push.code != OK:
             self.errors.append(f"push for record {push.record_id} has code {push.code}; ignored")
             return
         cur = self.attempt
@@ -268,7 +270,7 @@ class Device:
 
     def on_ack(self, code: int, status: str) -> None:
         self.acks.append((code, status))
-        if code != 200:
+        if code != OK:
             self.errors.append(f"progress acknowledged with code {code}: {status}")
 
     # ------------------------------------------------------------ the attempt

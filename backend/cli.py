@@ -105,6 +105,7 @@ def _serve(runtime) -> int:  # noqa: ANN001
         async def startup(self, sockets=None) -> None:  # noqa: ANN001
             await super().startup(sockets)
             if self.started:
+                runtime.serving()
                 host, port = self.servers[0].sockets[0].getsockname()[:2]
                 shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
                 mqtt = runtime.mqtt_port()

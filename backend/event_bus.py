@@ -75,19 +75,3 @@ class EventBus:
     def unsubscribe(self, flag: asyncio.Event) -> None:
         with self._lock:
             self._waiters = {w for w in self._waiters if w[1] is not flag}
-
-
-def record_event(r) -> dict[str, Any]:  # noqa: ANN001
-    return {"type": "record", "id": r.id, "taskUid": r.task_uid, "productID": r.product_id,
-            "deviceName": r.device_name, "status": r.status, "step": r.step, "desc": r.desc,
-            "retryCount": r.retry_count, "version": r.version, "targetVersion": r.target_version,
-            "updatedTime": r.updated_time}
-
-
-def device_event(d) -> dict[str, Any]:  # noqa: ANN001
-    return {"type": "device", "productID": d.product_id, "deviceName": d.device_name,
-            "version": d.version, "online": d.online}
-
-
-def task_event(t) -> dict[str, Any]:  # noqa: ANN001
-    return {"type": "task", "taskID": t.id, "taskUid": t.task_uid, "status": t.status}

@@ -15,9 +15,10 @@ from .db.session import Database
 from .keyring_store import admin_token, get_secret
 from .ota.catalog import Catalog
 from .ota.engine import OtaEngine
-from .ota.events import EventBus
+from .event_bus import EventBus
 from .ota.outages import BACKEND_START, OutageLog
-from .storage.base import TEMPORARY_BUCKET
+from .mqtt.outbound import MqttOutbound
+from .storage.base import PRIVATE_BUCKET, TEMPORARY_BUCKET
 from .storage.embedded import EmbeddedNanio
 from .storage.s3 import S3Store
 
@@ -43,9 +44,15 @@ class Runtime:
         self.outages = OutageLog()
         from .storage.health import HealthChecks
         self.health = HealthChecks(self)  # GET /api/v1/health; also run by the timers' watcher
-        self.outages.note(BACKEND_START)  # devices failing while we were down report right after this
+        # we are unavailable until the HTTP server serves (``serving``): devices failing while we
+        # were down report right after the start, and a re-push before downloads work would fail too
+        self.outages.begin(BACKEND_START, "starting")
 
     # ---- start / stop -------------------------------------------------------------------
+    def serving(self) -> None:
+        """The HTTP server accepts connections: downloads work, the start-up outage is over."""
+        self.outages.end(BACKEND_START)
+
     def start(self) -> None:
         s = self.settings
         from .datadir import secure_data_dir
@@ -62,8 +69,8 @@ class Runtime:
             raise StartupError(f"database {self._safe_db_url()}: {exc}") from exc
         self.store = self._make_store()
         self.events = EventBus(s.events_buffer)
-        self.engine = OtaEngine(self.db, self.store, self.events, minute_seconds=s.minute_seconds,
-                                public_base_url=s.public_base_url, outages=self.outages)
+        self.engine = OtaEngine(self.db, self._file_url, self.events, minute_seconds=s.minute_seconds,
+                                outages=self.outages)
         self.catalog = Catalog(self.store, on_devices_changed=self._devices_dirty.set)
         self._start_mqtt()
         self._timer = threading.Thread(target=self._timers, name="ota-timers", daemon=True)
@@ -147,7 +154,7 @@ class Runtime:
         self.link = MqttLink(url, client_id=client_id, on_message=self.dispatcher.on_message,
                              subscriptions=subscriptions, max_packet_size=max_packet,
                              manual_ack=True)  # acknowledged once applied: nothing acknowledged is lost
-        self.engine.publisher = self.link
+        self.engine.outbound = MqttOutbound(self.link.publish)
         self.link.start()
         if not self.link.wait_connected(15):
             log.warning("MQTT broker %s not reachable yet; will keep retrying", self._safe_mqtt_url(url))
@@ -177,6 +184,12 @@ class Runtime:
         from urllib.parse import urlsplit
         p = urlsplit(url)
         return f"{p.scheme}://{p.hostname}:{p.port}"
+
+    def _file_url(self, object_key: str) -> str:
+        """A fresh presigned download URL of a firmware file (absolute with --public-base-url)."""
+        url = self.store.presign("GET", PRIVATE_BUCKET, object_key)
+        base = self.settings.public_base_url.rstrip("/")
+        return base + url if base else url
 
     def _publish(self, topic: str, payload: bytes) -> None:
         if self.link is not None:

@@ -208,11 +208,29 @@ class BackendProcess:
 DATABASES = ["sqlite", "postgresql"]
 
 
-@pytest.fixture(params=DATABASES)
+def pytest_generate_tests(metafunc):  # noqa: ANN001
+    """Backends run on SQLite; tests (or modules) marked ``both_databases`` also on PostgreSQL.
+
+    The rules are tested in-process (database-independent); PostgreSQL runs where SQL is the
+    point: the API's queries, filters and limits, migrations, and one whole rollout.
+    """
+    both = metafunc.definition.get_closest_marker("both_databases") is not None
+    for name in ("database_url", "shared_backend_db"):
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, DATABASES if both else DATABASES[:1], indirect=True,
+                                 scope="module" if name == "shared_backend_db" else "function")
+
+
+@pytest.fixture
 def database_url(request) -> str:
     if request.param == "sqlite":
         return ""
     return request.getfixturevalue("postgres").new_database()
+
+
+@pytest.fixture(scope="module")
+def shared_backend_db(request) -> str:
+    return request.param
 
 
 @pytest.fixture
@@ -231,10 +249,10 @@ def start_backend(tmp_path, database_url):
         bp.stop()
 
 
-@pytest.fixture(scope="module", params=DATABASES)
-def shared_backend(request, tmp_path_factory):
+@pytest.fixture(scope="module")
+def shared_backend(request, tmp_path_factory, shared_backend_db):
     """One backend per test module and database kind, for tests that do not need a fresh one."""
-    url = "" if request.param == "sqlite" else request.getfixturevalue("postgres").new_database()
+    url = "" if shared_backend_db == "sqlite" else request.getfixturevalue("postgres").new_database()
     bp = BackendProcess(tmp_path_factory.mktemp("backend"), database_url=url).start()
     yield bp
     bp.stop()

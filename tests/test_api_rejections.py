@@ -20,7 +20,7 @@ from tests.conftest import TOKEN, example
 from tests.test_api_routes import (DEVICE, FIRMWARE, PRODUCT, TASK, UPLOAD, make_devices, make_firmware,
                                    make_product, new_pid, private_keys, records, settled, store_of, upload)
 
-pytestmark = [pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.timeout(120), pytest.mark.both_databases]
 
 MISSING = object()
 

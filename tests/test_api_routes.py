@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import BackendProcess, example
 
-pytestmark = [pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.timeout(120), pytest.mark.both_databases]
 
 UPLOAD = "/api/v1/system/common/upload-url/create"
 PRODUCT = "/api/v1/things/product/info/"

@@ -25,6 +25,7 @@ def _types(value) -> str:  # noqa: ANN001
     return type(value).__name__
 
 
+@pytest.mark.both_databases
 def test_seed_walkthrough_upgrades_50_devices(start_backend):
     backend = start_backend()
     api = backend.api()
@@ -338,7 +339,7 @@ def test_broker_restart_mid_task_still_completes(start_backend):
     pid = make_product(api)
     creds = make_devices(api, pid, 20)
     fw_id, _ = seed_firmware(api, pid, sizes=(400_000, 300_000))
-    from backend.devsim import SimOptions
+    from devsim import SimOptions
     with fleet_for(backend, creds, options=SimOptions(flash_seconds=1.0, reconnect_delay=0.5)) as fleet:
         fleet.wait_connected(30)
         task_id, uid = task_create(api, fw_id)

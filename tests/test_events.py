@@ -52,3 +52,27 @@ def test_too_old_last_event_id_gets_resync(start_backend):
     assert r.status_code == 200
     api.close()
     assert TOKEN
+
+
+def test_event_ids_from_an_earlier_run_get_a_resync(start_backend):
+    backend = start_backend()
+    api = backend.api()
+    sse = SseClient(backend.base_url).start()
+    pid = make_product(api)
+    make_devices(api, pid, 2)
+    task_create(api, seed_firmware(api, pid)[0])
+    wait_for(lambda: len(sse.events) >= 3, 10, what="events of the first run")
+    old_id = sse.events[-1][0]
+    sse.stop()
+    api.close()
+    backend.stop()
+    again = start_backend()  # a later run: its ids must not overlap the first run's
+    api = again.api()
+    pid = make_product(api)
+    make_devices(api, pid, 10)
+    task_create(api, seed_firmware(api, pid)[0])  # more events than the first run had
+    late = SseClient(again.base_url, last_event_id=old_id).start()
+    wait_for(lambda: late.events, 10, what="an event")
+    assert late.events[0][1]["type"] == "resync"
+    late.stop()
+    api.close()

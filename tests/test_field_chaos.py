@@ -18,8 +18,8 @@ from collections import Counter
 import psutil
 import pytest
 
-from backend.devsim import SimOptions
-from backend.devsim.device import Device
+from devsim import SimOptions
+from devsim.device import Device
 
 from ._ota_helpers import (fleet_for, make_devices, make_product, records, seed_firmware, task_create,
                            wait_for)
@@ -97,10 +97,6 @@ def store_process(bp: BackendProcess) -> psutil.Process:
     return next(p for p in kids if "nanio" in " ".join(p.cmdline()))
 
 
-@pytest.mark.skipif(not os.environ.get("CHAOS_KILL"), reason=(
-    "opt-in (CHAOS_KILL=1): intermittent — some devices' stale failure reports failed their record "
-    "in about 1 run of 4 before the last engine fix, 0 of 7 since; kept out of the gate until it is "
-    "understood"))
 def test_backend_killed_at_40_percent_of_a_rollout(tmp_path, pushes_after_success):
     bp, api, fleet, uid = start_rollout(tmp_path)
     try:
@@ -132,7 +128,8 @@ def test_object_store_outage_during_a_rollout(tmp_path, pushes_after_success, fa
         figures = assert_every_device_upgraded(bp, api, fleet, uid, pushes_after_success)
         print(f"\n{fault} at 30% of {DEVICES}: all upgraded {figures['recovery_s']:.1f} s later, "
               f"{figures['device_failures']} devices had reported a failure")
-        assert figures["device_failures"] > 0, "the outage hit no download: the test proved nothing"
+        if fault == "kill-store":  # a stopped store may only stall downloads (they resume): no failure needed
+            assert figures["device_failures"] > 0, "the outage hit no download: the test proved nothing"
     finally:
         fleet.stop()
         bp.stop()

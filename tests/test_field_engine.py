@@ -1,115 +1,42 @@
 """Field conditions: failures during our own outages, pacing across a restart, idempotent task/create.
 
-The engine is built in-process (temporary SQLite database, fake store and publisher, a fake clock
-shared with the OutageLog); only the HTTP part of the idempotent create runs against the real
+The engine is built in-process (tests/_engine_world.py: temporary SQLite database, fake clock
+shared with the OutageLog, recording outbound port); only the HTTP part of the idempotent create runs against the real
 backend (``api``), and the migration is checked on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 
 import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from backend.db.models import Base, Device, DeviceRecord, Firmware, FirmwareFile, Product, Task
+from backend.db.models import Base, DeviceRecord, Firmware, Task
 from backend.db.session import Database
-from backend.mqtt import messages as wire
-from backend.ota.engine import MAX_OUTAGE_REPUSHES, OtaEngine, TaskSpec
-from backend.ota.errors import RuleError
-from backend.ota.events import EventBus
-from backend.ota.outages import BACKEND_START, PROXY_5XX, STORE, OutageLog
-from backend.ota.status import RecordStatus as RS, TaskStatus as TS
+from backend.ota.engine import OtaEngine
+from backend.ota.errors import Conflict
+from backend.ota.outages import BACKEND_START, PROXY_5XX, STORE
+from backend.ota.recovery import MAX_OUTAGE_REPUSHES
+from ota_protocol.codes import RecordStatus as RS, TaskStatus as TS
+from ota_protocol.task_options import TaskSpec
 
+from ._engine_world import PID, World, new_world, progress, report
 from ._ota_helpers import make_devices, make_product, seed_firmware
-
-PID = "PFIELD"
-T0 = 1_700_000_000_000  # ms
-
-
-class FakeStore:
-    def __init__(self) -> None:
-        self.minted = 0
-
-    def presign(self, method: str, bucket: str, key: str) -> str:
-        self.minted += 1  # a fresh URL at every push
-        return f"/api/v1/oss/{bucket}/{key}?X-Amz-Signature={self.minted:08d}"
-
-
-class Capture:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict]] = []
-
-    def publish(self, topic: str, payload: bytes) -> None:
-        self.sent.append((topic, json.loads(payload)))
-
-    def pushes(self, device: str | None = None) -> list[dict]:
-        return [p for t, p in self.sent if t.startswith("$ota/down/upgrade/") and (device is None or t.endswith("/" + device))]
-
-
-@dataclass
-class World:
-    db: Database
-    now: list[int]
-    outages: OutageLog
-    store: FakeStore = field(default_factory=FakeStore)
-    cap: Capture = field(default_factory=Capture)
-    engines: list[OtaEngine] = field(default_factory=list)
-
-    def engine(self) -> OtaEngine:
-        """A fresh engine over the same database: what a restarted backend builds."""
-        e = OtaEngine(self.db, self.store, EventBus(1000), publisher=self.cap, clock=lambda: self.now[0],
-                      outages=self.outages)
-        self.engines.append(e)
-        return e
-
-    def advance(self, seconds: float) -> None:
-        self.now[0] += int(seconds * 1000)
-
-    def record(self, device: str) -> DeviceRecord:
-        with self.db.session() as s:
-            return s.scalar(select(DeviceRecord).where(DeviceRecord.device_name == device).order_by(DeviceRecord.id.desc()))
-
-    def task(self, task_id: int) -> Task:
-        with self.db.session() as s:
-            return s.get(Task, task_id)
 
 
 @pytest.fixture
 def world(tmp_path) -> World:
-    db = Database(f"sqlite:///{tmp_path / 'ota.db'}")
-    db.migrate()
-    now = [T0]
-    w = World(db, now, OutageLog(clock=lambda: now[0] / 1000))
-    with db.session() as s:
-        s.add(Product(product_id=PID, product_name="field", created_time=T0))
-        s.flush()
-        for i in range(1, 13):
-            s.add(Device(product_id=PID, device_name=f"dev{i:05d}", version="0.9.0", online=True,
-                         device_secret="x", created_time=T0))
-        s.add(Firmware(product_id=PID, name="fw", version="1.0.0", is_diff=1, sign_method="md5", desc="",
-                       ext_data="", created_time=T0,
-                       files=[FirmwareFile(name="a.bin", object_key=f"{PID}/a.bin", size=10, md5="0" * 32,
-                                           sha256="0" * 64)]))
+    w = new_world(str(tmp_path / "ota.db"))
+    w.devices(12)
+    w.firmware("1.0.0")
     yield w
-    db.dispose()
+    w.db.dispose()
 
 
 def fw_id(w: World) -> int:
     with w.db.session() as s:
         return s.scalar(select(Firmware.id))
-
-
-def progress(rec: DeviceRecord, step: int, desc: str = "") -> wire.Progress:
-    return wire.Progress(product_id=rec.product_id, device_name=rec.device_name, client_token="t", timestamp=0,
-                         record_id=rec.id, step=step, desc=desc, module="default")
-
-
-def report(device: str, version: str) -> wire.Report:
-    return wire.Report(product_id=PID, device_name=device, client_token="", timestamp=0, version=version,
-                       module="default", record_id=None)
 
 
 def one_device_task(w: World, e: OtaEngine, **kw) -> Task:
@@ -121,7 +48,7 @@ def one_device_task(w: World, e: OtaEngine, **kw) -> Task:
 def test_download_failure_during_a_store_outage_is_re_pushed_after_recovery(world: World) -> None:
     e = world.engine()
     task = one_device_task(world, e)  # retryCount 0: no retry budget at all
-    assert len(world.cap.pushes()) == 1
+    assert len(world.sent.pushes()) == 1
     rec = world.record("dev00001")
     assert rec.status == RS.PUSHED
 
@@ -138,15 +65,15 @@ def test_download_failure_during_a_store_outage_is_re_pushed_after_recovery(worl
     for _ in range(3):  # not while the store is still down
         world.advance(1)
         e.tick()
-    assert len(world.cap.pushes()) == 1 and world.record("dev00001").status == RS.QUEUED_RETRY
+    assert len(world.sent.pushes()) == 1 and world.record("dev00001").status == RS.QUEUED_RETRY
     assert world.task(task.id).status == TS.UPGRADING  # the waiting record keeps the task open
 
     world.outages.end(STORE)
     world.advance(1)
     e.tick()
-    pushes = world.cap.pushes("dev00001")
-    assert len(pushes) == 2 and pushes[1]["data"]["id"] == rec.id  # the same record, no duplicate
-    assert pushes[1]["data"]["files"][0]["url"] != pushes[0]["data"]["files"][0]["url"]  # fresh URL
+    pushes = world.sent.pushes("dev00001")
+    assert len(pushes) == 2 and pushes[1].record_id == rec.id  # the same record, no duplicate
+    assert pushes[1].files[0].url != pushes[0].files[0].url  # fresh URL
     rec = world.record("dev00001")
     assert rec.status == RS.PUSHED and rec.desc.startswith("re-pushed: download failed")
     with world.db.session() as s:
@@ -161,7 +88,7 @@ def test_download_failure_during_a_store_outage_is_re_pushed_after_recovery(worl
     assert world.task(task.id).status == TS.DONE
     world.advance(5)
     e.tick()
-    assert len(world.cap.pushes()) == 2  # never pushed again after success
+    assert len(world.sent.pushes()) == 2  # never pushed again after success
 
 
 def test_late_failure_reports_about_the_push_before_the_outage_do_not_fail_the_re_push(world: World) -> None:
@@ -175,8 +102,8 @@ def test_late_failure_reports_about_the_push_before_the_outage_do_not_fail_the_r
     rec = world.record("dev00001")
     world.outages.note(BACKEND_START)
     world.advance(1)
-    first = dataclasses.replace(progress(rec, -2, "download failed: xx.zip"), timestamp=world.now[0] - 500)
-    second = dataclasses.replace(progress(rec, -2, "download failed: xx2.zip"), timestamp=world.now[0] - 400)
+    first = dataclasses.replace(progress(rec, -2, "download failed: xx.zip"), timestamp=world.clock.now - 500)
+    second = dataclasses.replace(progress(rec, -2, "download failed: xx2.zip"), timestamp=world.clock.now - 400)
     e.handle_messages([first, second])  # both in one batch: re-queued once, the second ignored
     rec = world.record("dev00001")
     assert rec.status == RS.QUEUED_RETRY and rec.outage_retries == 1
@@ -198,10 +125,10 @@ def test_failure_outside_any_outage_takes_the_normal_failed_path(world: World) -
     e.handle_messages([progress(rec, -2, "download failed: 404")])
     rec = world.record("dev00001")
     assert (rec.status, rec.step, rec.desc, rec.outage_retries) == (RS.FAILED, -2, "download failed: 404", 0)
-    assert rec.due_time == world.now[0] + 10 * 60_000  # the task's own retry, as before
+    assert rec.due_time == world.clock.now + 10 * 60_000  # the task's own retry, as before
     world.advance(1)
     e.tick()
-    assert len(world.cap.pushes()) == 1 and world.task(task.id).status == TS.UPGRADING
+    assert len(world.sent.pushes()) == 1 and world.task(task.id).status == TS.UPGRADING
 
 
 def test_an_outage_over_before_the_push_did_not_cause_its_failure(world: World) -> None:
@@ -230,7 +157,7 @@ def test_flash_failure_is_never_ours_verify_failure_through_a_failing_proxy_is(w
     assert (b.status, b.desc) == (RS.QUEUED_RETRY, "re-pushed: verification failed during our object-proxy outage")
     world.advance(1)
     e.tick()  # healthy: re-pushed at the next tick
-    assert [p["data"]["id"] for p in world.cap.pushes("dev00002")] == [b.id, b.id]
+    assert [p.record_id for p in world.sent.pushes("dev00002")] == [b.id, b.id]
     assert world.task(task.id).status == TS.UPGRADING
 
 
@@ -246,7 +173,7 @@ def test_outage_re_pushes_are_bounded(world: World) -> None:
         world.advance(1)
         e.tick()
         world.outages.begin(STORE)
-    assert len(world.cap.pushes()) == 1 + MAX_OUTAGE_REPUSHES
+    assert len(world.sent.pushes()) == 1 + MAX_OUTAGE_REPUSHES
     world.advance(1)
     e.handle_messages([progress(world.record("dev00001"), -2)])
     rec = world.record("dev00001")
@@ -265,7 +192,7 @@ def test_a_device_that_succeeded_meanwhile_is_not_re_pushed(world: World) -> Non
     world.outages.end(STORE)
     world.advance(1)
     e.tick()
-    assert len(world.cap.pushes()) == 2  # only the two first pushes
+    assert len(world.sent.pushes()) == 2  # only the two first pushes
     assert {world.record(d).status for d in ("dev00001", "dev00002")} == {RS.SUCCEEDED}
     assert world.task(task.id).status == TS.DONE
 
@@ -277,10 +204,10 @@ def test_a_waiting_device_that_reports_during_the_outage_is_not_pushed_into_it(w
     world.advance(1)
     e.handle_messages([progress(world.record("dev00001"), -2)])
     e.handle_messages([report("dev00001", "0.9.0")])
-    assert len(world.cap.pushes()) == 1 and world.record("dev00001").status == RS.QUEUED_RETRY
+    assert len(world.sent.pushes()) == 1 and world.record("dev00001").status == RS.QUEUED_RETRY
     world.outages.end(STORE)
     e.handle_messages([report("dev00001", "0.9.0")])
-    assert len(world.cap.pushes()) == 2 and world.record("dev00001").status == RS.PUSHED
+    assert len(world.sent.pushes()) == 2 and world.record("dev00001").status == RS.PUSHED
 
 
 # ---- 5. pacing across a restart ------------------------------------------------------------
@@ -293,25 +220,25 @@ def _max_in_any_minute(times: list[int], minute_ms: int = 60_000) -> int:
 def test_pacing_after_a_restart_stays_within_the_rate(world: World) -> None:
     first = world.engine()
     first.create_task(TaskSpec(firmware_id=fw_id(world), max_per_minute=5))  # 12 devices
-    assert len(world.cap.pushes()) == 5
+    assert len(world.sent.pushes()) == 5
     world.advance(20)
     second = world.engine()  # a restarted backend: nothing in memory
     for _ in range(39):
         world.advance(1)
         second.tick()
         second.handle_messages([report("dev00012", "0.9.0")])  # a report pushes only within the rate too
-    assert len(world.cap.pushes()) == 5  # t0 + 59 s: the pushes before the restart still count
+    assert len(world.sent.pushes()) == 5  # t0 + 59 s: the pushes before the restart still count
     world.advance(1.5)
     second.tick()
-    assert len(world.cap.pushes()) == 10
+    assert len(world.sent.pushes()) == 10
     world.advance(30)
     third = world.engine()  # restarted again, in the middle of the second minute
     third.tick()
-    assert len(world.cap.pushes()) == 10
+    assert len(world.sent.pushes()) == 10
     for _ in range(40):
         world.advance(1)
         third.tick()
-    times = [p["timestamp"] for p in world.cap.pushes()]
+    times = [p.timestamp for p in world.sent.pushes()]
     assert len(times) == 12 and _max_in_any_minute(times) <= 5
 
 
@@ -323,12 +250,12 @@ def test_create_task_once_in_process(world: World) -> None:
     task, created = e.create_task_once(spec, "key-1")
     again, created2 = e.create_task_once(TaskSpec(firmware_id=fw_id(world), type=2, device_list=["dev00001"]), "key-1")
     assert (created, created2) == (True, False) and (again.id, again.task_uid) == (task.id, task.task_uid)
-    with pytest.raises(RuleError) as exc:
+    with pytest.raises(Conflict) as exc:
         e.create_task_once(TaskSpec(firmware_id=fw_id(world), type=2, device_list=["dev00002"]), "key-1")
-    assert exc.value.http_status == 409 and exc.value.msg.startswith("clientToken:")
+    assert exc.value.code == 100010 and exc.value.msg.startswith("clientToken:")
     with world.db.session() as s:
         assert s.scalar(select(text("count(*)")).select_from(Task)) == 1
-    assert len(world.cap.pushes()) == 1
+    assert len(world.sent.pushes()) == 1
 
 
 CREATE = "/api/v1/things/ota/task/create"

@@ -15,8 +15,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..ota.errors import RuleError
-from ..ota.status import ErrorCode
+from ota_protocol.codes import ErrorCode
+
+from ..ota.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from .validators import MAX_INT64
 
 if TYPE_CHECKING:
@@ -26,7 +27,27 @@ MAX_PAGE_SIZE = 1000
 log = logging.getLogger(__name__)
 
 
-ApiError = RuleError
+class ApiError(Exception):
+    """An answer other than 200: HTTP status, the envelope's code, and a text naming the field."""
+
+    def __init__(self, http_status: int, code: int, msg: str):
+        super().__init__(msg)
+        self.http_status, self.code, self.msg = http_status, int(code), msg
+
+
+#: the HTTP status of each kind of refusal the OTA rules raise
+DOMAIN_STATUS: dict[type[DomainError], int] = {Invalid: 400, NotFound: 404, Conflict: 409}
+#: ... and of each reason something we depend on cannot serve
+UNAVAILABLE_STATUS = {"full": 507, "timeout": 504, "unreachable": 502}
+
+
+def http_status(exc: DomainError) -> int:
+    if isinstance(exc, Unavailable):
+        return UNAVAILABLE_STATUS.get(exc.reason, 502)
+    for kind, status in DOMAIN_STATUS.items():
+        if isinstance(exc, kind):
+            return status
+    return 500
 
 
 def bad_request(field: str, why: str) -> ApiError:
@@ -55,6 +76,11 @@ def error_response(http_status: int, code: int, msg: str) -> JSONResponse:
 async def _api_error(_req: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return error_response(exc.http_status, exc.code, exc.msg)
+
+
+async def _domain_error(_req: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return error_response(http_status(exc), exc.code, exc.msg)
 
 
 def _field_name(loc: tuple) -> str:
@@ -144,6 +170,7 @@ async def _unexpected_error(req: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app) -> None:  # noqa: ANN001
     """Every error answers the envelope {"code", "msg"}: ours, validation, Starlette's, uncaught ones."""
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(SQLAlchemyError, _db_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -7,32 +7,40 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
-from pydantic import Field
+from pydantic import Field, create_model
 from sqlalchemy import func, select
 
+from ota_protocol.codes import RecordStatus as RS, TaskStatus
+from ota_protocol.task_options import OPTIONS, Option, TaskSpec
+
 from ..db.models import DeviceRecord, Firmware, Product, Task
-from ..ota.engine import OtaEngine, TaskSpec
+from ..ota.engine import OtaEngine
+from ..ota.views import record_view
 from .common import Paged, Req, RuntimeDep, SessionDep, bad_request, contains, json_list, listing, not_found, ok
-from .validators import MAX_INT64, Choice, Filter, Id, Ident
+from .validators import Choice, Filter, Id, Ident
 
 router = APIRouter(prefix="/api/v1/things/ota/task")
 
 
-class TaskCreate(Req):
-    firmware_id: Id = Field(alias="firmwareID")
-    type: Choice(1, 2) = 1
-    upgrade_type: Choice(1, 2) = Field(default=1, alias="upgradeType")
-    device_list: Any = Field(default="", alias="deviceList")
-    version_list: Any = Field(default="", alias="versionList")
-    retry_count: int = Field(default=0, ge=0, le=100, alias="retryCount")
-    retry_interval_minutes: int = Field(default=10, ge=1, le=100_000, alias="retryIntervalMinutes")
-    timeout_minutes: int = Field(default=60, ge=1, le=100_000, alias="timeoutMinutes")
-    max_per_minute: int = Field(default=0, ge=0, le=1_000_000, alias="maxPerMinute")
-    gray_percent: int = Field(default=100, ge=1, le=100, alias="grayPercent")
-    schedule_time: int = Field(default=0, ge=0, le=MAX_INT64, alias="scheduleTime")
-    overwrite: bool = False
-    # idempotency key (or the Idempotency-Key header); checked in create()
-    client_token: str | None = Field(default=None, alias="clientToken")
+def _option_field(o: Option) -> tuple[Any, Any]:
+    """A task option (ota_protocol.task_options) as a request field with its bounds."""
+    if o.name == "firmware_id":
+        return Id, Field(alias=o.wire, description=o.doc)
+    if isinstance(o.default, list):  # a JSON array, or a string holding one (checked by json_list)
+        return Any, Field(default="", alias=o.wire, description=o.doc)
+    if o.choices:
+        return Choice(*o.choices), Field(default=int(o.default), alias=o.wire, description=o.doc)
+    if isinstance(o.default, bool):
+        return bool, Field(default=o.default, alias=o.wire, description=o.doc)
+    return int, Field(default=o.default, ge=o.low, le=o.high, alias=o.wire, description=o.doc)
+
+
+#: task/create's body: every task option, and the idempotency key (or the Idempotency-Key header)
+TaskCreate = create_model(  # type: ignore[call-overload]
+    "TaskCreate", __base__=Req,
+    **{name: _option_field(o) for name, o in OPTIONS.items()},
+    client_token=(str | None, Field(default=None, alias="clientToken")),
+)
 
 
 #: an idempotency key: 1-64 printable ASCII characters (space included), like an MQTT clientToken
@@ -57,7 +65,7 @@ class TaskRef(Req):
 class TaskIndex(Paged):
     firmware_id: Id | None = Field(default=None, alias="firmwareID")
     task_uid: Filter | None = Field(default=None, alias="taskUid")
-    status: Choice(1, 2, 3, 4) | None = None
+    status: Choice(*TaskStatus) | None = None
 
 
 class UidRef(Req):
@@ -67,7 +75,7 @@ class UidRef(Req):
 class DeviceIndex(Paged):
     task_uid: Ident = Field(alias="taskUid")
     device_name: Filter | None = Field(default=None, alias="deviceName")
-    status: Choice(101, 201, 202, 203, 301, 401, 501, 601, 701) | None = None
+    status: Choice(*RS) | None = None
 
 
 class RecordRef(Req):
@@ -90,12 +98,8 @@ def task_summary(t: Task) -> dict:
 def create(req: TaskCreate, rt: RuntimeDep, response: Response,
            header_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> dict:
     key = idempotency_key(req.client_token, header_key)
-    spec = TaskSpec(firmware_id=req.firmware_id, type=req.type, upgrade_type=req.upgrade_type,
-                    device_list=json_list("deviceList", req.device_list),
-                    version_list=json_list("versionList", req.version_list),
-                    retry_count=req.retry_count, retry_interval_minutes=req.retry_interval_minutes,
-                    timeout_minutes=req.timeout_minutes, max_per_minute=req.max_per_minute,
-                    gray_percent=req.gray_percent, schedule_time=req.schedule_time, overwrite=req.overwrite)
+    spec = TaskSpec(**{name: json_list(o.wire, getattr(req, name)) if isinstance(o.default, list)
+                        else getattr(req, name) for name, o in OPTIONS.items()})
     if key is None:
         task = rt.engine.create_task(spec)
     else:
@@ -147,12 +151,6 @@ def cancel(req: TaskRef, rt: RuntimeDep) -> dict:
     return ok()
 
 
-def record_dict(r: DeviceRecord) -> dict:
-    return {"id": r.id, "taskUid": r.task_uid, "productID": r.product_id, "deviceName": r.device_name,
-            "version": r.version, "targetVersion": r.target_version, "status": r.status, "step": r.step,
-            "desc": r.desc, "retryCount": r.retry_count, "updatedTime": r.updated_time}
-
-
 @router.post("/device-index")
 def device_index(req: DeviceIndex, session: SessionDep) -> dict:
     if session.scalar(select(Task.id).where(Task.task_uid == req.task_uid)) is None:
@@ -164,14 +162,18 @@ def device_index(req: DeviceIndex, session: SessionDep) -> dict:
         q = q.where(DeviceRecord.status == req.status)
     total = session.scalar(select(func.count()).select_from(q.subquery()))
     rows = session.scalars(q.order_by(DeviceRecord.id).offset(req.page.offset).limit(req.page.size))
-    return listing([record_dict(r) for r in rows], total or 0)
+    return listing([record_view(r) for r in rows], total or 0)
 
 
 @router.post("/analysis")
 def analysis(req: UidRef, session: SessionDep) -> dict:
     if session.scalar(select(Task.id).where(Task.task_uid == req.task_uid)) is None:
         raise not_found(f"task {req.task_uid!r}")
-    result = OtaEngine.analysis(session, req.task_uid)
+    counts = OtaEngine.status_counts(session, req.task_uid)
+    total, succeeded, failed = sum(counts.values()), counts[RS.SUCCEEDED], counts[RS.FAILED]
+    result = {"total": total, "statusCount": {str(int(status)): n for status, n in counts.items()},
+              "succeeded": succeeded, "failed": failed,
+              "successRate": round(succeeded / total, 4) if total else 0.0}
     return ok({"result": json.dumps(result, separators=(",", ":"))})
 
 

@@ -9,7 +9,8 @@ as online from its first message on.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from ..ota.ports import Presence
 
 LOG_TOPIC = "$SYS/broker/log/N"
 
@@ -27,13 +28,6 @@ _GONE = (
                r"|disconnected: [A-Za-z ,()'/-]+)\.", re.DOTALL | re.ASCII),
     re.compile(r"Socket error on client (?P<cid>.+), disconnecting\.", re.DOTALL | re.ASCII),
 )
-
-
-@dataclass(frozen=True)
-class Presence:
-    product_id: str
-    device_name: str
-    online: bool
 
 
 class PresenceTracker:

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from ..db.models import Device, DeviceRecord, Firmware, FirmwareFile, Product, Task
 from ..db.session import after_commit
 from ..storage.base import PRIVATE_BUCKET, TEMPORARY_BUCKET, ObjectMissing, ObjectStore, StoreError
-from .errors import RuleError
-from .status import ErrorCode, TaskStatus
+from .errors import Conflict, Invalid, NotFound, Unavailable
+from ota_protocol.codes import ErrorCode, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,19 @@ def firmware_prefix(product_id: str, version: str) -> str:
     """
     for field, value in (("productID", product_id), ("version", version)):
         if not value or "/" in value or "%" in value or value in (".", ".."):
-            raise RuleError(400, ErrorCode.PARAMETER, f"{field}: {value!r} cannot be a segment of an object key")
+            raise Invalid(f"{field}: {value!r} cannot be a segment of an object key")
     return f"productManage/ota/{product_id}/{version}/"
 
 
 RUNNING = (TaskStatus.NOT_STARTED, TaskStatus.UPGRADING)
+
+#: StoreError.http_status -> why the store cannot serve
+_STORE_REASON = {507: "full", 504: "timeout"}
+
+
+def store_unavailable(exc: StoreError) -> Unavailable:
+    """The object store is down or full: said as such, not a bare 500."""
+    return Unavailable(exc.msg, ErrorCode.SYSTEM, reason=_STORE_REASON.get(exc.http_status, "unreachable"))
 
 
 class Catalog:
@@ -65,7 +73,7 @@ class Catalog:
         try:
             return self.store.exists(bucket, key)
         except StoreError as exc:  # the store is down or full: say so, not a bare 500
-            raise RuleError(exc.http_status, ErrorCode.SYSTEM, exc.msg) from exc
+            raise store_unavailable(exc) from exc
 
     def create_firmware(self, session: Session, *, product_id: str, name: str, version: str, is_diff: int,
                         sign_method: str, desc: str, ext_data: str, files: list[NewFile]) -> Firmware:
@@ -75,26 +83,23 @@ class Catalog:
         """
         with self._version_lock(product_id, version):
             if session.get(Product, product_id) is None:
-                raise RuleError(404, ErrorCode.NOT_FOUND, f"product {product_id!r} not found")
+                raise NotFound(f"product {product_id!r} not found")
             if session.scalar(select(Firmware.id).where(Firmware.product_id == product_id,
                                                         Firmware.version == version)) is not None:
-                raise RuleError(409, ErrorCode.DUPLICATE,
-                                f"version: firmware {version!r} of product {product_id!r} already exists")
+                raise Conflict(f"version: firmware {version!r} of product {product_id!r} already exists")
             for i, f in enumerate(files):
                 if not self._exists(TEMPORARY_BUCKET, f.file_path):
-                    raise RuleError(400, ErrorCode.PARAMETER,
-                                    f"files[{i}].filePath: no uploaded object {f.file_path!r}")
+                    raise Invalid(f"files[{i}].filePath: no uploaded object {f.file_path!r}")
             prefix = firmware_prefix(product_id, version)
             # a case-insensitive file system under the object store (macOS) folds "1.0-RC" and
             # "1.0-rc" into one folder: never let one firmware's keys land on another's files
             keys = [(prefix + f.name).lower() for f in files]
             if len(set(keys)) != len(keys):
-                raise RuleError(400, ErrorCode.PARAMETER, "files: names must differ in more than letter case")
+                raise Invalid("files: names must differ in more than letter case")
             clash = session.scalar(select(FirmwareFile.object_key)
                                    .where(func.lower(FirmwareFile.object_key).in_(keys)).limit(1))
             if clash is not None:
-                raise RuleError(409, ErrorCode.DUPLICATE,
-                                f"version: firmware {version!r} of product {product_id!r} would store a file "
+                raise Conflict(f"version: firmware {version!r} of product {product_id!r} would store a file "
                                 f"where another firmware's {clash!r} is (keys differing only in letter case "
                                 "are one file on a case-insensitive store)")
             copied: list[str] = []
@@ -106,8 +111,7 @@ class Catalog:
                     try:
                         self.store.copy(TEMPORARY_BUCKET, f.file_path, PRIVATE_BUCKET, key)
                     except ObjectMissing:
-                        raise RuleError(400, ErrorCode.PARAMETER,
-                                        f"files[{i}].filePath: no uploaded object {f.file_path!r}") from None
+                        raise Invalid(f"files[{i}].filePath: no uploaded object {f.file_path!r}") from None
                     copied.append(key)
                     d = self.store.digest(PRIVATE_BUCKET, key)
                     fw.files.append(FirmwareFile(name=f.name, object_key=key, size=d.size, md5=d.md5, sha256=d.sha256))
@@ -122,11 +126,11 @@ class Catalog:
                     except Exception:  # noqa: BLE001
                         log.exception("could not remove %s after a failed firmware create", key)
                 if isinstance(exc, IntegrityError):
-                    raise RuleError(409, ErrorCode.DUPLICATE, f"version: firmware {version!r} already exists") from None
+                    raise Conflict(f"version: firmware {version!r} already exists") from None
                 if isinstance(exc, StoreError):  # disk full, store unreachable: named, not a bare 500
-                    raise RuleError(exc.http_status, ErrorCode.SYSTEM, exc.msg) from exc
+                    raise store_unavailable(exc) from exc
                 if isinstance(exc, OperationalError) and "full" in str(exc.orig):  # SQLite: "database or disk is full"
-                    raise RuleError(507, ErrorCode.DATABASE, f"database: disk full ({exc.orig})") from exc
+                    raise Unavailable(f"database: disk full ({exc.orig})", ErrorCode.DATABASE, reason="full") from exc
                 raise
         for f in files:  # claimed: the private copy is the firmware's now
             try:
@@ -138,8 +142,7 @@ class Catalog:
     def delete_firmware(self, session: Session, fw: Firmware) -> None:
         running = session.scalar(select(Task.id).where(Task.firmware_id == fw.id, Task.status.in_(RUNNING)).limit(1))
         if running is not None:
-            raise RuleError(409, ErrorCode.ALREADY_FINISHED,
-                            f"firmwareID: firmware {fw.id} has a running task ({running}); cancel it first")
+            raise Conflict(f"firmwareID: firmware {fw.id} has a running task ({running}); cancel it first", ErrorCode.ALREADY_FINISHED)
         # exactly this firmware's objects: a prefix could take in another firmware's files
         keys = [f.object_key for f in fw.files]
         task_ids = list(session.scalars(select(Task.id).where(Task.firmware_id == fw.id)))
@@ -156,8 +159,7 @@ class Catalog:
         running = session.scalar(select(Task.id).where(Task.product_id == product.product_id,
                                                        Task.status.in_(RUNNING)).limit(1))
         if running is not None:
-            raise RuleError(409, ErrorCode.ALREADY_FINISHED,
-                            f"productID: product {product.product_id!r} has a running task ({running}); cancel it first")
+            raise Conflict(f"productID: product {product.product_id!r} has a running task ({running}); cancel it first", ErrorCode.ALREADY_FINISHED)
         for fw in list(session.scalars(select(Firmware).where(Firmware.product_id == product.product_id))):
             self.delete_firmware(session, fw)
         session.execute(delete(Device).where(Device.product_id == product.product_id))

@@ -1,0 +1,89 @@
+"""Planning: which devices a task gets a record for, and what each record starts as.
+
+Pure rules over the devices and the records that already hold them; the coordinator loads
+those and stores the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Iterable, Sequence
+
+from ota_protocol.codes import RecordStatus as RS, TaskType, UpgradeType
+from ota_protocol.task_options import TaskSpec
+
+from ..db.models import Device, DeviceRecord, Task
+from .errors import Invalid
+from .records import holds_device
+
+NEWER_DESC = "device version is newer than the package"
+BUSY_DESC = "another task is upgrading this device"
+
+
+def check_spec(spec: TaskSpec, firmware_version: str) -> None:
+    """Fields of a task/create that do not go together (bounds are checked by the API)."""
+    if spec.type == TaskType.TARGETED and not spec.device_list:
+        raise Invalid("deviceList: a targeted task (type 2) needs at least one device")
+    if spec.upgrade_type == UpgradeType.DYNAMIC:
+        if spec.type == TaskType.TARGETED:
+            raise Invalid("upgradeType: a dynamic task cannot be targeted (type 2)")
+        if not spec.version_list:
+            raise Invalid("versionList: a dynamic task needs the source versions")
+    if firmware_version in spec.version_list:
+        raise Invalid(f"versionList: contains the firmware's own version {firmware_version!r}")
+
+
+def _version_key(v: str) -> tuple[int, ...] | None:
+    parts = re.findall(r"\d+", v)
+    if not parts or re.sub(r"[\d.\-_vV]", "", v):
+        return None
+    return tuple(int(p) for p in parts)
+
+
+def is_newer(version: str, than: str) -> bool:
+    """Whether ``version`` is numerically newer than ``than`` (both plain dotted numbers)."""
+    a, b = _version_key(version), _version_key(than)
+    return a is not None and b is not None and a > b
+
+
+def gray_rank(task_uid: str, device_name: str) -> int:
+    """A device's stable place in a task's gray order (the same on every run)."""
+    return int.from_bytes(hashlib.sha1(f"{task_uid}/{device_name}".encode()).digest()[:4], "big")
+
+
+def in_gray(task: Task, device_name: str) -> bool:
+    """Whether a device falls in the task's gray share (the rule for dynamic joiners)."""
+    return task.gray_percent >= 100 or gray_rank(task.task_uid, device_name) % 100 < task.gray_percent
+
+
+def targets(task: Task, devices: Iterable[Device], version_list: Sequence[str]) -> list[Device]:
+    """The devices of a new task: on a source version (if any are named), not on the target,
+    and within the gray share."""
+    chosen = [d for d in devices if (not version_list or d.version in version_list) and d.version != task.version]
+    if task.gray_percent >= 100:
+        return chosen
+    if task.upgrade_type == UpgradeType.DYNAMIC:  # the same rule decides for devices joining later
+        return [d for d in chosen if in_gray(task, d.device_name)]
+    keep = math.ceil(len(chosen) * task.gray_percent / 100)  # a fixed set: exactly that share
+    return sorted(chosen, key=lambda d: gray_rank(task.task_uid, d.device_name))[:keep]
+
+
+def joins_dynamic(task: Task, dev: Device, source_versions: Sequence[str]) -> bool:
+    """A device reporting a version: does a running dynamic task take it?"""
+    return dev.version != task.version and dev.version in source_versions and in_gray(task, dev.device_name)
+
+
+def first_status(task: Task, dev: Device, others: Iterable[DeviceRecord]) -> tuple[RS, str, list[DeviceRecord]]:
+    """What a device's new record in ``task`` starts as: (status, desc, records to cancel).
+
+    ``others`` are the device's records in other tasks; those still holding it make the new
+    record fail, unless the task overwrites them (then they are cancelled).
+    """
+    holding = [o for o in others if holds_device(o) and o.task_id != task.id]
+    if is_newer(dev.version, task.version):  # never push a downgrade
+        return RS.FAILED, NEWER_DESC, []
+    if holding and not task.overwrite:
+        return RS.FAILED, BUSY_DESC, []
+    return (RS.QUEUED if dev.online else RS.QUEUED_OFFLINE), "", holding

@@ -1,0 +1,71 @@
+"""Pushing: a record's upgrade order (fresh download URLs), and the queued records a task
+may push now within its pace."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ota_protocol.codes import RecordStatus as RS
+from ota_protocol.messages import new_client_token
+
+from ..db.models import Device, DeviceRecord, Firmware, Task
+from .outages import OutageLog
+from .pacing import Pacer
+from .ports import OrderFile, UpgradeOrder, UrlSigner
+from .records import PUSHABLE, move, succeed
+from .recovery import REPUSH_PREFIX, healthy, waits_for_health
+from .work import Work
+
+#: at most this many records are pushed by one unit of work (the next tick takes the rest)
+BATCH = 5000
+
+
+class Pusher:
+    def __init__(self, sign: UrlSigner, pacer: Pacer, minute_ms: int, outages: OutageLog | None) -> None:
+        self.sign, self.pacer, self.minute_ms, self.outages = sign, pacer, minute_ms, outages
+
+    def order(self, rec: DeviceRecord, fw: Firmware, client_token: str, now: int) -> UpgradeOrder:
+        files = tuple(OrderFile(f.name, f.signature(fw.sign_method), f.size, self.sign(f.object_key))
+                      for f in fw.files)
+        return UpgradeOrder(rec.product_id, rec.device_name, rec.id, client_token, fw.version, fw.is_diff,
+                            fw.sign_method, files, now)
+
+    def budget(self, w: Work, task: Task) -> int:
+        return self.pacer.budget(w.s, task, w.now)
+
+    def push(self, w: Work, task: Task, rec: DeviceRecord, client_token: str | None = None,
+             fw: Firmware | None = None) -> None:
+        fw = fw or w.s.get(Firmware, task.firmware_id)
+        assert fw is not None
+        w.fx.orders.append(self.order(rec, fw, client_token or new_client_token(), w.now))
+        self.pacer.pushed(w.s, task, w.now)
+        desc = rec.desc if waits_for_health(rec) else "pushed"  # a re-push after our outage says why
+        move(w.fx, rec, w.now, RS.PUSHED, step=0, desc=desc, due=w.now + task.timeout_minutes * self.minute_ms)
+        rec.pushed_time = w.now
+
+    def push_queued(self, w: Work, task: Task) -> None:
+        """Push the task's queued records (online devices) that its pace allows now."""
+        budget = self.budget(w, task)
+        if budget <= 0:
+            return
+        q = select(DeviceRecord).where(DeviceRecord.task_id == task.id, DeviceRecord.status.in_(PUSHABLE))
+        if not healthy(self.outages):  # records re-queued by our outage wait until it is over
+            q = q.where(~DeviceRecord.desc.startswith(REPUSH_PREFIX))
+        recs = list(w.s.scalars(q.order_by(DeviceRecord.id).limit(min(budget, BATCH))))
+        if recs:
+            fw = w.s.get(Firmware, task.firmware_id)
+            for rec in recs:
+                if waits_for_health(rec) and self._already_on_target(w, rec):
+                    continue
+                self.push(w, task, rec, fw=fw)
+
+    @staticmethod
+    def _already_on_target(w: Work, rec: DeviceRecord) -> bool:
+        """Before a re-push: a device that meanwhile reached the target is not pushed again."""
+        version = w.s.scalar(select(Device.version).where(Device.product_id == rec.product_id,
+                                                          Device.device_name == rec.device_name))
+        if version != rec.target_version:
+            return False
+        rec.version = version
+        succeed(w.fx, rec, w.now)
+        return True

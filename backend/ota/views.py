@@ -1,0 +1,26 @@
+"""The one JSON shape of a record, a device and a task, for the API's answers and the events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..db.models import Device, DeviceRecord, Task
+
+
+def record_view(r: DeviceRecord) -> dict[str, Any]:
+    return {"id": r.id, "taskUid": r.task_uid, "productID": r.product_id, "deviceName": r.device_name,
+            "version": r.version, "targetVersion": r.target_version, "status": r.status, "step": r.step,
+            "desc": r.desc, "retryCount": r.retry_count, "updatedTime": r.updated_time}
+
+
+def record_event(r: DeviceRecord) -> dict[str, Any]:
+    return {"type": "record", **record_view(r)}
+
+
+def device_event(d: Device) -> dict[str, Any]:
+    return {"type": "device", "productID": d.product_id, "deviceName": d.device_name,
+            "version": d.version, "online": d.online}
+
+
+def task_event(t: Task) -> dict[str, Any]:
+    return {"type": "task", "taskID": t.id, "taskUid": t.task_uid, "status": t.status}

@@ -8,6 +8,7 @@ and one translation.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from enum import Enum, IntEnum
 
 
@@ -105,46 +106,68 @@ class ErrorCode(IntEnum):
 #: success code of the API envelope and of a progress acknowledgement
 OK = 200
 
+
+class CodeTexts(Mapping[Enum, str]):
+    """Texts by code, telling enums apart: ``TaskStatus.NOT_STARTED`` and ``TaskType.ALL`` are
+    both 1 (and equal as IntEnums), but each has its own text."""
+
+    def __init__(self, texts: dict[Enum, str] | list[tuple[Enum, str]]) -> None:
+        pairs = list(texts.items()) if isinstance(texts, dict) else texts
+        self._codes = [code for code, _ in pairs]
+        self._texts = {(type(code), code.value): text for code, text in pairs}
+
+    def __getitem__(self, code: Enum) -> str:
+        if not isinstance(code, Enum):
+            raise KeyError(code)
+        return self._texts[(type(code), code.value)]
+
+    def __iter__(self) -> Iterator[Enum]:
+        return iter(self._codes)
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+
 #: English text of every code above (the desktop translates these strings)
-TEXT: dict[Enum, str] = {
-    TaskStatus.NOT_STARTED: "Not started",
-    TaskStatus.UPGRADING: "Upgrading",
-    TaskStatus.DONE: "Done",
-    TaskStatus.CANCELLED: "Cancelled",
-    RecordStatus.CONFIRM: "Awaiting confirmation",
-    RecordStatus.QUEUED: "Queued",
-    RecordStatus.QUEUED_OFFLINE: "Queued (device offline)",
-    RecordStatus.QUEUED_RETRY: "Queued (retry)",
-    RecordStatus.PUSHED: "Pushed",
-    RecordStatus.UPGRADING: "Upgrading",
-    RecordStatus.SUCCEEDED: "Succeeded",
-    RecordStatus.FAILED: "Failed",
-    RecordStatus.CANCELLED: "Cancelled",
-    Step.FAILED: "Upgrade failed",
-    Step.DOWNLOAD_FAILED: "Download failed",
-    Step.VERIFY_FAILED: "Verification failed",
-    Step.FLASH_FAILED: "Flashing failed",
-    TaskType.ALL: "All devices",
-    TaskType.TARGETED: "Selected devices",
-    UpgradeType.STATIC: "Static",
-    UpgradeType.DYNAMIC: "Dynamic",
-    IsDiff.WHOLE: "Whole package",
-    IsDiff.DIFF: "Difference package",
-    ErrorCode.OTHER: "Error",
-    ErrorCode.TOKEN_EXPIRED: "The token has expired",
-    ErrorCode.TOKEN_NOT_VALID_YET: "The token is not valid yet",
-    ErrorCode.TOKEN_MALFORMED: "The token is malformed",
-    ErrorCode.TOKEN_INVALID: "The token is not valid",
-    ErrorCode.PARAMETER: "Invalid parameter",
-    ErrorCode.SYSTEM: "System error",
-    ErrorCode.DATABASE: "Database error",
-    ErrorCode.NOT_FOUND: "Not found",
-    ErrorCode.DUPLICATE: "Already exists",
-    ErrorCode.NOT_PERMITTED: "Not permitted",
-    ErrorCode.TIMEOUT: "Timed out",
-    ErrorCode.RETRY_NOT_ALLOWED: "Retry is not allowed",
-    ErrorCode.ALREADY_FINISHED: "Already finished",
-}
+TEXT = CodeTexts([
+    (TaskStatus.NOT_STARTED, "Not started"),
+    (TaskStatus.UPGRADING, "Upgrading"),
+    (TaskStatus.DONE, "Done"),
+    (TaskStatus.CANCELLED, "Cancelled"),
+    (RecordStatus.CONFIRM, "Awaiting confirmation"),
+    (RecordStatus.QUEUED, "Queued"),
+    (RecordStatus.QUEUED_OFFLINE, "Queued (device offline)"),
+    (RecordStatus.QUEUED_RETRY, "Queued (retry)"),
+    (RecordStatus.PUSHED, "Pushed"),
+    (RecordStatus.UPGRADING, "Upgrading"),
+    (RecordStatus.SUCCEEDED, "Succeeded"),
+    (RecordStatus.FAILED, "Failed"),
+    (RecordStatus.CANCELLED, "Cancelled"),
+    (Step.FAILED, "Upgrade failed"),
+    (Step.DOWNLOAD_FAILED, "Download failed"),
+    (Step.VERIFY_FAILED, "Verification failed"),
+    (Step.FLASH_FAILED, "Flashing failed"),
+    (TaskType.ALL, "All devices"),
+    (TaskType.TARGETED, "Selected devices"),
+    (UpgradeType.STATIC, "Static"),
+    (UpgradeType.DYNAMIC, "Dynamic"),
+    (IsDiff.WHOLE, "Whole package"),
+    (IsDiff.DIFF, "Difference package"),
+    (ErrorCode.OTHER, "Error"),
+    (ErrorCode.TOKEN_EXPIRED, "The token has expired"),
+    (ErrorCode.TOKEN_NOT_VALID_YET, "The token is not valid yet"),
+    (ErrorCode.TOKEN_MALFORMED, "The token is malformed"),
+    (ErrorCode.TOKEN_INVALID, "The token is not valid"),
+    (ErrorCode.PARAMETER, "Invalid parameter"),
+    (ErrorCode.SYSTEM, "System error"),
+    (ErrorCode.DATABASE, "Database error"),
+    (ErrorCode.NOT_FOUND, "Not found"),
+    (ErrorCode.DUPLICATE, "Already exists"),
+    (ErrorCode.NOT_PERMITTED, "Not permitted"),
+    (ErrorCode.TIMEOUT, "Timed out"),
+    (ErrorCode.RETRY_NOT_ALLOWED, "Retry is not allowed"),
+    (ErrorCode.ALREADY_FINISHED, "Already finished"),
+])
 
 
 def text(code: Enum) -> str:

@@ -10,15 +10,18 @@ into its cache directory, so running this is only needed for packaging.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "ota_desktop"
 TRANSLATIONS = ROOT / "resources" / "translations"
 LANGUAGES = ("zh_CN",)
+PROTOCOL_CONTEXT = "ota_protocol"  # the context of ota_protocol.codes.TEXT (ota_desktop/ui/status.py)
 
 
 def tool(name: str) -> str:
@@ -28,12 +31,26 @@ def tool(name: str) -> str:
     return found
 
 
+def protocol_texts(folder: Path) -> Path:
+    """ota_protocol's code texts (codes.TEXT) as QT_TRANSLATE_NOOP calls for lupdate: the desktop
+    translates them at run time (context "ota_protocol"), so no literal in its sources names them."""
+    sys.path.insert(0, str(ROOT))
+    from ota_protocol.codes import TEXT
+
+    path = folder / "ota_protocol_texts.py"
+    path.write_text("".join(f"QT_TRANSLATE_NOOP({json.dumps(PROTOCOL_CONTEXT)}, {json.dumps(text)})\n"
+                            for text in dict.fromkeys(TEXT.values())), encoding="utf-8")
+    return path
+
+
 def update() -> None:
     files = sorted(str(p.relative_to(ROOT)) for p in SOURCES.rglob("*.py"))
-    for lang in LANGUAGES:
-        ts = TRANSLATIONS / f"ota_desktop_{lang}.ts"
-        subprocess.run([tool("lupdate"), "-no-obsolete", "-locations", "none", "-target-language", lang, *files,
-                        "-ts", str(ts.relative_to(ROOT))], check=True, cwd=ROOT)
+    with tempfile.TemporaryDirectory() as tmp:
+        files.append(str(protocol_texts(Path(tmp))))
+        for lang in LANGUAGES:
+            ts = TRANSLATIONS / f"ota_desktop_{lang}.ts"
+            subprocess.run([tool("lupdate"), "-no-obsolete", "-locations", "none", "-target-language", lang, *files,
+                            "-ts", str(ts)], check=True, cwd=ROOT)
 
 
 def release() -> list[Path]:

@@ -19,6 +19,8 @@ from ota_desktop.core.events_stream import SseParser
 from ota_desktop.core.workers import Cancelled, hash_file
 from ota_desktop.secrets import ADMIN_TOKEN, SecretStore, SecretsUnavailable
 from ota_desktop.settings import EMBEDDED, Settings
+from ota_protocol import codes
+from ota_protocol.task_options import OPTIONS, TaskSpec
 from tests._examples import example
 
 pytestmark = pytest.mark.qt_log_level_fail("WARNING")
@@ -68,6 +70,25 @@ def test_new_task_and_firmware_bodies_follow_the_seed_examples():
     fw = dto.NewFirmware(productID=seed_fw["productID"], name=seed_fw["name"], version=seed_fw["version"],
                          desc=seed_fw["desc"])
     assert fw.to_json(seed_fw["files"]) == seed_fw
+
+
+def test_new_task_is_the_protocols_task_spec():
+    """NewTask carries every task parameter under its wire name, with OPTIONS' defaults."""
+    body = dto.NewTask(firmwareID=1).to_json()
+    assert list(body) == [o.wire for o in OPTIONS.values()]
+    assert {o.wire: body[o.wire] for o in OPTIONS.values() if o.name != "firmware_id"} == \
+        {o.wire: o.default for o in OPTIONS.values() if o.name != "firmware_id"}
+    assert body == {**TaskSpec(firmware_id=1).to_wire()}
+    detail = dto.TaskDetail.from_json({"taskID": 1})
+    assert (detail.retryIntervalMinutes, detail.timeoutMinutes, detail.grayPercent) == (
+        OPTIONS["retry_interval_minutes"].default, OPTIONS["timeout_minutes"].default, OPTIONS["gray_percent"].default)
+
+
+def test_dto_codes_are_the_protocols():
+    assert dto.RecordStatus is codes.RecordStatus and dto.TaskType is codes.TaskType
+    assert dto.coerce(dto.RecordStatus, "601") is codes.RecordStatus.FAILED
+    assert dto.coerce(dto.RecordStatus, 999) == 999 and type(dto.coerce(dto.RecordStatus, 999)) is int
+    assert dto.FINAL_RECORD_STATUSES == {501, 601, 701}
 
 
 @pytest.mark.parametrize("result,counts,rate", [

@@ -20,6 +20,7 @@ from ota_desktop.ui.catalog_dialogs import DeviceDialog, ImportDevicesDialog, Pr
 from ota_desktop.ui.firmware_dialogs import FirmwareDetailDialog, NewFirmwareDialog
 from ota_desktop.ui.settings_dialog import KeyringChoiceDialog, SettingsDialog
 from ota_desktop.ui.task_dialog import NewTaskDialog
+from ota_protocol.task_options import OPTIONS
 
 pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE)]
 
@@ -408,6 +409,15 @@ def test_task_form_cancel(qtbot, stub_client, fake_backend):
     dlg.buttons.rejected.emit()
     assert dlg.result() == Rejected
     assert not any(p.endswith("task/create") for p in stub_client.paths())
+
+
+def test_task_form_limits_and_defaults_are_the_protocols(qtbot, stub_client, fake_backend):
+    dlg = task_dialog(qtbot, stub_client, fake_backend)
+    spins = {"retry_count": dlg.retry_spin, "retry_interval_minutes": dlg.retry_interval_spin,
+             "timeout_minutes": dlg.timeout_spin, "max_per_minute": dlg.rate_spin, "gray_percent": dlg.gray_spin}
+    for name, spin in spins.items():
+        option = OPTIONS[name]
+        assert (spin.minimum(), spin.maximum(), spin.value()) == (option.low, option.high, option.default), name
 
 
 # -- settings ----------------------------------------------------------------------------------

@@ -9,7 +9,10 @@ from PySide6.QtCore import QCoreApplication, QLocale
 
 from ._desktop_fixtures import desktop_env  # noqa: F401
 from ota_desktop import i18n
-from ota_desktop.ui.status import record_status_text, task_status_text
+from ota_desktop.core.api_client import ApiError
+from ota_desktop.ui.forms import api_error_text, backend_error_text
+from ota_desktop.ui.status import code_text, record_status_text, step_text, task_status_text
+from ota_protocol.codes import TEXT, ErrorCode, IsDiff, RecordStatus, Step, TaskStatus, TaskType
 
 pytestmark = pytest.mark.qt_log_level_fail("WARNING")
 
@@ -62,3 +65,35 @@ def test_falls_back_to_english_without_lrelease(qapp, uninstall, monkeypatch):
 def test_system_locale_is_followed(qapp, uninstall, monkeypatch):
     monkeypatch.setattr(QLocale, "system", staticmethod(lambda: QLocale("zh_CN")))
     assert i18n.install(qapp, "system") == "zh_CN"
+
+
+def test_every_protocol_code_has_a_chinese_text(qapp, uninstall):
+    """ota_protocol's code texts are translated in context "ota_protocol", each one."""
+    assert i18n.install(qapp, "zh_CN") == "zh_CN"
+    missing = [(code, english) for code, english in TEXT.items()
+               if QCoreApplication.translate("ota_protocol", english) in ("", english)]
+    assert missing == []
+    assert code_text(ErrorCode.NOT_FOUND) == "未找到" and step_text(-2) == "下载失败"
+
+
+def test_backend_errors_show_the_codes_text_with_the_message_as_detail(qapp, uninstall):
+    error = ApiError(ErrorCode.NOT_FOUND, "firmware 12 not found", 404)
+    assert api_error_text(error) == "Not found: firmware 12 not found"
+    assert i18n.install(qapp, "zh_CN") == "zh_CN"
+    assert api_error_text(error) == backend_error_text(error) == "未找到: firmware 12 not found"
+    assert backend_error_text(ApiError(ErrorCode.RETRY_NOT_ALLOWED, "")) == "不允许重试"
+    assert backend_error_text(ApiError(123, "odd")) == "odd"  # an unknown code: the message alone
+    assert api_error_text(ApiError(123, "odd")) == "odd（错误码 123）"
+
+
+
+def test_codes_of_different_enums_with_one_value_keep_their_own_texts():
+    assert TEXT[TaskStatus.NOT_STARTED] == "Not started" and TEXT[TaskStatus.UPGRADING] == "Upgrading"
+    assert TEXT[TaskType.ALL] == "All devices" and TEXT[IsDiff.WHOLE] == "Whole package"
+    assert 1 not in TEXT and len({(type(c), c.value) for c in TEXT}) == len(TEXT) == 37
+
+
+def test_each_task_status_has_its_own_text(qapp, uninstall):
+    assert [task_status_text(s) for s in TaskStatus] == ["Not started", "Upgrading", "Done", "Cancelled"]
+    assert i18n.install(qapp, "zh_CN") == "zh_CN"
+    assert [task_status_text(s) for s in TaskStatus] == ["未升级", "升级中", "已完成", "已取消"]

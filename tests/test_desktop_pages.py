@@ -60,7 +60,8 @@ def test_live_view_backend_refusal_is_reported(qtbot, live, fake_backend):
     fake_backend.records["uid-r"][0].status = 401  # changed on the server meanwhile
     live.retry_button.click()
     qtbot.waitUntil(lambda: "failed" in live.action_label.text())
-    assert "a: record status does not allow a retry" in live.action_label.text()
+    # the error code's text with the backend's message as the detail
+    assert "a: Retry is not allowed: record status does not allow a retry" in live.action_label.text()
 
 
 def test_live_view_filters_and_summary(live):

@@ -13,15 +13,17 @@ from typing import Any, Callable
 from PySide6.QtCore import QByteArray, QFile, QIODevice, QObject, QUrl, Signal
 from PySide6.QtNetwork import QNetworkAccessManager, QNetworkReply, QNetworkRequest
 
+from ota_protocol.codes import OK, ErrorCode
+
 from . import dto
 
 TOKEN_HEADER = b"iThings-token"
 DEFAULT_TIMEOUT_MS = 15_000
 PAGE_SIZE = 1000
 
-#: codes of the protocol (spec section 1); client-side failures use negative numbers
-CODE_OK = 200
-CODE_PARAMETER = 100006
+#: codes of the protocol (ota_protocol.codes); client-side failures use negative numbers
+CODE_OK = OK
+CODE_PARAMETER = int(ErrorCode.PARAMETER)
 CODE_NETWORK = -1
 CODE_CANCELLED = -2
 CODE_BAD_RESPONSE = -3

@@ -1,60 +1,40 @@
-"""Plain data objects of the OTA HTTP API (spec sections 4-8). No Qt in here."""
+"""Plain data objects of the OTA HTTP API (spec sections 4-8). No Qt in here.
+
+The protocol's codes and the task parameters' defaults are ota_protocol's; none is defined here.
+"""
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field, fields
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
+
+# the shared codes are re-exported: the desktop imports them from here or from ota_protocol.codes
+from ota_protocol.codes import IsDiff, RecordStatus, SignMethod, TaskStatus, TaskType, UpgradeType  # noqa: F401
+from ota_protocol.task_options import OPTIONS
+
+E = TypeVar("E", bound=Enum)
 
 
-class RecordStatus(enum.IntEnum):
-    """Device record status codes of the protocol (spec section 5). Never re-numbered."""
+def coerce(cls: type[E], value: Any) -> E | int:
+    """``value`` as a member of the code enum ``cls`` (e.g. RecordStatus), or the plain int
+    when the code is unknown (a newer backend may send one)."""
+    try:
+        return cls(int(value))
+    except ValueError:
+        return int(value)
 
-    AWAITING_CONFIRMATION = 101
-    QUEUED = 201
-    QUEUED_OFFLINE = 202
-    QUEUED_RETRY = 203
-    PUSHED = 301
-    UPGRADING = 401
-    SUCCEEDED = 501
-    FAILED = 601
-    CANCELLED = 701
 
-    @classmethod
-    def coerce(cls, value: int) -> "RecordStatus | int":
-        try:
-            return cls(int(value))
-        except ValueError:
-            return int(value)
+def _default(name: str) -> Any:
+    """The default of task parameter ``name`` (ota_protocol.task_options.OPTIONS)."""
+    return OPTIONS[name].default
 
 
 #: statuses from which a record can no longer change without a person acting
-FINAL_RECORD_STATUSES = frozenset({RecordStatus.SUCCEEDED, RecordStatus.FAILED, RecordStatus.CANCELLED})
-#: the backend refuses device-retry for these (2100001)
+FINAL_RECORD_STATUSES = frozenset(s for s in RecordStatus if s.is_final)
+#: the backend refuses device-retry for these (ErrorCode.RETRY_NOT_ALLOWED)
 NOT_RETRYABLE = frozenset({RecordStatus.UPGRADING, RecordStatus.SUCCEEDED})
-#: the backend refuses device-cancel for these (2100002)
+#: the backend refuses device-cancel for these (ErrorCode.ALREADY_FINISHED)
 NOT_CANCELLABLE = frozenset({RecordStatus.SUCCEEDED, RecordStatus.FAILED})
-
-
-class TaskStatus(enum.IntEnum):
-    NOT_STARTED = 1
-    UPGRADING = 2
-    DONE = 3
-    CANCELLED = 4
-
-
-class TaskType(enum.IntEnum):
-    ALL_DEVICES = 1
-    TARGETED = 2
-
-
-class UpgradeType(enum.IntEnum):
-    STATIC = 1
-    DYNAMIC = 2
-
-
-class SignMethod(str, enum.Enum):
-    MD5 = "md5"
-    SHA256 = "sha256"
 
 
 class _FromJson:
@@ -91,8 +71,8 @@ class Firmware(_FromJson):
     version: str = ""
     productID: str = ""
     productName: str = ""
-    isDiff: int = 1
-    signMethod: str = "md5"
+    isDiff: int = IsDiff.WHOLE
+    signMethod: str = SignMethod.MD5.value
     totalSize: int = 0
     createdTime: int = 0
 
@@ -112,8 +92,8 @@ class FirmwareDetail(_FromJson):
     version: str = ""
     productID: str = ""
     productName: str = ""
-    isDiff: int = 1
-    signMethod: str = "md5"
+    isDiff: int = IsDiff.WHOLE
+    signMethod: str = SignMethod.MD5.value
     totalSize: int = 0
     createdTime: int = 0
     desc: str = ""
@@ -132,9 +112,9 @@ class FirmwareDetail(_FromJson):
 class Task(_FromJson):
     taskID: int
     taskUid: str = ""
-    type: int = 1
-    upgradeType: int = 1
-    status: int = 1
+    type: int = _default("type")
+    upgradeType: int = _default("upgrade_type")
+    status: int = TaskStatus.NOT_STARTED
     createdTime: int = 0
     # filled in by the client from the firmware the task was listed under
     firmwareID: int = 0
@@ -146,22 +126,22 @@ class Task(_FromJson):
 class TaskDetail(_FromJson):
     taskID: int
     taskUid: str = ""
-    type: int = 1
-    upgradeType: int = 1
+    type: int = _default("type")
+    upgradeType: int = _default("upgrade_type")
     version: str = ""
     srcVersion: Any = ""
     srcDevice: Any = ""
     productID: str = ""
     productName: str = ""
-    status: int = 1
+    status: int = TaskStatus.NOT_STARTED
     createdTime: int = 0
-    retryCount: int = 0
-    retryIntervalMinutes: int = 10
-    timeoutMinutes: int = 60
-    maxPerMinute: int = 0
-    grayPercent: int = 100
-    scheduleTime: int = 0
-    overwrite: bool = False
+    retryCount: int = _default("retry_count")
+    retryIntervalMinutes: int = _default("retry_interval_minutes")
+    timeoutMinutes: int = _default("timeout_minutes")
+    maxPerMinute: int = _default("max_per_minute")
+    grayPercent: int = _default("gray_percent")
+    scheduleTime: int = _default("schedule_time")
+    overwrite: bool = _default("overwrite")
 
 
 @dataclass(slots=True)
@@ -173,7 +153,7 @@ class DeviceRecord(_FromJson):
     deviceName: str = ""
     version: str = ""
     targetVersion: str = ""
-    status: int = 201
+    status: int = RecordStatus.QUEUED
     step: int = 0
     desc: str = ""
     retryCount: int = 0
@@ -182,20 +162,21 @@ class DeviceRecord(_FromJson):
 
 @dataclass(slots=True)
 class NewTask:
-    """Request body of task/create (spec section 5)."""
+    """Request body of task/create (spec section 5): the wire names of ota_protocol's TaskSpec,
+    with its defaults."""
 
     firmwareID: int
-    type: int = TaskType.ALL_DEVICES
-    upgradeType: int = UpgradeType.STATIC
+    type: int = _default("type")
+    upgradeType: int = _default("upgrade_type")
     deviceList: list[str] = field(default_factory=list)
     versionList: list[str] = field(default_factory=list)
-    retryCount: int = 0
-    retryIntervalMinutes: int = 10
-    timeoutMinutes: int = 60
-    maxPerMinute: int = 0
-    grayPercent: int = 100
-    scheduleTime: int = 0
-    overwrite: bool = False
+    retryCount: int = _default("retry_count")
+    retryIntervalMinutes: int = _default("retry_interval_minutes")
+    timeoutMinutes: int = _default("timeout_minutes")
+    maxPerMinute: int = _default("max_per_minute")
+    grayPercent: int = _default("gray_percent")
+    scheduleTime: int = _default("schedule_time")
+    overwrite: bool = _default("overwrite")
 
     def to_json(self) -> dict[str, Any]:
         body = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -211,8 +192,8 @@ class NewFirmware:
     productID: str
     name: str
     version: str
-    isDiff: int = 1
-    signMethod: str = "md5"
+    isDiff: int = IsDiff.WHOLE
+    signMethod: str = SignMethod.MD5.value
     desc: str = ""
     extData: str = ""
 

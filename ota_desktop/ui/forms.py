@@ -4,7 +4,10 @@ from __future__ import annotations
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
-from ..core.api_client import ApiError
+from ota_protocol.codes import ErrorCode
+
+from ..core.api_client import CODE_NETWORK, ApiError
+from .status import code_text
 
 ERROR_STYLE = "color: #dc2626;"
 
@@ -93,10 +96,28 @@ def error_reporter(events, title: str):  # noqa: ANN001, ANN201
     return report
 
 
+def _error_code(code: int) -> ErrorCode | None:
+    try:
+        return ErrorCode(code)
+    except ValueError:
+        return None
+
+
+def backend_error_text(error: ApiError) -> str:
+    """The backend's error as the user reads it: the translated text of a known ErrorCode with
+    the backend's ``msg`` as the detail ("未找到: firmware 12 not found"); else just ``msg``."""
+    code = _error_code(error.code)
+    if code is None:
+        return error.msg
+    return f"{code_text(code)}: {error.msg}" if error.msg else code_text(code)
+
+
 def api_error_text(error: ApiError) -> str:
     """A readable one-line message for an API error."""
-    if error.code == -1:
+    if error.code == CODE_NETWORK:
         return QCoreApplication.translate("Forms", "Cannot reach the backend: %1").replace("%1", error.msg)
+    if _error_code(error.code) is not None:
+        return backend_error_text(error)
     if error.code == 401 or error.http_status == 401:
         return QCoreApplication.translate("Forms", "The backend refused the token: %1").replace("%1", error.msg)
     return QCoreApplication.translate("Forms", "%1 (code %2)").replace("%1", error.msg).replace("%2", str(error.code))

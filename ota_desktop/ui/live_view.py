@@ -1,7 +1,7 @@
 """The live device-status table of one task: summary, filters, retry/cancel, fed by events."""
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
@@ -11,13 +11,13 @@ from ..core import dto
 from ..core.api_client import ApiClient, ApiError
 from ..core.dto import NOT_CANCELLABLE, NOT_RETRYABLE, RecordStatus
 from .delegates import ProgressDelegate
-from .forms import api_error_text
+from .forms import api_error_text, backend_error_text
 from .models.records_model import RecordsFilterProxy, RecordsModel
-from .status import RECORD_FILTER_GROUPS, record_status_colour, record_status_text, task_status_text
+from .status import record_filter_groups, record_status_colour, record_status_text, task_status_text
 from .widgets import selected_rows, table_view
 
 SUMMARY_ORDER = (RecordStatus.SUCCEEDED, RecordStatus.UPGRADING, RecordStatus.PUSHED, RecordStatus.QUEUED,
-                 RecordStatus.QUEUED_OFFLINE, RecordStatus.QUEUED_RETRY, RecordStatus.AWAITING_CONFIRMATION,
+                 RecordStatus.QUEUED_OFFLINE, RecordStatus.QUEUED_RETRY, RecordStatus.CONFIRM,
                  RecordStatus.FAILED, RecordStatus.CANCELLED)
 
 
@@ -53,8 +53,8 @@ class LiveTaskView(QWidget):
         self.stream_label = QLabel()
         self.status_combo = QComboBox()
         self.status_combo.addItem(self.tr("All statuses"), None)
-        for text, codes in RECORD_FILTER_GROUPS:
-            self.status_combo.addItem(QCoreApplication.translate("RecordStatus", text), codes)
+        for text, codes in record_filter_groups():
+            self.status_combo.addItem(text, codes)
         self.status_combo.currentIndexChanged.connect(
             lambda _i: self.proxy.set_statuses(self.status_combo.currentData()))
         self.search_edit = QLineEdit()
@@ -191,7 +191,7 @@ class LiveTaskView(QWidget):
             if ok:
                 state["done"] += 1
             else:
-                state["failed"].append(f"{rec.deviceName}: {error.msg if error else ''}")
+                state["failed"].append(f"{rec.deviceName}: {backend_error_text(error) if error else ''}")
             if state["pending"] == 0:
                 finish()
 

@@ -13,7 +13,7 @@ from ..core.provisioning import provisioning_rows, write_provisioning
 from ..core.workers import run_in_pool
 from ..ports import Endpoints
 from .catalog_dialogs import DeviceDialog, ImportDevicesDialog, ProductDialog, SecretDialog
-from .forms import error_reporter
+from .forms import api_error_text, error_reporter
 from .models.catalog_models import DevicesModel, ProductsModel
 from .widgets import current_row, selected_rows, table_view, text_filter_proxy
 
@@ -233,7 +233,7 @@ class ProductsPage(QWidget):
             rows = provisioning_rows(devices, ends.mqtt_host, ends.mqtt_port, ends.base_url)
             run_in_pool(write_provisioning, path, fmt, rows, product_id).then(written, failed)
 
-        self.client.devices_with_secrets(product_id).then(fetched, lambda e: failed(e.msg))
+        self.client.devices_with_secrets(product_id).then(fetched, lambda e: failed(api_error_text(e)))
 
     def show_secret(self) -> None:
         rows = selected_rows(self.devices_view)

@@ -1,25 +1,22 @@
-"""How statuses look: translated names (spec section 5 table) and colours."""
+"""How codes look: their translated texts and the statuses' colours.
+
+The texts are ota_protocol's (``codes.TEXT``, one table for the backend, the desktop and the
+simulator), translated in the context ``"ota_protocol"`` of the .ts file.
+"""
 from __future__ import annotations
+
+from enum import Enum
 
 from PySide6.QtCore import QCoreApplication, QT_TRANSLATE_NOOP
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap, Qt
 
-from ..core.dto import RecordStatus, TaskStatus
+from ota_protocol.codes import TEXT, RecordStatus, Step, TaskStatus
 
-_RECORD_TEXT = {
-    RecordStatus.AWAITING_CONFIRMATION: QT_TRANSLATE_NOOP("RecordStatus", "Awaiting confirmation"),
-    RecordStatus.QUEUED: QT_TRANSLATE_NOOP("RecordStatus", "Queued"),
-    RecordStatus.QUEUED_OFFLINE: QT_TRANSLATE_NOOP("RecordStatus", "Queued (device offline)"),
-    RecordStatus.QUEUED_RETRY: QT_TRANSLATE_NOOP("RecordStatus", "Queued (retry)"),
-    RecordStatus.PUSHED: QT_TRANSLATE_NOOP("RecordStatus", "Pushed"),
-    RecordStatus.UPGRADING: QT_TRANSLATE_NOOP("RecordStatus", "Upgrading"),
-    RecordStatus.SUCCEEDED: QT_TRANSLATE_NOOP("RecordStatus", "Succeeded"),
-    RecordStatus.FAILED: QT_TRANSLATE_NOOP("RecordStatus", "Failed"),
-    RecordStatus.CANCELLED: QT_TRANSLATE_NOOP("RecordStatus", "Cancelled"),
-}
+# the .ts context of ota_protocol's code texts
+CODES_CONTEXT = "ota_protocol"
 
 _RECORD_COLOUR = {
-    RecordStatus.AWAITING_CONFIRMATION: "#8e6c00",
+    RecordStatus.CONFIRM: "#8e6c00",
     RecordStatus.QUEUED: "#6b7280",
     RecordStatus.QUEUED_OFFLINE: "#6b7280",
     RecordStatus.QUEUED_RETRY: "#b45309",
@@ -30,39 +27,45 @@ _RECORD_COLOUR = {
     RecordStatus.CANCELLED: "#4b5563",
 }
 
-_TASK_TEXT = {
-    TaskStatus.NOT_STARTED: QT_TRANSLATE_NOOP("TaskStatus", "Not started"),
-    TaskStatus.UPGRADING: QT_TRANSLATE_NOOP("TaskStatus", "Upgrading"),
-    TaskStatus.DONE: QT_TRANSLATE_NOOP("TaskStatus", "Done"),
-    TaskStatus.CANCELLED: QT_TRANSLATE_NOOP("TaskStatus", "Cancelled"),
-}
-
 _TASK_COLOUR = {TaskStatus.NOT_STARTED: "#6b7280", TaskStatus.UPGRADING: "#0e7490",
                 TaskStatus.DONE: "#15803d", TaskStatus.CANCELLED: "#4b5563"}
 
-_STEP_TEXT = {
-    -1: QT_TRANSLATE_NOOP("RecordStatus", "Upgrade failed"),
-    -2: QT_TRANSLATE_NOOP("RecordStatus", "Download failed"),
-    -3: QT_TRANSLATE_NOOP("RecordStatus", "Verification failed"),
-    -4: QT_TRANSLATE_NOOP("RecordStatus", "Flashing failed"),
-}
-
-#: the groups offered by the live table's status filter, in display order
-RECORD_FILTER_GROUPS: list[tuple[str, frozenset[int]]] = [
-    (QT_TRANSLATE_NOOP("RecordStatus", "Waiting"), frozenset({101, 201, 202, 203})),
-    (QT_TRANSLATE_NOOP("RecordStatus", "Pushed"), frozenset({301})),
-    (QT_TRANSLATE_NOOP("RecordStatus", "Upgrading"), frozenset({401})),
-    (QT_TRANSLATE_NOOP("RecordStatus", "Succeeded"), frozenset({501})),
-    (QT_TRANSLATE_NOOP("RecordStatus", "Failed"), frozenset({601})),
-    (QT_TRANSLATE_NOOP("RecordStatus", "Cancelled"), frozenset({701})),
+# the groups offered by the live table's status filter, in display order: a label (a status
+# stands for itself; otherwise a source text of the "Status" context) and the statuses it holds
+_WAITING = str(QT_TRANSLATE_NOOP("Status", "Waiting"))
+RECORD_FILTER_GROUPS: list[tuple[RecordStatus | str, frozenset[int]]] = [
+    (_WAITING, frozenset(s for s in RecordStatus if s < RecordStatus.PUSHED)),
+    *((s, frozenset({s})) for s in (RecordStatus.PUSHED, RecordStatus.UPGRADING, RecordStatus.SUCCEEDED,
+                                    RecordStatus.FAILED, RecordStatus.CANCELLED)),
 ]
 
 
+def code_text(code: Enum) -> str:
+    """The translated text of one of ota_protocol's codes (a status, step, error code...)."""
+    return QCoreApplication.translate(CODES_CONTEXT, TEXT[code])
+
+
+def _known(enum: type[Enum], code: int) -> Enum | None:
+    try:
+        member = enum(code)
+    except (ValueError, TypeError):
+        return None
+    return member if member in TEXT else None
+
+
+def _unknown_status(code: int) -> str:
+    return QCoreApplication.translate("Status", "Status %1").replace("%1", str(code))
+
+
+def record_filter_groups() -> list[tuple[str, frozenset[int]]]:
+    """RECORD_FILTER_GROUPS with their translated labels."""
+    return [(code_text(label) if isinstance(label, Enum) else QCoreApplication.translate("Status", label), codes)
+            for label, codes in RECORD_FILTER_GROUPS]
+
+
 def record_status_text(code: int) -> str:
-    source = _RECORD_TEXT.get(code)  # type: ignore[call-overload]
-    if source is None:
-        return QCoreApplication.translate("RecordStatus", "Status %1").replace("%1", str(code))
-    return QCoreApplication.translate("RecordStatus", source)
+    member = _known(RecordStatus, code)
+    return code_text(member) if member is not None else _unknown_status(code)
 
 
 def record_status_colour(code: int) -> QColor:
@@ -70,15 +73,14 @@ def record_status_colour(code: int) -> QColor:
 
 
 def step_text(step: int) -> str:
-    source = _STEP_TEXT.get(step)
-    return QCoreApplication.translate("RecordStatus", source) if source else ""
+    """What a failure step means ("Download failed"), or "" for a progress step."""
+    member = _known(Step, step)
+    return code_text(member) if member is not None else ""
 
 
 def task_status_text(code: int) -> str:
-    source = _TASK_TEXT.get(code)  # type: ignore[call-overload]
-    if source is None:
-        return QCoreApplication.translate("TaskStatus", "Status %1").replace("%1", str(code))
-    return QCoreApplication.translate("TaskStatus", source)
+    member = _known(TaskStatus, code)
+    return code_text(member) if member is not None else _unknown_status(code)
 
 
 def task_status_colour(code: int) -> QColor:

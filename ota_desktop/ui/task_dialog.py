@@ -7,10 +7,18 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDateTimeEdit
                                QListWidgetItem, QPushButton, QRadioButton, QSizePolicy, QSpinBox, QVBoxLayout,
                                QWidget)
 
+from ota_protocol.task_options import OPTIONS
+
 from ..core import dto
 from ..core.api_client import ApiClient, ApiError
 from .device_picker import DevicePicker, parse_names
 from .forms import FieldErrors
+
+
+def option_spin(name: str, suffix: str = "") -> QSpinBox:
+    """A spin box for task parameter ``name``: its bounds and default are ota_protocol's OPTIONS."""
+    option = OPTIONS[name]
+    return QSpinBox(minimum=option.low, maximum=option.high, value=option.default, suffix=suffix)
 
 
 class NewTaskDialog(QDialog):
@@ -35,7 +43,7 @@ class NewTaskDialog(QDialog):
         self.targeted_radio = QRadioButton(self.tr("&Chosen devices"))
         self.all_radio.setChecked(True)
         self.type_group, type_box = self._radio_row(
-            [(self.all_radio, dto.TaskType.ALL_DEVICES), (self.targeted_radio, dto.TaskType.TARGETED)])
+            [(self.all_radio, dto.TaskType.ALL), (self.targeted_radio, dto.TaskType.TARGETED)])
 
         self.static_radio = QRadioButton(self.tr("&Static (devices fixed now)"))
         self.dynamic_radio = QRadioButton(self.tr("D&ynamic (keeps adding matching devices)"))
@@ -65,12 +73,12 @@ class NewTaskDialog(QDialog):
         vrow.addStretch(1)
         vl.addLayout(vrow)
 
-        self.retry_spin = QSpinBox(minimum=0, maximum=100, value=0)
-        self.retry_interval_spin = QSpinBox(minimum=1, maximum=10_080, value=10, suffix=self.tr(" min"))
-        self.timeout_spin = QSpinBox(minimum=1, maximum=10_080, value=60, suffix=self.tr(" min"))
-        self.rate_spin = QSpinBox(minimum=0, maximum=1_000_000, value=0, suffix=self.tr(" / min"))
+        self.retry_spin = option_spin("retry_count")
+        self.retry_interval_spin = option_spin("retry_interval_minutes", suffix=self.tr(" min"))
+        self.timeout_spin = option_spin("timeout_minutes", suffix=self.tr(" min"))
+        self.rate_spin = option_spin("max_per_minute", suffix=self.tr(" / min"))
         self.rate_spin.setSpecialValueText(self.tr("unlimited"))
-        self.gray_spin = QSpinBox(minimum=1, maximum=100, value=100, suffix=" %")
+        self.gray_spin = option_spin("gray_percent", suffix=" %")
         self.schedule_check = QCheckBox(self.tr("Start at:"))
         self.schedule_edit = QDateTimeEdit(QDateTime.currentDateTime().addSecs(3600))
         self.schedule_edit.setCalendarPopup(True)
@@ -209,7 +217,7 @@ class NewTaskDialog(QDialog):
         targeted = self.targeted_radio.isChecked()
         return dto.NewTask(
             firmwareID=int(self.firmware_combo.currentData() or 0),
-            type=dto.TaskType.TARGETED if targeted else dto.TaskType.ALL_DEVICES,
+            type=dto.TaskType.TARGETED if targeted else dto.TaskType.ALL,
             upgradeType=dto.UpgradeType.DYNAMIC if self.dynamic_radio.isChecked() else dto.UpgradeType.STATIC,
             deviceList=self.picker.checked_names() if targeted else [],
             versionList=self.checked_versions(),

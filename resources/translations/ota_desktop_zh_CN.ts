@@ -1163,70 +1163,6 @@
     </message>
 </context>
 <context>
-    <name>RecordStatus</name>
-    <message>
-        <source>Awaiting confirmation</source>
-        <translation>待确认</translation>
-    </message>
-    <message>
-        <source>Queued</source>
-        <translation>待推送</translation>
-    </message>
-    <message>
-        <source>Queued (device offline)</source>
-        <translation>待推送（设备离线）</translation>
-    </message>
-    <message>
-        <source>Queued (retry)</source>
-        <translation>待推送（等待重试）</translation>
-    </message>
-    <message>
-        <source>Pushed</source>
-        <translation>已推送</translation>
-    </message>
-    <message>
-        <source>Upgrading</source>
-        <translation>升级中</translation>
-    </message>
-    <message>
-        <source>Succeeded</source>
-        <translation>升级成功</translation>
-    </message>
-    <message>
-        <source>Failed</source>
-        <translation>升级失败</translation>
-    </message>
-    <message>
-        <source>Cancelled</source>
-        <translation>已取消</translation>
-    </message>
-    <message>
-        <source>Upgrade failed</source>
-        <translation>升级失败</translation>
-    </message>
-    <message>
-        <source>Download failed</source>
-        <translation>下载失败</translation>
-    </message>
-    <message>
-        <source>Verification failed</source>
-        <translation>校验失败</translation>
-    </message>
-    <message>
-        <source>Flashing failed</source>
-        <translation>烧录失败</translation>
-    </message>
-    <message>
-        <source>Waiting</source>
-        <extracomment>the groups offered by the live table&apos;s status filter, in display order</extracomment>
-        <translation>等待中</translation>
-    </message>
-    <message>
-        <source>Status %1</source>
-        <translation>状态 %1</translation>
-    </message>
-</context>
-<context>
     <name>RecordsModel</name>
     <message>
         <source>Device</source>
@@ -1465,22 +1401,10 @@
     </message>
 </context>
 <context>
-    <name>TaskStatus</name>
+    <name>Status</name>
     <message>
-        <source>Not started</source>
-        <translation>未升级</translation>
-    </message>
-    <message>
-        <source>Upgrading</source>
-        <translation>升级中</translation>
-    </message>
-    <message>
-        <source>Done</source>
-        <translation>已完成</translation>
-    </message>
-    <message>
-        <source>Cancelled</source>
-        <translation>已取消</translation>
+        <source>Waiting</source>
+        <translation>等待中</translation>
     </message>
     <message>
         <source>Status %1</source>
@@ -1625,6 +1549,149 @@
     <message>
         <source>Unexpected error</source>
         <translation>意外错误</translation>
+    </message>
+</context>
+<context>
+    <name>ota_protocol</name>
+    <message>
+        <source>Not started</source>
+        <translation>未升级</translation>
+    </message>
+    <message>
+        <source>Upgrading</source>
+        <translation>升级中</translation>
+    </message>
+    <message>
+        <source>Done</source>
+        <translation>已完成</translation>
+    </message>
+    <message>
+        <source>Cancelled</source>
+        <translation>已取消</translation>
+    </message>
+    <message>
+        <source>Awaiting confirmation</source>
+        <translation>待确认</translation>
+    </message>
+    <message>
+        <source>Queued</source>
+        <translation>待推送</translation>
+    </message>
+    <message>
+        <source>Queued (device offline)</source>
+        <translation>待推送（设备离线）</translation>
+    </message>
+    <message>
+        <source>Queued (retry)</source>
+        <translation>待推送（等待重试）</translation>
+    </message>
+    <message>
+        <source>Pushed</source>
+        <translation>已推送</translation>
+    </message>
+    <message>
+        <source>Succeeded</source>
+        <translation>升级成功</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>升级失败</translation>
+    </message>
+    <message>
+        <source>Upgrade failed</source>
+        <translation>升级失败</translation>
+    </message>
+    <message>
+        <source>Download failed</source>
+        <translation>下载失败</translation>
+    </message>
+    <message>
+        <source>Verification failed</source>
+        <translation>校验失败</translation>
+    </message>
+    <message>
+        <source>Flashing failed</source>
+        <translation>烧录失败</translation>
+    </message>
+    <message>
+        <source>All devices</source>
+        <translation>全部设备</translation>
+    </message>
+    <message>
+        <source>Selected devices</source>
+        <translation>指定设备</translation>
+    </message>
+    <message>
+        <source>Static</source>
+        <translation>静态升级</translation>
+    </message>
+    <message>
+        <source>Dynamic</source>
+        <translation>动态升级</translation>
+    </message>
+    <message>
+        <source>Whole package</source>
+        <translation>整包</translation>
+    </message>
+    <message>
+        <source>Difference package</source>
+        <translation>差分包</translation>
+    </message>
+    <message>
+        <source>Error</source>
+        <translation>错误</translation>
+    </message>
+    <message>
+        <source>The token has expired</source>
+        <translation>令牌已过期</translation>
+    </message>
+    <message>
+        <source>The token is not valid yet</source>
+        <translation>令牌尚未生效</translation>
+    </message>
+    <message>
+        <source>The token is malformed</source>
+        <translation>令牌格式错误</translation>
+    </message>
+    <message>
+        <source>The token is not valid</source>
+        <translation>令牌无效</translation>
+    </message>
+    <message>
+        <source>Invalid parameter</source>
+        <translation>参数错误</translation>
+    </message>
+    <message>
+        <source>System error</source>
+        <translation>系统错误</translation>
+    </message>
+    <message>
+        <source>Database error</source>
+        <translation>数据库错误</translation>
+    </message>
+    <message>
+        <source>Not found</source>
+        <translation>未找到</translation>
+    </message>
+    <message>
+        <source>Already exists</source>
+        <translation>已存在</translation>
+    </message>
+    <message>
+        <source>Not permitted</source>
+        <translation>不允许此操作</translation>
+    </message>
+    <message>
+        <source>Timed out</source>
+        <translation>超时</translation>
+    </message>
+    <message>
+        <source>Retry is not allowed</source>
+        <translation>不允许重试</translation>
+    </message>
+    <message>
+        <source>Already finished</source>
+        <translation>已结束</translation>
     </message>
 </context>
 </TS>

@@ -9,12 +9,14 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
+
+from ota_protocol.codes import ErrorCode
 
 from . import __version__
 from .api import devices, events, firmware, oss, products, tasks, uploads
-from .api.openapi import install_openapi
 from .api.common import ApiError, check_token, error_response, install_error_handlers, ok
-from ota_protocol.codes import ErrorCode
+from .api.openapi import install_openapi
 from .runtime import Runtime
 
 
@@ -99,7 +101,7 @@ class Gate:
         self.app, self.runtime = app, runtime
         self.failed_logins = FailedLogins() if runtime.settings.lan else None
 
-    async def __call__(self, scope, receive, send):  # noqa: ANN001
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

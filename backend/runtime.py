@@ -6,21 +6,29 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from .config import Settings
 from .db.models import Device
 from .db.session import Database
+from .event_bus import EventBus
 from .keyring_store import admin_token, get_secret
+from .mqtt.outbound import MqttOutbound
 from .ota.catalog import Catalog
 from .ota.engine import OtaEngine
-from .event_bus import EventBus
 from .ota.outages import BACKEND_START, OutageLog
-from .mqtt.outbound import MqttOutbound
 from .storage.base import PRIVATE_BUCKET, TEMPORARY_BUCKET
 from .storage.embedded import EmbeddedNanio
 from .storage.s3 import S3Store
+
+if TYPE_CHECKING:  # imported where used: the MQTT side starts only with a broker
+    import httpx
+
+    from .mqtt.broker import EmbeddedMosquitto
+    from .mqtt.dispatcher import Dispatcher
+    from .mqtt.link import MqttLink
 
 log = logging.getLogger(__name__)
 CLEANUP_EVERY_S = 3600
@@ -33,11 +41,11 @@ class StartupError(RuntimeError):
 class Runtime:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.http_client = None  # httpx.AsyncClient, made on the server's event loop
+        self.http_client: httpx.AsyncClient | None = None  # made on the server's event loop
         self.nanio: EmbeddedNanio | None = None
-        self.broker = None
-        self.link = None
-        self.dispatcher = None
+        self.broker: EmbeddedMosquitto | None = None
+        self.link: MqttLink | None = None
+        self.dispatcher: Dispatcher | None = None
         self._stop = threading.Event()
         self._devices_dirty = threading.Event()
         self._timer: threading.Thread | None = None
@@ -176,7 +184,7 @@ class Runtime:
                 legacy.stop()
             if clear_session(url, LEGACY_CLIENT_ID):
                 log.info("MQTT: the old client id %s holds no session any more", LEGACY_CLIENT_ID)
-        except Exception:  # noqa: BLE001 - best effort; the broker expires it anyway
+        except Exception:
             log.warning("MQTT: could not retire the old session %s", LEGACY_CLIENT_ID, exc_info=True)
 
     @staticmethod
@@ -227,7 +235,7 @@ class Runtime:
         while not self._stop.wait(tick_s):
             try:
                 self.engine.tick()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("timer tick failed")
             now = time.monotonic()
             if now - last_supervise >= 2:
@@ -240,13 +248,13 @@ class Runtime:
                     if n:
                         log.info("removed %d unclaimed uploads older than %ss", n,
                                  self.settings.temp_object_max_age_s)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("cleanup of unclaimed uploads failed")
             if self.nanio is not None and now - last_tmp_cleanup >= max(1.0, self.settings.store_tmp_max_age_s / 2):
                 last_tmp_cleanup = now
                 try:
                     self.nanio.remove_orphan_temp_files(self.settings.store_tmp_max_age_s)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("cleanup of the object store's orphan temporary files failed")
 
     def free_unclaimed_uploads(self, older_than_s: float) -> dict:
@@ -272,7 +280,7 @@ class Runtime:
             self._devices_dirty.clear()
             try:
                 self.broker.update_devices(self._device_credentials())
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("could not update the broker's device list")
                 self._devices_dirty.set()
                 self._stop.wait(2)
@@ -283,7 +291,7 @@ class Runtime:
                 continue
             try:
                 part.ensure_running()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("could not restart the %s", name)
 
 

@@ -58,7 +58,7 @@ def self_signed(directory: Path, days: int = 3650) -> TlsFiles:
     key = ec.generate_private_key(ec.SECP256R1())
     names, addresses = local_names()
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"OTA Desktop backend on {socket.gethostname()}")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     san = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number())

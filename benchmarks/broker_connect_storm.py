@@ -24,11 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import paho.mqtt.client as paho  # noqa: E402
-from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 
-from backend.mqtt import broker as broker_module  # noqa: E402
-from backend.mqtt.broker import DeviceCredential, EmbeddedMosquitto  # noqa: E402
+from backend.mqtt import broker as broker_module
+from backend.mqtt.broker import DeviceCredential, EmbeddedMosquitto
 
 
 def child_nofile(pid: int) -> str:
@@ -97,7 +97,7 @@ def main() -> int:
               f"{args.devices} credentials written and started in {time.monotonic() - t:.2f}s")
         try:
             service = [("svc-before", "ota-backend", "svc-pw")]
-            cl, acked, _, sel = connect_many(broker.port, service, 10)
+            cl, acked, _, _sel = connect_many(broker.port, service, 10)
             print(f"service client before the fleet: CONNACK after {acked.get('svc-before', float('nan')):.3f}s")
             for c in cl:
                 c.disconnect()
@@ -105,7 +105,7 @@ def main() -> int:
                 c._sock_close()
             fleet = [(f"bench-{c.device_name}", f"{c.product_id}&{c.device_name}", c.secret) for c in creds]
             t = time.monotonic()
-            clients, acked, failures, fsel = connect_many(broker.port, fleet, args.deadline)
+            clients, acked, failures, _fsel = connect_many(broker.port, fleet, args.deadline)
             took = time.monotonic() - t
             times = sorted(acked.values())
             p = (lambda q: times[min(len(times) - 1, int(q * len(times)))]) if times else (lambda q: float("nan"))

@@ -113,7 +113,7 @@ def assign(
     quotas = [(name, w * n / total) for name, w in mix.items()]
     counts = {name: int(q) for name, q in quotas}
     left = n - sum(counts.values())
-    for name, q in sorted(quotas, key=lambda nq: (-(nq[1] - int(nq[1])), nq[0]))[:left]:
+    for name, _q in sorted(quotas, key=lambda nq: (-(nq[1] - int(nq[1])), nq[0]))[:left]:
         counts[name] += 1
     pool = [name for name, _ in quotas for _ in range(counts[name])]
     random.Random(seed).shuffle(pool)

@@ -13,10 +13,15 @@ import time
 from collections.abc import Sequence
 
 from . import behaviour as B
-from .credentials import (BackendError, Credential, device_names, fetch_from_backend, load_credentials,
-                          provisioned_endpoints)
+from .credentials import (
+    BackendError,
+    Credential,
+    device_names,
+    fetch_from_backend,
+    load_credentials,
+    provisioned_endpoints,
+)
 from .fleet import Fleet, SimOptions
-
 
 DEFAULT_BASE_URL = "http://127.0.0.1:7777"
 DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"

@@ -6,7 +6,7 @@ import collections
 import logging
 import resource
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -222,7 +222,7 @@ class Fleet:
     def device(self, name: str) -> D.Device:
         return self.devices[name]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[D.Device]:
         return iter(list(self.devices.values()))
 
     def __len__(self) -> int:

@@ -27,16 +27,16 @@ __all__ = [
     "BadPush",
     "ReceivedFile",
     "UpgradePush",
-    "now_ms",
-    "up_topic",
     "down_topic",
     "down_topics",
+    "now_ms",
     "parse_down_topic",
-    "version_report",
-    "progress_report",
-    "wire_desc",
-    "parse_upgrade_push",
     "parse_progress_ack",
+    "parse_upgrade_push",
+    "progress_report",
+    "up_topic",
+    "version_report",
+    "wire_desc",
 ]
 
 #: ``params.module`` of every message a device publishes.

@@ -24,36 +24,36 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .codes import OK, STEP_MAX, STEP_MIN
+from .codes import STEP_MAX, STEP_MIN
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_DESC_CHARS",
+    "MAX_INT",
+    "MAX_MODULE_CHARS",
+    "MAX_NAME_CHARS",
+    "MAX_PAYLOAD_BYTES",
+    "MAX_TOKEN_CHARS",
+    "MAX_VERSION_CHARS",
+    "MODULE_RE",
+    "STEP_MAX",
+    "STEP_MIN",
+    "SUBSCRIBE_UP",
+    "TOKEN_RE",
+    "VERSION_RE",
     "BadMessage",
-    "Report",
     "Progress",
     "PushFile",
+    "Report",
+    "is_valid_version",
+    "new_client_token",
     "parse_up",
     "parse_up_topic",
-    "upgrade_push",
     "progress_reply",
-    "topic_down_upgrade",
     "topic_down_progress",
+    "topic_down_upgrade",
     "topic_up",
-    "new_client_token",
-    "SUBSCRIBE_UP",
-    "STEP_MIN",
-    "STEP_MAX",
-    "MAX_PAYLOAD_BYTES",
-    "MAX_DEPTH",
-    "MAX_INT",
-    "MAX_NAME_CHARS",
-    "MAX_VERSION_CHARS",
-    "MAX_MODULE_CHARS",
-    "MAX_DESC_CHARS",
-    "MAX_TOKEN_CHARS",
-    "VERSION_RE",
-    "MODULE_RE",
-    "TOKEN_RE",
-    "is_valid_version",
+    "upgrade_push",
 ]
 
 #: Subscription that receives every device → backend message (``#`` alone would not: ``$`` topic).
@@ -78,11 +78,11 @@ MAX_TOKEN_CHARS = 64
 #: A firmware or device version: 1-64 of ``A-Za-z0-9._+-``, starting with a letter or digit.
 #: The one rule for versions, over MQTT and (to be shared) over HTTP. Ends in ``\Z`` so that
 #: ``match`` is as safe as ``fullmatch`` (``$`` would let "1.0\n" through).
-VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+\-]{0,%d}\Z" % (MAX_VERSION_CHARS - 1))
+VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+\-]{0,%d}\Z" % (MAX_VERSION_CHARS - 1))  # noqa: UP031  (an f-string would need the braces of the regex doubled)
 #: ``params.module``: 1-64 of ``A-Za-z0-9._+-``.
-MODULE_RE = re.compile(r"[A-Za-z0-9._+\-]{1,%d}\Z" % MAX_MODULE_CHARS)
+MODULE_RE = re.compile(r"[A-Za-z0-9._+\-]{1,%d}\Z" % MAX_MODULE_CHARS)  # noqa: UP031  (as above)
 #: ``clientToken`` / ``msgToken``: 0-64 printable ASCII characters (space included).
-TOKEN_RE = re.compile(r"[\x20-\x7e]{0,%d}\Z" % MAX_TOKEN_CHARS)
+TOKEN_RE = re.compile(r"[\x20-\x7e]{0,%d}\Z" % MAX_TOKEN_CHARS)  # noqa: UP031  (as above)
 
 
 def is_valid_version(value: object) -> bool:

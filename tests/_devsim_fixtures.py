@@ -13,7 +13,6 @@ import os
 import queue
 import secrets
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -25,29 +24,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from backend.procs import free_port, wait_for_port
 from tests._examples import example
+from tests._wait import wait_for
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing listens on 127.0.0.1:{port}") from None
-            time.sleep(0.02)
 
 
 # --------------------------------------------------------------------------- broker
@@ -98,7 +79,8 @@ class Mosquitto:
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        wait_port(self.port)
+        if not wait_for_port("127.0.0.1", self.port, 10.0, self.proc):
+            raise AssertionError(f"mosquitto does not listen on 127.0.0.1:{self.port}; see {self.log_path}")
         return self
 
     def stop(self) -> None:
@@ -242,7 +224,7 @@ class FakeMqttBackend:
 
     def __init__(self, port: int, username: str | None = None, password: str | None = None) -> None:
         self.messages: list[tuple[float, str, dict[str, Any]]] = []
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self.on_report: Callable[[str, str, dict[str, Any]], None] | None = None
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"fake-backend-{secrets.token_hex(4)}")
         if username:
@@ -261,29 +243,22 @@ class FakeMqttBackend:
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         payload = json.loads(msg.payload)
-        with self._cond:
+        with self._lock:
             self.messages.append((time.monotonic(), msg.topic, payload))
-            self._cond.notify_all()
         parts = msg.topic.split("/")
         if self.on_report is not None and parts[2] == "report":
             self.on_report(parts[3], parts[4], payload)
 
     def of(self, device: str, kind: str | None = None) -> list[dict[str, Any]]:
         """Messages one device sent (``kind`` 'report' or 'progress')."""
-        with self._cond:
+        with self._lock:
             return [
                 m for _, t, m in self.messages
                 if t.split("/")[4] == device and (kind is None or t.split("/")[2] == kind)
             ]
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError("expected MQTT messages did not arrive")
-                self._cond.wait(min(left, 0.2))
+    def wait_for(self, predicate: Callable[[], object], timeout: float = 10.0) -> None:
+        wait_for(predicate, timeout, 0.02, "the expected MQTT messages")
 
     def push(self, product_id: str, device: str, files: list[dict[str, Any]], record_id: int,
              version: str = "1.0.0", sign_method: str = "md5") -> dict[str, Any]:

@@ -175,7 +175,7 @@ def new_world(path: str) -> World:
 
 
 @pytest.fixture
-def world(tmp_path) -> World:  # noqa: ANN001
+def world(tmp_path) -> World:
     w = new_world(str(tmp_path / "ota.db"))
     yield w
     w.db.dispose()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import queue
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import paho.mqtt.client as paho
 import pytest
@@ -16,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from backend.mqtt.broker import BrokerNotFound, DeviceCredential, EmbeddedMosquitto, find_mosquitto
 from backend.mqtt.link import _close_wakeup_sockets
+from tests._wait import wait_for
 
 try:
     find_mosquitto()
@@ -37,15 +38,6 @@ DEVICES = [
 ]
 
 _ids = itertools.count()
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 5.0, interval: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
 
 
 @pytest.fixture
@@ -133,7 +125,7 @@ class TestClient:
         self.client.on_message = lambda c, u, m: self.inbox(m.topic, m.payload)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
-        assert wait_until(lambda: self.connected and (self._subscribed or not self._subscribe)), "client not ready"
+        wait_for(lambda: self.connected and (self._subscribed or not self._subscribe), 5, what="the test client ready")
 
     def _on_connect(self, client, userdata, flags, rc, props) -> None:
         if not rc.is_failure:

@@ -10,15 +10,17 @@ import uuid
 
 import httpx
 
-from devsim import Credential, Fleet, SimOptions
 from backend.mqtt.link import MqttLink
+from devsim import Credential, Fleet, SimOptions
 
-from .conftest import TOKEN, example
+from ._examples import example
+from ._wait import wait_for
+from .conftest import TOKEN
 
 SEED_PRODUCT = "26wrGK4KbrW"
 
 
-def upload(api, data: bytes, name: str = "xx.zip") -> str:  # noqa: ANN001
+def upload(api, data: bytes, name: str = "xx.zip") -> str:
     body = dict(example("upload-url-create.request.json"), filePath=f"{SEED_PRODUCT}/{name}")
     d = api.ok("/api/v1/system/common/upload-url/create", body)
     r = api.http.put(d["uploadUri"], content=data)
@@ -26,7 +28,7 @@ def upload(api, data: bytes, name: str = "xx.zip") -> str:  # noqa: ANN001
     return d["filePath"]
 
 
-def seed_firmware(api, product_id: str = SEED_PRODUCT, version: str = "1.0.0", sizes=(16600, 40000),  # noqa: ANN001
+def seed_firmware(api, product_id: str = SEED_PRODUCT, version: str = "1.0.0", sizes=(16600, 40000),
                   sign_method: str = "md5") -> tuple[int, dict[str, bytes]]:
     """Upload two files and create the seed firmware from them; returns (firmwareID, name -> bytes)."""
     seed = example("firmware-create.request.json")
@@ -36,30 +38,30 @@ def seed_firmware(api, product_id: str = SEED_PRODUCT, version: str = "1.0.0", s
     return api.ok("/api/v1/things/ota/firmware/create", body)["firmwareID"], contents
 
 
-def make_product(api, product_id: str | None = None) -> str:  # noqa: ANN001
+def make_product(api, product_id: str | None = None) -> str:
     product_id = product_id or ("p" + uuid.uuid4().hex[:10])
     api.ok("/api/v1/things/product/info/create", {"productID": product_id, "productName": "test product"})
     return product_id
 
 
-def make_devices(api, product_id: str, count: int, version: str = "0.9.0", prefix: str = "dev") -> list[Credential]:  # noqa: ANN001
+def make_devices(api, product_id: str, count: int, version: str = "0.9.0", prefix: str = "dev") -> list[Credential]:
     devices = [{"deviceName": f"{prefix}{i:05d}", "version": version} for i in range(1, count + 1)]
     data = api.ok("/api/v1/things/device/info/import", {"productID": product_id, "devices": devices})
     return [Credential(d["productID"], d["deviceName"], d["deviceSecret"]) for d in data["list"]]
 
 
-def fleet_for(backend, creds, **kw) -> Fleet:  # noqa: ANN001
+def fleet_for(backend, creds, **kw) -> Fleet:
     kw.setdefault("options", SimOptions(flash_seconds=0.05, reconnect_delay=0.5))
     return Fleet(creds, mqtt_url=f"mqtt://127.0.0.1:{backend.mqtt_port}", base_url=backend.base_url, **kw)
 
 
-def task_create(api, firmware_id: int, **fields) -> tuple[int, str]:  # noqa: ANN001
+def task_create(api, firmware_id: int, **fields) -> tuple[int, str]:
     body = dict(example("task-create.request.json"), firmwareID=firmware_id, **fields)
     d = api.ok("/api/v1/things/ota/task/create", body)
     return d["taskID"], d["taskUid"]
 
 
-def records(api, task_uid: str) -> dict[str, dict]:  # noqa: ANN001
+def records(api, task_uid: str) -> dict[str, dict]:
     out, page = {}, 1
     while True:
         d = api.ok("/api/v1/things/ota/task/device-index", {"taskUid": task_uid, "page": {"page": page, "size": 1000}})
@@ -69,22 +71,11 @@ def records(api, task_uid: str) -> dict[str, dict]:  # noqa: ANN001
         page += 1
 
 
-def wait_for(predicate, timeout: float = 60, interval: float = 0.1, what: str = "condition"):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
-
-
-def wait_records(api, task_uid: str, want, timeout: float = 60) -> dict[str, dict]:  # noqa: ANN001
+def wait_records(api, task_uid: str, want, timeout: float = 60) -> dict[str, dict]:
     """Wait until want(records) is true; returns the records."""
     holder = {}
 
-    def check():  # noqa: ANN202
+    def check():
         holder["r"] = records(api, task_uid)
         return want(holder["r"])
     try:
@@ -94,14 +85,14 @@ def wait_records(api, task_uid: str, want, timeout: float = 60) -> dict[str, dic
     return holder["r"]
 
 
-def task_status(api, task_id: int) -> int:  # noqa: ANN001
+def task_status(api, task_id: int) -> int:
     return api.ok("/api/v1/things/ota/task/read", {"taskID": task_id})["status"]
 
 
 class Capture:
     """Every downlink message, captured with the backend's service account."""
 
-    def __init__(self, backend, topic: str = "$ota/down/#"):  # noqa: ANN001
+    def __init__(self, backend, topic: str = "$ota/down/#"):
         self.messages: list[tuple[float, str, dict]] = []
         self._lock = threading.Lock()
         self.link = MqttLink(backend.service_mqtt_url, client_id=f"capture-{uuid.uuid4().hex[:8]}",
@@ -111,13 +102,13 @@ class Capture:
         with self._lock:
             self.messages.append((time.monotonic(), topic, json.loads(payload)))
 
-    def __enter__(self) -> "Capture":
+    def __enter__(self) -> Capture:
         self.link.start()
         assert self.link.wait_connected(10)
         time.sleep(0.3)  # subscription settled
         return self
 
-    def __exit__(self, *exc) -> None:  # noqa: ANN002
+    def __exit__(self, *exc) -> None:
         self.link.stop()
 
     def pushes(self, device: str | None = None) -> list[dict]:
@@ -145,7 +136,7 @@ class SseClient:
         self.connected = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def start(self) -> "SseClient":
+    def start(self) -> SseClient:
         self._thread.start()
         assert self.connected.wait(10), "events stream did not connect"
         return self

@@ -6,7 +6,6 @@ unless a test installs its own, and Qt renders offscreen.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -18,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests._examples import example  # noqa: F401  (re-exported for the test modules)
+# the MQTT fixtures (`broker`) for every test module, without importing them one by one
+pytest_plugins = ["tests._mqtt_fixtures"]
 
 _SANDBOX = Path(tempfile.mkdtemp(prefix="ota-tests-home-"))
 for _var, _sub in (("HOME", "home"), ("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
@@ -105,7 +105,7 @@ class Api:
         self.base_url, self.token = base_url, token
         self.http = httpx.Client(base_url=base_url, timeout=120)
 
-    def raw(self, path: str, body=None, token: str | None = "default", **kw):  # noqa: ANN001, ANN201
+    def raw(self, path: str, body=None, token: str | None = "default", **kw):
         headers = kw.pop("headers", {})
         if token == "default":
             token = self.token
@@ -115,11 +115,11 @@ class Api:
             return self.http.post(path, content=body, headers=headers, **kw)
         return self.http.post(path, json=body if body is not None else {}, headers=headers, **kw)
 
-    def call(self, path: str, body=None, **kw) -> tuple[int, dict]:  # noqa: ANN001
+    def call(self, path: str, body=None, **kw) -> tuple[int, dict]:
         r = self.raw(path, body, **kw)
         return r.status_code, r.json()
 
-    def ok(self, path: str, body=None) -> dict:  # noqa: ANN001
+    def ok(self, path: str, body=None) -> dict:
         status, doc = self.call(path, body)
         assert status == 200 and doc["code"] == 200, (path, status, doc)
         return doc.get("data", {})
@@ -141,7 +141,7 @@ class BackendProcess:
         self.http_port = 0
         self.lines: list[str] = []
 
-    def start(self, timeout: float = 60) -> "BackendProcess":
+    def start(self, timeout: float = 60) -> BackendProcess:
         args = [sys.executable, "-m", "backend", "--data-dir", str(self.data_dir),
                 "--http-port", str(self.http_port), "--mqtt-port", str(self.mqtt_port),
                 "--minute-seconds", str(self.minute_seconds), "--log-level", "info", *self.extra_args]
@@ -208,7 +208,7 @@ class BackendProcess:
 DATABASES = ["sqlite", "postgresql"]
 
 
-def pytest_generate_tests(metafunc):  # noqa: ANN001
+def pytest_generate_tests(metafunc):
     """Backends run on SQLite; tests (or modules) marked ``both_databases`` also on PostgreSQL.
 
     The rules are tested in-process (database-independent); PostgreSQL runs where SQL is the

@@ -26,8 +26,19 @@ from backend.api.common import Req
 from backend.storage.base import PRIVATE_BUCKET, TEMPORARY_BUCKET
 from tests.conftest import ROOT, TOKEN, BackendProcess
 from tests.test_api_rejections import param_error, rejected
-from tests.test_api_routes import (DEVICE, FIRMWARE, PRODUCT, TASK, UPLOAD, make_devices, make_firmware,
-                                   make_product, private_keys, store_of, upload)
+from tests.test_api_routes import (
+    DEVICE,
+    FIRMWARE,
+    PRODUCT,
+    TASK,
+    UPLOAD,
+    make_devices,
+    make_firmware,
+    make_product,
+    private_keys,
+    store_of,
+    upload,
+)
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.both_databases]
 
@@ -41,7 +52,7 @@ EVENTS = "/api/v1/things/ota/events"
 
 # ---- 5/6. identifiers and versions: whole-string match, the one version rule ---------------------
 
-def _accepts(annotation, value) -> bool:  # noqa: ANN001
+def _accepts(annotation, value) -> bool:
     try:
         TypeAdapter(annotation).validate_python(value)
         return True
@@ -67,7 +78,7 @@ VERSIONS_BAD = ["1.0\n", "1.0\r", "1.0/x", "../x", "..", ".1", "-1", "+1", "_1",
 
 
 @pytest.mark.parametrize("value", VERSIONS_BAD, ids=repr)
-def test_version_rule_refuses(value):  # noqa: ANN001
+def test_version_rule_refuses(value):
     from backend.api.validators import DeviceVersion, Version
     assert not _accepts(Version, value)
     if value:
@@ -158,8 +169,8 @@ def test_like_filters_take_text_literally():
 # ---- 7/8/9. device CSV: line endings, field size, cap, formulas, O(n) duplicates ----------------------
 
 def _csv_refusal(text: str) -> str:
-    from backend.api.devices import parse_csv
     from backend.api.common import ApiError
+    from backend.api.devices import parse_csv
     with pytest.raises(ApiError) as err:
         parse_csv(text)
     assert (err.value.http_status, err.value.code) == (400, 100006)
@@ -168,7 +179,7 @@ def _csv_refusal(text: str) -> str:
 
 
 @pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
-def test_csv_line_endings(eol):  # noqa: ANN001
+def test_csv_line_endings(eol):
     from backend.api.devices import parse_csv
     got = parse_csv(eol.join(["deviceName,version,deviceSecret", "d1,1.0,sek1", "d2,2.0,", "", "d3,,"]) + eol)
     assert [(d.device_name, d.version, d.device_secret) for d in got] == \
@@ -193,14 +204,14 @@ def test_csv_row_cap():
     from backend.api.devices import MAX_IMPORT, parse_csv
     rows = [f"d{i}" for i in range(MAX_IMPORT)]
     assert len(parse_csv("\n".join(rows))) == MAX_IMPORT
-    msg = _csv_refusal("\n".join(rows + ["one-more"]))
+    msg = _csv_refusal("\n".join([*rows, "one-more"]))
     assert str(MAX_IMPORT) in msg and f"line {MAX_IMPORT + 1}" in msg
-    msg = _csv_refusal("deviceName\n" + "\n".join(rows + ["one-more"]))  # header not counted
+    msg = _csv_refusal("deviceName\n" + "\n".join([*rows, "one-more"]))  # header not counted
     assert f"line {MAX_IMPORT + 2}" in msg
 
 
 @pytest.mark.parametrize("cell", ["=1+1", "+1", "-dev", "@SUM(A1)", "\tdev", " =1+1", "-"], ids=repr)
-def test_csv_formula_cells_are_refused_naming_line_and_column(cell):  # noqa: ANN001
+def test_csv_formula_cells_are_refused_naming_line_and_column(cell):
     msg = _csv_refusal(f"deviceName,version,deviceSecret\nok,1.0,sek\nd2,1.0,{cell}\n")
     assert msg.startswith("csv line 3 column 3 (deviceSecret)"), msg
     msg = _csv_refusal(f"ok\n{cell}\n")
@@ -220,8 +231,8 @@ def test_csv_cells_are_neutralised_for_spreadsheets():
 
 def test_duplicate_detection_is_linear():
     """100,001 names used to take 216 s of CPU (list.count per name); now one pass."""
-    from backend.api.devices import DeviceIn, _add
     from backend.api.common import ApiError
+    from backend.api.devices import DeviceIn, _add
     items = [DeviceIn.model_construct(device_name=f"d{i}") for i in range(100_000)]
     items.append(DeviceIn.model_construct(device_name="d7"))
     t0 = time.process_time()
@@ -240,7 +251,7 @@ def test_duplicate_detection_is_linear():
     ("bytes=5-2", None), ("bytes=abc", None), ("bytes=-", None), ("bytes=0-1,3-4", None), ("items=0-1", None),
     ("bytes=1.5-2", None), ("bytes=-1-2", None), ("bytes=²-3", None), ("", None), ("bytes 0-1", None),
 ], ids=repr)
-def test_range_header_parsing(header, parsed):  # noqa: ANN001
+def test_range_header_parsing(header, parsed):
     from backend.api.oss import parse_range
     assert parse_range(header) == parsed
 
@@ -250,7 +261,7 @@ def test_range_header_parsing(header, parsed):  # noqa: ANN001
     ((0, None), 10, (0, 9)), ((0, 100), 10, (0, 9)), ((9, 9), 10, (9, 9)), ((10, None), 10, None),
     ((10, 20), 10, None), ((10**18, None), 10, None), ((0, None), 0, None), ((None, 5), 0, None),
 ])
-def test_range_resolution(rng, size, span):  # noqa: ANN001
+def test_range_resolution(rng, size, span):
     from backend.api.oss import resolve_range
     assert resolve_range(rng, size) == span
 
@@ -261,7 +272,7 @@ def test_range_resolution(rng, size, span):  # noqa: ANN001
     ("", None), ("  ", None), ("42", 42), (" 42 ", 42), ("0", 0),
     ("²", -1), ("١٢", -1), ("-1", -1), ("abc", -1), ("1.5", -1), ("9" * 5000, -1), ("9" * 19, -1), ("0x10", -1),
 ], ids=repr)
-def test_last_event_id_parsing(header, expected):  # noqa: ANN001
+def test_last_event_id_parsing(header, expected):
     from backend.api.events import UNKNOWN_ID, last_event_id
     assert UNKNOWN_ID == -1
     assert last_event_id(header) == expected
@@ -273,7 +284,7 @@ class _EchoBody(Req):
     name: str
 
 
-def test_error_envelope_in_process(caplog):  # noqa: ANN001
+def test_error_envelope_in_process(caplog):
     import asyncio
 
     from fastapi import FastAPI
@@ -320,7 +331,7 @@ def test_error_envelope_in_process(caplog):  # noqa: ANN001
 
 # ---- 9. the data directory is the owner's alone -----------------------------------------------------
 
-def test_secure_data_dir_tightens_and_sets_umask(tmp_path):  # noqa: ANN001
+def test_secure_data_dir_tightens_and_sets_umask(tmp_path):
     data = tmp_path / "data"
     (data / "objects" / "bucket").mkdir(parents=True)
     for d in (data, data / "objects", data / "objects" / "bucket"):
@@ -347,13 +358,13 @@ def test_secure_data_dir_tightens_and_sets_umask(tmp_path):  # noqa: ANN001
 # against the real backend (SQLite and PostgreSQL)
 # =============================================================================================
 
-def _count(api, route: str, body: dict) -> int:  # noqa: ANN001
+def _count(api, route: str, body: dict) -> int:
     return api.ok(route, body)["total"]
 
 
 # ---- 5. "abc\n" and friends ------------------------------------------------------------------------
 
-def test_trailing_newline_is_refused_everywhere(api):  # noqa: ANN001
+def test_trailing_newline_is_refused_everywhere(api):
     pid = make_product(api)
     before = _count(api, PRODUCT + "index", {"page": {"size": 1000}})
     param_error(api, PRODUCT + "create", {"productID": "abc\n", "productName": "x"}, "productID")
@@ -381,7 +392,7 @@ def test_trailing_newline_is_refused_everywhere(api):  # noqa: ANN001
 # ---- 6. versions and firmware object keys --------------------------------------------------------------
 
 @pytest.mark.parametrize("version", ["1.0/x", "..", "a/../b", "1%0", ".1", "-1", "x" * 65, "1 0"], ids=repr)
-def test_firmware_version_rule(api, shared_backend, version):  # noqa: ANN001
+def test_firmware_version_rule(api, shared_backend, version):
     pid = make_product(api)
     path = upload(api, b"fw")
     msg = param_error(api, FIRMWARE + "create", {"name": "n", "productID": pid, "version": version,
@@ -392,7 +403,7 @@ def test_firmware_version_rule(api, shared_backend, version):  # noqa: ANN001
     assert private_keys(store_of(shared_backend), pid) == []
 
 
-def test_deleting_a_firmware_removes_only_its_own_files(api, shared_backend):  # noqa: ANN001
+def test_deleting_a_firmware_removes_only_its_own_files(api, shared_backend):
     store = store_of(shared_backend)
     pid = make_product(api)
     keep = secrets.token_bytes(500)
@@ -412,7 +423,7 @@ def test_deleting_a_firmware_removes_only_its_own_files(api, shared_backend):  #
     store.remove(PRIVATE_BUCKET, legacy)
 
 
-def test_firmware_name_clashes_are_409(api, shared_backend):  # noqa: ANN001
+def test_firmware_name_clashes_are_409(api, shared_backend):
     store = store_of(shared_backend)
     pid = make_product(api)
     fw = make_firmware(api, pid, "V1.0", {"a.bin": b"upper"})
@@ -436,7 +447,7 @@ def test_firmware_name_clashes_are_409(api, shared_backend):  # noqa: ANN001
                                  "files": [{"filePath": path, "name": "b.bin"}]})
 
 
-def test_upload_key_nesting_is_409(api, shared_backend):  # noqa: ANN001
+def test_upload_key_nesting_is_409(api, shared_backend):
     store = store_of(shared_backend)
     folder = "n" + secrets.token_hex(4)
     base = {"business": "productManage", "scene": "ota", "rename": False}
@@ -460,7 +471,7 @@ ID_ROUTES = [(FIRMWARE + "read", "firmwareID"), (FIRMWARE + "update", "firmwareI
 
 
 @pytest.mark.parametrize("route,field", ID_ROUTES, ids=["/".join(r.rsplit("/", 2)[-2:]) for r, _ in ID_ROUTES])
-def test_ids_beyond_int64_are_400(api, route, field):  # noqa: ANN001
+def test_ids_beyond_int64_are_400(api, route, field):
     for bad in (2**63, 2**64 + 5, 10**40, 0, -1, -(2**63) - 1):
         param_error(api, route, {field: bad}, field)
     for fits in (MAX_INT64, 2**31, 2**32 + 1):  # valid ids (PostgreSQL's id columns are 32-bit): not found
@@ -468,7 +479,7 @@ def test_ids_beyond_int64_are_400(api, route, field):  # noqa: ANN001
         assert "not found" in msg
 
 
-def test_pages_and_times_beyond_int64(api):  # noqa: ANN001
+def test_pages_and_times_beyond_int64(api):
     pid = make_product(api)
     for route in (PRODUCT + "index", DEVICE + "index", FIRMWARE + "index", TASK + "index"):
         for bad in (2**63, 10**30):
@@ -492,7 +503,7 @@ def test_pages_and_times_beyond_int64(api):  # noqa: ANN001
 
 # ---- 7/9. index filters: bounded, LIKE characters literal ---------------------------------------------------
 
-def test_filters_are_bounded(api):  # noqa: ANN001
+def test_filters_are_bounded(api):
     for route, field in ((PRODUCT + "index", "productName"), (DEVICE + "index", "deviceName"),
                          (DEVICE + "index", "version"), (FIRMWARE + "index", "name"), (TASK + "index", "taskUid")):
         for size in (129, 1_000_000):
@@ -502,7 +513,7 @@ def test_filters_are_bounded(api):  # noqa: ANN001
     param_error(api, TASK + "device-index", {"taskUid": "x", "deviceName": "_" * 129}, "deviceName")
 
 
-def test_filters_take_percent_and_underscore_literally(api):  # noqa: ANN001
+def test_filters_take_percent_and_underscore_literally(api):
     tag = secrets.token_hex(3)
     pids = [make_product(api, name=f"{tag} 50% off"), make_product(api, name=f"{tag} 50 off"),
             make_product(api, name=f"{tag} a_b"), make_product(api, name=f"{tag} axb")]
@@ -545,7 +556,7 @@ def test_filters_take_percent_and_underscore_literally(api):  # noqa: ANN001
 
 # ---- 7/8/9. device CSV import -----------------------------------------------------------------------------
 
-def test_csv_import_line_endings(api):  # noqa: ANN001
+def test_csv_import_line_endings(api):
     pid = make_product(api)
     for eol, names in (("\r", ["cr-1", "cr-2"]), ("\r\n", ["crlf-1", "crlf-2"]), ("\n", ["lf-1", "lf-2"])):
         text = eol.join(["deviceName,version", f"{names[0]},1.0", f"{names[1]},2.0"]) + eol
@@ -554,7 +565,7 @@ def test_csv_import_line_endings(api):  # noqa: ANN001
     assert _count(api, DEVICE + "index", {"productID": pid}) == 6
 
 
-def test_csv_import_refusals_write_nothing(api):  # noqa: ANN001
+def test_csv_import_refusals_write_nothing(api):
     pid = make_product(api)
     big = "x" * (128 * 1024 + 1)
     cases = [
@@ -572,17 +583,17 @@ def test_csv_import_refusals_write_nothing(api):  # noqa: ANN001
     assert _count(api, DEVICE + "index", {"productID": pid}) == 0
 
 
-def test_import_caps_and_linear_duplicates(api):  # noqa: ANN001
+def test_import_caps_and_linear_duplicates(api):
     pid = make_product(api)
     names = [f"d{i:06d}" for i in range(100_000)]
     t0 = time.monotonic()
-    msg = param_error(api, DEVICE + "import", {"productID": pid, "csv": "\n".join(names + ["d100000"])}, "csv")
+    msg = param_error(api, DEVICE + "import", {"productID": pid, "csv": "\n".join([*names, "d100000"])}, "csv")
     assert "100000" in msg and "line 100001" in msg
     msg = param_error(api, DEVICE + "import", {"productID": pid, "devices": [{"deviceName": n} for n in names]
                                                + [{"deviceName": "d100000"}]}, "devices")
     assert "100000" in msg
     # 100,000 rows with one name twice: refused at once, naming it (used to be minutes of CPU)
-    msg = param_error(api, DEVICE + "import", {"productID": pid, "csv": "\n".join(names[:-1] + ["d000042"])},
+    msg = param_error(api, DEVICE + "import", {"productID": pid, "csv": "\n".join([*names[:-1], "d000042"])},
                       "devices")
     assert msg.endswith("d000042")
     assert time.monotonic() - t0 < 60
@@ -591,7 +602,7 @@ def test_import_caps_and_linear_duplicates(api):  # noqa: ANN001
 
 # ---- 7. business "..", 9. "%" in filePath ------------------------------------------------------------------
 
-def test_upload_url_key_segments(api):  # noqa: ANN001
+def test_upload_url_key_segments(api):
     base = {"business": "productManage", "scene": "ota", "filePath": "pkg/a.zip"}
     for field in ("business", "scene"):
         for bad in ("..", "."):
@@ -602,7 +613,7 @@ def test_upload_url_key_segments(api):  # noqa: ANN001
 
 
 @pytest.mark.parametrize("path", ["a%b.zip", "pkg/100%.zip", "%2e%2e/x.zip", "a%"], ids=repr)
-def test_percent_in_file_path_is_refused(api, path):  # noqa: ANN001
+def test_percent_in_file_path_is_refused(api, path):
     for rename in (False, True):
         msg = param_error(api, UPLOAD, {"business": "productManage", "scene": "ota", "filePath": path,
                                         "rename": rename}, "filePath")
@@ -632,7 +643,7 @@ def _first_event(base_url: str, last_event_id: bytes) -> tuple[int, dict]:
 
 @pytest.mark.parametrize("value", ["²".encode("latin-1"), "²".encode(), "١".encode(), b"9" * 5000, b"-1", b"abc",
                                    b"1.5", b"0x1f", b"1e9", b"99999999999999999999"], ids=repr)
-def test_odd_last_event_id_resyncs(shared_backend, value):  # noqa: ANN001
+def test_odd_last_event_id_resyncs(shared_backend, value):
     ev_id, event = _first_event(shared_backend.base_url, value)
     assert event == {"type": "resync"} and ev_id > 0
 
@@ -641,7 +652,7 @@ def test_odd_last_event_id_resyncs(shared_backend, value):  # noqa: ANN001
 
 @pytest.mark.parametrize("raw", [b'{"productName": "\xff\xfe"}', b"\xff", b'{"productName": "x"}\xff',
                                  b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 50_000], ids=lambda b: repr(b[:20]))
-def test_malformed_bodies_answer_the_envelope(api, raw):  # noqa: ANN001
+def test_malformed_bodies_answer_the_envelope(api, raw):
     for route in (PRODUCT + "create", DEVICE + "import", TASK + "index"):
         r = api.raw(route, raw)
         assert r.status_code == 400, (route, r.text[:200])
@@ -649,7 +660,7 @@ def test_malformed_bodies_answer_the_envelope(api, raw):  # noqa: ANN001
         assert set(doc) == {"code", "msg"} and doc["code"] == 100006 and doc["msg"].startswith("body"), doc
 
 
-def test_unknown_routes_and_methods_answer_the_envelope(api):  # noqa: ANN001
+def test_unknown_routes_and_methods_answer_the_envelope(api):
     headers = {"iThings-token": TOKEN}
     for method, path in (("GET", "/nope"), ("POST", "/api/v1/things/nothing/here"), ("DELETE", "/api/v2")):
         r = api.http.request(method, path, headers=headers)
@@ -666,7 +677,7 @@ def test_unknown_routes_and_methods_answer_the_envelope(api):  # noqa: ANN001
 
 # ---- 9. Range on presigned GET: RFC 9110 --------------------------------------------------------------------
 
-def test_presigned_get_ranges(api):  # noqa: ANN001
+def test_presigned_get_ranges(api):
     pid = make_product(api)
     blob = secrets.token_bytes(3000)
     fw = make_firmware(api, pid, "1.0", {"a.bin": blob, "empty.bin": b""})
@@ -717,7 +728,7 @@ def _loose_entries(root: Path) -> list[str]:
     return out
 
 
-def test_data_dir_is_private(tmp_path):  # noqa: ANN001
+def test_data_dir_is_private(tmp_path):
     data = tmp_path / "data"
     bp = BackendProcess(data).start()
     try:

@@ -16,9 +16,24 @@ from urllib.parse import urlsplit
 import pytest
 
 from backend.storage.base import PRIVATE_BUCKET, TEMPORARY_BUCKET
-from tests.conftest import TOKEN, example
-from tests.test_api_routes import (DEVICE, FIRMWARE, PRODUCT, TASK, UPLOAD, make_devices, make_firmware,
-                                   make_product, new_pid, private_keys, records, settled, store_of, upload)
+from tests._examples import example
+from tests.conftest import TOKEN
+from tests.test_api_routes import (
+    DEVICE,
+    FIRMWARE,
+    PRODUCT,
+    TASK,
+    UPLOAD,
+    make_devices,
+    make_firmware,
+    make_product,
+    new_pid,
+    private_keys,
+    records,
+    settled,
+    store_of,
+    upload,
+)
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.both_databases]
 
@@ -35,7 +50,7 @@ def with_changes(body: dict, changes: dict) -> dict:
     return out
 
 
-def rejected(api, path: str, body, status: int, code: int, *names: str, **kw) -> str:  # noqa: ANN001
+def rejected(api, path: str, body, status: int, code: int, *names: str, **kw) -> str:
     got_status, doc = api.call(path, body, **kw)
     assert (got_status, doc.get("code")) == (status, code), (path, body, got_status, doc)
     assert "data" not in doc
@@ -44,7 +59,7 @@ def rejected(api, path: str, body, status: int, code: int, *names: str, **kw) ->
     return doc["msg"]
 
 
-def param_error(api, path: str, body, field: str) -> str:  # noqa: ANN001
+def param_error(api, path: str, body, field: str) -> str:
     """400 / 100006 with the message starting with the field's name."""
     msg = rejected(api, path, body, 400, 100006)
     assert msg.startswith(field) and msg[len(field):][:1] in (":", " ", ".", "["), (field, msg)
@@ -59,13 +74,13 @@ BAD_PATHS = ["", "a//b.zip", "a/", "../x.zip", "a/../b.zip", "./a.zip", "a/./b.z
 
 
 @pytest.mark.parametrize("bad", BAD_PATHS, ids=repr)
-def test_upload_url_bad_paths(api, bad):  # noqa: ANN001
+def test_upload_url_bad_paths(api, bad):
     body = dict(example("upload-url-create.request.json"), filePath=bad)
     for rename in (True, False):
         param_error(api, UPLOAD, dict(body, rename=rename), "filePath")
 
 
-def test_upload_url_other_rejections(api):  # noqa: ANN001
+def test_upload_url_other_rejections(api):
     base = example("upload-url-create.request.json")
     for no_ext in ("pkg/xx", "pkg/xx.", "pkg/.hidden"):
         param_error(api, UPLOAD, dict(base, filePath=no_ext), "filePath")
@@ -81,16 +96,16 @@ def test_upload_url_other_rejections(api):  # noqa: ANN001
 
 # ---- presigned object routes -------------------------------------------------------------------
 
-def _fresh_upload(api) -> dict:  # noqa: ANN001
+def _fresh_upload(api) -> dict:
     return api.ok(UPLOAD, {"business": "productManage", "scene": "ota", "filePath": "x/fw.bin", "rename": True})
 
 
-def _assert_nothing_stored(api, store, file_path: str) -> None:  # noqa: ANN001
+def _assert_nothing_stored(api, store, file_path: str) -> None:
     assert not store.exists(TEMPORARY_BUCKET, file_path)
     pid = make_product(api)
     msg = rejected(api, FIRMWARE + "create", {"name": "n", "productID": pid, "version": "1.0.0",
                                               "files": [{"filePath": file_path, "name": "fw.bin"}]}, 400, 100006)
-    assert msg.startswith("files[0].filePath") or msg.startswith("files.0.filePath"), msg
+    assert msg.startswith(("files[0].filePath", "files.0.filePath")), msg
     assert api.ok(FIRMWARE + "index", {"productID": pid})["total"] == 0
 
 
@@ -105,7 +120,7 @@ def _param(uri: str, param: str) -> str:
     return next(p.split("=", 1)[1] for p in uri.split("?", 1)[1].split("&") if p.startswith(param + "="))
 
 
-def test_presigned_put_rejections_store_nothing(api, shared_backend):  # noqa: ANN001
+def test_presigned_put_rejections_store_nothing(api, shared_backend):
     store = store_of(shared_backend)
     data = secrets.token_bytes(2048)
 
@@ -151,13 +166,13 @@ def test_presigned_put_rejections_store_nothing(api, shared_backend):  # noqa: A
     assert store.digest(TEMPORARY_BUCKET, got["filePath"]).size == len(data)
 
 
-def test_expired_presigned_urls(api, shared_backend):  # noqa: ANN001
+def test_expired_presigned_urls(api, shared_backend):
     """URLs minted with the store's own key, dated so that they have already expired."""
     store = store_of(shared_backend)
     got = _fresh_upload(api)
 
     def minted(method: str, bucket: str, key: str, age: datetime.timedelta) -> str:
-        date = datetime.datetime.now(datetime.timezone.utc) - age
+        date = datetime.datetime.now(datetime.UTC) - age
         url = store.client.get_presigned_url(method, bucket, key, expires=datetime.timedelta(hours=1),
                                              request_date=date)
         parts = urlsplit(url)
@@ -179,7 +194,7 @@ def test_expired_presigned_urls(api, shared_backend):  # noqa: ANN001
     assert api.http.get(minted("GET", PRIVATE_BUCKET, key, datetime.timedelta(minutes=1))).content == blob
 
 
-def test_presigned_get_rejections(api):  # noqa: ANN001
+def test_presigned_get_rejections(api):
     pid = make_product(api)
     blob = secrets.token_bytes(3000)
     other = secrets.token_bytes(100)
@@ -219,7 +234,7 @@ MANAGEMENT_ROUTES = [UPLOAD] + [PRODUCT + r for r in ("create", "update", "delet
                         "device-retry")]
 
 
-def test_token_required_on_every_management_route(api):  # noqa: ANN001
+def test_token_required_on_every_management_route(api):
     pid = new_pid()
     bodies = {PRODUCT + "create": {"productID": pid, "productName": "x"},
               DEVICE + "create": {"productID": pid, "deviceName": "d"}}
@@ -240,7 +255,7 @@ def test_token_required_on_every_management_route(api):  # noqa: ANN001
     assert api.call(PRODUCT + "index", {}, token=TOKEN)[0] == 200
 
 
-def test_health_needs_no_token(api):  # noqa: ANN001
+def test_health_needs_no_token(api):
     r = api.http.get("/api/v1/health")
     assert r.status_code == 200 and r.json()["code"] == 200
     r = api.http.get("/api/v1/health", headers={"iThings-token": "wrong"})
@@ -249,7 +264,7 @@ def test_health_needs_no_token(api):  # noqa: ANN001
 
 # ---- not found / duplicates ---------------------------------------------------------------------
 
-def test_unknown_things_are_404_naming_them(api):  # noqa: ANN001
+def test_unknown_things_are_404_naming_them(api):
     pid = make_product(api)
     make_devices(api, pid, ["known"])
     ghost = "Ghost" + secrets.token_hex(3)
@@ -284,7 +299,7 @@ def test_unknown_things_are_404_naming_them(api):  # noqa: ANN001
     assert api.ok(FIRMWARE + "index", {"productID": ghost})["total"] == 0
 
 
-def test_duplicates_are_409(api):  # noqa: ANN001
+def test_duplicates_are_409(api):
     pid = make_product(api)
     rejected(api, PRODUCT + "create", {"productID": pid, "productName": "again"}, 409, 100010, pid)
     assert api.ok(PRODUCT + "read", {"productID": pid})["productName"] != "again"
@@ -320,8 +335,8 @@ def test_duplicates_are_409(api):  # noqa: ANN001
 # ---- bodies that are not JSON objects -----------------------------------------------------------
 
 @pytest.mark.parametrize("raw", [b"", b"not json at all", b"{", b'{"productName": "x"} trailing', b"[]",
-                                 b"null", b'"text"', b"42", "productName=x".encode()], ids=repr)
-def test_not_json_is_400(api, raw):  # noqa: ANN001
+                                 b"null", b'"text"', b"42", b"productName=x"], ids=repr)
+def test_not_json_is_400(api, raw):
     for route in (PRODUCT + "create", FIRMWARE + "create", TASK + "create", UPLOAD):
         rejected(api, route, raw, 400, 100006)
 
@@ -329,7 +344,7 @@ def test_not_json_is_400(api, raw):  # noqa: ANN001
 # ---- firmware create -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def fw_ctx(shared_backend):  # noqa: ANN001, ANN201
+def fw_ctx(shared_backend):
     """A product and two uploads for firmware create bodies (rejections never consume them)."""
     api = shared_backend.api()
     pid = make_product(api)
@@ -355,7 +370,7 @@ FW_WRONG = [
 
 
 @pytest.mark.parametrize("changes,field", FW_WRONG, ids=[f"{f}={v!r}"[:40] for c, f in FW_WRONG for v in c.values()])
-def test_firmware_create_wrong_fields(api, fw_ctx, changes, field):  # noqa: ANN001
+def test_firmware_create_wrong_fields(api, fw_ctx, changes, field):
     param_error(api, FIRMWARE + "create", with_changes(fw_ctx["body"], changes), field)
     assert api.ok(FIRMWARE + "index", {"productID": fw_ctx["pid"]})["total"] == 0
     assert private_keys(fw_ctx["store"], fw_ctx["pid"]) == []
@@ -375,7 +390,7 @@ def _file_cases(body: dict) -> list[tuple[list, str]]:
     ]
 
 
-def test_firmware_create_file_rules_and_nothing_written(api, fw_ctx):  # noqa: ANN001
+def test_firmware_create_file_rules_and_nothing_written(api, fw_ctx):
     body, pid, store = fw_ctx["body"], fw_ctx["pid"], fw_ctx["store"]
     for files, field in _file_cases(body):
         msg = param_error(api, FIRMWARE + "create", dict(body, files=files), field)
@@ -409,7 +424,7 @@ def test_firmware_create_file_rules_and_nothing_written(api, fw_ctx):  # noqa: A
 
 
 @pytest.mark.parametrize("value", [True, 1.0], ids=repr)
-def test_firmware_create_bool_or_float_for_isdiff(api, value):  # noqa: ANN001
+def test_firmware_create_bool_or_float_for_isdiff(api, value):
     pid = make_product(api)
     body = {"name": "n", "productID": pid, "version": "1.0.0", "isDiff": value,
             "files": [{"filePath": upload(api, b"x"), "name": "a.bin"}]}
@@ -421,7 +436,7 @@ def test_firmware_create_bool_or_float_for_isdiff(api, value):  # noqa: ANN001
 # ---- task create -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def task_ctx(shared_backend):  # noqa: ANN001, ANN201
+def task_ctx(shared_backend):
     api = shared_backend.api()
     pid = make_product(api)
     make_devices(api, pid, ["d1", "d2", "d3"], "0.9.0")
@@ -445,12 +460,12 @@ TASK_WRONG = [
 
 @pytest.mark.parametrize("changes,field", TASK_WRONG,
                          ids=[f"{f}={v!r}"[:40] for c, f in TASK_WRONG for v in c.values()])
-def test_task_create_wrong_fields(api, task_ctx, changes, field):  # noqa: ANN001
+def test_task_create_wrong_fields(api, task_ctx, changes, field):
     param_error(api, TASK + "create", with_changes(task_ctx["body"], changes), field)
     assert api.ok(TASK + "index", {"firmwareID": task_ctx["fw"]})["total"] == 0
 
 
-def test_task_create_rules_and_nothing_written(api, task_ctx):  # noqa: ANN001
+def test_task_create_rules_and_nothing_written(api, task_ctx):
     body, fw = task_ctx["body"], task_ctx["fw"]
     for empty in ("", [], "[]"):
         param_error(api, TASK + "create", dict(body, type=2, deviceList=empty), "deviceList")
@@ -480,7 +495,7 @@ def test_task_create_rules_and_nothing_written(api, task_ctx):  # noqa: ANN001
 
 
 @pytest.mark.parametrize("field", ["type", "upgradeType"])
-def test_task_create_bool_for_int(api, field):  # noqa: ANN001
+def test_task_create_bool_for_int(api, field):
     pid = make_product(api)
     make_devices(api, pid, ["d1"])
     fw_id = make_firmware(api, pid, "1.0.0", {"fw.bin": b"x"})
@@ -491,7 +506,7 @@ def test_task_create_bool_for_int(api, field):  # noqa: ANN001
 
 # ---- products, devices, the other routes ---------------------------------------------------------
 
-def test_product_and_device_wrong_fields(api):  # noqa: ANN001
+def test_product_and_device_wrong_fields(api):
     pid = make_product(api)
     unique = new_pid()
     for changes, field in [({"productName": MISSING}, "productName"), ({"productName": 5}, "productName"),
@@ -532,7 +547,7 @@ def test_product_and_device_wrong_fields(api):  # noqa: ANN001
     api.ok(DEVICE + "create", base)  # minus the fault: accepted
 
 
-def test_paging_and_reference_wrong_fields(api):  # noqa: ANN001
+def test_paging_and_reference_wrong_fields(api):
     for page, field in [({"page": 0}, "page.page"), ({"size": 0}, "page.size"), ({"size": 1001}, "page.size"),
                         ({"page": "1"}, "page.page"), ({"size": True}, "page.size")]:
         for route in (PRODUCT + "index", DEVICE + "index", FIRMWARE + "index", TASK + "index"):
@@ -560,7 +575,7 @@ def test_paging_and_reference_wrong_fields(api):  # noqa: ANN001
     param_error(api, TASK + "index", {"firmwareID": "1"}, "firmwareID")
 
 
-def test_unknown_fields_are_ignored(api):  # noqa: ANN001
+def test_unknown_fields_are_ignored(api):
     pid = api.ok(PRODUCT + "create", {"productID": new_pid(), "productName": "n", "color": "blue",
                                       "tenantCode": "default"})["productID"]
     settled(lambda: api.call(PRODUCT + "read", {"productID": pid})[0] == 200)

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BackendProcess, example
+from tests._examples import example
+from tests._wait import wait_for
+from tests.conftest import BackendProcess
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.both_databases]
 
@@ -48,13 +50,13 @@ def settled(predicate: Callable[[], object], what: str = "the change to show") -
     return value
 
 
-def make_product(api, pid: str | None = None, name: str = "测试产品") -> str:  # noqa: ANN001
+def make_product(api, pid: str | None = None, name: str = "测试产品") -> str:
     pid = api.ok(PRODUCT + "create", {"productID": pid or new_pid(), "productName": name})["productID"]
     settled(lambda: api.call(PRODUCT + "read", {"productID": pid})[0] == 200)
     return pid
 
 
-def make_devices(api, pid: str, names: list[str], version: str = "0.9.0") -> dict[str, str]:  # noqa: ANN001
+def make_devices(api, pid: str, names: list[str], version: str = "0.9.0") -> dict[str, str]:
     """Import devices; returns name -> deviceSecret."""
     data = api.ok(DEVICE + "import", {"productID": pid,
                                       "devices": [{"deviceName": n, "version": version} for n in names]})
@@ -62,7 +64,7 @@ def make_devices(api, pid: str, names: list[str], version: str = "0.9.0") -> dic
     return {d["deviceName"]: d["deviceSecret"] for d in data["list"]}
 
 
-def upload(api, data: bytes, file_path: str = "pkg/xx.zip", rename: bool = True) -> str:  # noqa: ANN001
+def upload(api, data: bytes, file_path: str = "pkg/xx.zip", rename: bool = True) -> str:
     """upload-url create + raw PUT of the bytes; returns the stored filePath."""
     got = api.ok(UPLOAD, {"business": "productManage", "scene": "ota", "filePath": file_path, "rename": rename})
     r = api.http.put(got["uploadUri"], content=data)
@@ -70,7 +72,7 @@ def upload(api, data: bytes, file_path: str = "pkg/xx.zip", rename: bool = True)
     return got["filePath"]
 
 
-def make_firmware(api, pid: str, version: str, files: dict[str, bytes], sign: str = "md5",  # noqa: ANN001
+def make_firmware(api, pid: str, version: str, files: dict[str, bytes], sign: str = "md5",
                   **extra) -> int:
     body = {"name": f"fw {version}", "productID": pid, "version": version, "isDiff": 1, "signMethod": sign,
             "desc": "", "extData": "", **extra,
@@ -78,35 +80,25 @@ def make_firmware(api, pid: str, version: str, files: dict[str, bytes], sign: st
     return api.ok(FIRMWARE + "create", body)["firmwareID"]
 
 
-def records(api, task_uid: str, **filters) -> list[dict]:  # noqa: ANN001
+def records(api, task_uid: str, **filters) -> list[dict]:
     data = api.ok(TASK + "device-index", {"taskUid": task_uid, "page": {"page": 1, "size": 1000}, **filters})
     assert data["total"] == len(data["list"])
     return data["list"]
 
 
-def record_of(api, task_uid: str, device: str) -> dict:  # noqa: ANN001
+def record_of(api, task_uid: str, device: str) -> dict:
     (rec,) = [r for r in records(api, task_uid) if r["deviceName"] == device]
     return rec
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def store_of(backend: BackendProcess):  # noqa: ANN201
+def store_of(backend: BackendProcess):
     """An S3Store on the backend's embedded nanio (its credentials live in the data dir)."""
     from backend.storage.s3 import S3Store
     state = json.loads((Path(backend.data_dir) / "objects.json").read_text())
     return S3Store(f"http://127.0.0.1:{state['port']}", state["access_key"], state["secret_key"])
 
 
-def private_keys(store, pid: str) -> list[str]:  # noqa: ANN001
+def private_keys(store, pid: str) -> list[str]:
     from backend.storage.base import PRIVATE_BUCKET
     return [o.object_name for o in store.client.list_objects(PRIVATE_BUCKET, prefix=f"productManage/ota/{pid}/",
                                                              recursive=True)]
@@ -125,7 +117,7 @@ class MqttDevice:
             client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"{pid}&{name}", protocol=paho.MQTTv311)
             client.username_pw_set(f"{pid}&{name}", secret)
             result: list = []
-            client.on_connect = lambda c, u, f, rc, p: result.append(rc)
+            client.on_connect = lambda c, u, f, rc, p: result.append(rc)  # noqa: B023  (called within this iteration only)
             client.on_message = lambda c, u, m: self.pushes.append(json.loads(m.payload))
             client.connect("127.0.0.1", backend.mqtt_port)
             client.loop_start()
@@ -143,7 +135,7 @@ class MqttDevice:
         subscribed: list = []
         client.on_subscribe = lambda *a: subscribed.append(a)
         client.subscribe(f"$ota/down/upgrade/{pid}/{name}", 1)
-        wait_for(lambda: subscribed, 5, "SUBACK")
+        wait_for(lambda: subscribed, 5, what="SUBACK")
 
     def _send(self, kind: str, doc: dict) -> None:
         self.client.publish(f"$ota/up/{kind}/{self.pid}/{self.name}", json.dumps(doc), qos=1).wait_for_publish(5)
@@ -166,7 +158,7 @@ class MqttDevice:
 
 
 @pytest.fixture
-def devices_online(shared_backend):  # noqa: ANN001, ANN201
+def devices_online(shared_backend):
     """Factory for MqttDevice; every device is disconnected after the test."""
     made: list[MqttDevice] = []
 
@@ -182,7 +174,7 @@ def devices_online(shared_backend):  # noqa: ANN001, ANN201
 
 # ---- the seed walk-through -------------------------------------------------------------------
 
-def test_seed_walkthrough(api, shared_backend):  # noqa: ANN001
+def test_seed_walkthrough(api, shared_backend):
     """The seed document end to end: product 26wrGK4KbrW, two uploads, firmware, task."""
     assert api.ok(PRODUCT + "create", {"productID": SEED_PRODUCT, "productName": "ota"}) == {"productID": SEED_PRODUCT}
     settled(lambda: api.call(PRODUCT + "read", {"productID": SEED_PRODUCT})[0] == 200)
@@ -234,7 +226,7 @@ def test_seed_walkthrough(api, shared_backend):  # noqa: ANN001
 
 # ---- products --------------------------------------------------------------------------------
 
-def test_product_routes(api):  # noqa: ANN001
+def test_product_routes(api):
     made = api.ok(PRODUCT + "create", {"productName": "generated id", "desc": "d"})
     pid = made["productID"]
     assert re.fullmatch(r"[A-Za-z0-9]{11}", pid)
@@ -273,7 +265,7 @@ def test_product_routes(api):  # noqa: ANN001
 
 # ---- devices ---------------------------------------------------------------------------------
 
-def test_device_routes(api):  # noqa: ANN001
+def test_device_routes(api):
     pid = make_product(api)
     made = api.ok(DEVICE + "create", {"productID": pid, "deviceName": "alpha", "version": "0.9.0"})
     assert (made["productID"], made["deviceName"], made["version"]) == (pid, "alpha", "0.9.0")
@@ -327,7 +319,7 @@ def test_device_routes(api):  # noqa: ANN001
 
 # ---- uploads and object routes ---------------------------------------------------------------
 
-def test_upload_url_keys(api):  # noqa: ANN001
+def test_upload_url_keys(api):
     renamed = api.ok(UPLOAD, {"business": "productManage", "scene": "ota", "filePath": "abc/xx.zip", "rename": True})
     assert UUID_KEY.match(renamed["filePath"])
     again = api.ok(UPLOAD, {"business": "productManage", "scene": "ota", "filePath": "abc/xx.zip", "rename": True})
@@ -348,7 +340,7 @@ def test_upload_url_keys(api):  # noqa: ANN001
     assert api.http.get(f["uri"]).content == b"unicode key"
 
 
-def test_firmware_files_size_digest_and_download(api):  # noqa: ANN001
+def test_firmware_files_size_digest_and_download(api):
     pid = make_product(api)
     big = secrets.token_bytes(3 * 1024 * 1024 + 17)
     small = secrets.token_bytes(1000)
@@ -379,7 +371,7 @@ def test_firmware_files_size_digest_and_download(api):  # noqa: ANN001
     assert r.status_code == 206 and r.content == big[resume_at:]
 
 
-def test_head_on_file_uri(api):  # noqa: ANN001
+def test_head_on_file_uri(api):
     pid = make_product(api)
     blob = secrets.token_bytes(4321)
     fw = api.ok(FIRMWARE + "read", {"firmwareID": make_firmware(api, pid, "1.0.0", {"a.bin": blob})})
@@ -389,7 +381,7 @@ def test_head_on_file_uri(api):  # noqa: ANN001
     assert r.content == b""
 
 
-def test_same_extension_files_do_not_overwrite(api):  # noqa: ANN001
+def test_same_extension_files_do_not_overwrite(api):
     """Spec section 9: two files of one product with the same extension used to share a key."""
     pid = make_product(api)
     a, b, c = (secrets.token_bytes(5000 + i) for i in range(3))
@@ -404,7 +396,7 @@ def test_same_extension_files_do_not_overwrite(api):  # noqa: ANN001
 
 # ---- firmware --------------------------------------------------------------------------------
 
-def test_firmware_index_update_device_info(api):  # noqa: ANN001
+def test_firmware_index_update_device_info(api):
     pid = make_product(api, name="indexed product")
     other_pid = make_product(api)
     first = make_firmware(api, pid, "1.0.0", {"a.bin": b"one"})
@@ -445,7 +437,7 @@ def test_firmware_index_update_device_info(api):  # noqa: ANN001
     assert api.ok(FIRMWARE + "device-info-read", {"firmwareID": first}) == {"versions": "0.9.0,0.9.1"}
 
 
-def test_firmware_delete_removes_files_and_tasks(api):  # noqa: ANN001
+def test_firmware_delete_removes_files_and_tasks(api):
     pid = make_product(api)
     make_devices(api, pid, ["d1", "d2"])
     fw_id = make_firmware(api, pid, "1.0.0", {"a.bin": b"A" * 100, "b.bin": b"B" * 200})
@@ -476,7 +468,7 @@ def test_firmware_delete_removes_files_and_tasks(api):  # noqa: ANN001
 
 # ---- tasks -----------------------------------------------------------------------------------
 
-def test_task_all_devices_beyond_100(api):  # noqa: ANN001
+def test_task_all_devices_beyond_100(api):
     """Spec section 9: "all devices" tasks used to cover only the first 100 devices."""
     pid = make_product(api)
     names = [f"dev-{i:04d}" for i in range(150)]
@@ -496,7 +488,7 @@ def test_task_all_devices_beyond_100(api):  # noqa: ANN001
     assert api.ok(TASK + "device-index", {"taskUid": task["taskUid"]})["total"] == 150
 
 
-def test_task_targeted_read_and_index(api):  # noqa: ANN001
+def test_task_targeted_read_and_index(api):
     pid = make_product(api, name="targeted product")
     make_devices(api, pid, ["t1", "t2", "t3"], "0.9.0")
     fw_id = make_firmware(api, pid, "1.2.0", {"fw.bin": b"x"})
@@ -537,7 +529,7 @@ def test_task_targeted_read_and_index(api):  # noqa: ANN001
     assert api.ok(TASK + "read", {"taskID": scheduled["taskID"]})["status"] == 4
 
 
-def test_task_dynamic_adds_devices_later(api, devices_online):  # noqa: ANN001
+def test_task_dynamic_adds_devices_later(api, devices_online):
     pid = make_product(api)
     make_devices(api, pid, ["old-1", "old-2"], "0.9.0")
     make_devices(api, pid, ["other"], "0.8.0")
@@ -553,12 +545,12 @@ def test_task_dynamic_adds_devices_later(api, devices_online):  # noqa: ANN001
     dev = devices_online(pid, "newcomer", secret)
     dev.report("0.9.0")
     rec = wait_for(lambda: [r for r in records(api, task["taskUid"]) if r["deviceName"] == "newcomer"],
-                   what="the dynamic task to add the newcomer")[0]
+                   timeout=15, what="the dynamic task to add the newcomer")[0]
     assert rec["targetVersion"] == "1.0.0" and rec["version"] == "0.9.0"
     assert rec["status"] in (201, 301)
 
 
-def test_task_status_rules(api, devices_online):  # noqa: ANN001
+def test_task_status_rules(api, devices_online):
     """device-retry / device-cancel / cancel: what each record status allows (spec section 5)."""
     pid = make_product(api)
     secrets_ = make_devices(api, pid, ["ok", "newer", "busy", "cancelme", "waiting"], "0.9.0")
@@ -572,14 +564,14 @@ def test_task_status_rules(api, devices_online):  # noqa: ANN001
     ok_dev.report("1.0.0")
     newer_dev.report("9.9.9")
     busy_dev.report("0.9.0")
-    wait_for(lambda: record_of(api, uid, "ok")["status"] == 501, what="ok -> 501")
-    wait_for(lambda: record_of(api, uid, "newer")["status"] == 601, what="newer -> 601")
-    wait_for(lambda: record_of(api, uid, "busy")["status"] == 301, what="busy -> 301 (pushed)")
-    wait_for(lambda: busy_dev.pushes, what="the upgrade push")
+    wait_for(lambda: record_of(api, uid, "ok")["status"] == 501, timeout=15, what="ok -> 501")
+    wait_for(lambda: record_of(api, uid, "newer")["status"] == 601, timeout=15, what="newer -> 601")
+    wait_for(lambda: record_of(api, uid, "busy")["status"] == 301, timeout=15, what="busy -> 301 (pushed)")
+    wait_for(lambda: busy_dev.pushes, timeout=15, what="the upgrade push")
     push = busy_dev.pushes[0]
     assert push["data"]["id"] == rid["busy"] and push["data"]["version"] == "1.0.0"
     busy_dev.progress(rid["busy"], 40)
-    wait_for(lambda: record_of(api, uid, "busy")["status"] == 401, what="busy -> 401")
+    wait_for(lambda: record_of(api, uid, "busy")["status"] == 401, timeout=15, what="busy -> 401")
     assert record_of(api, uid, "busy")["step"] == 40
     assert record_of(api, uid, "newer")["desc"] == "device version is newer than the package"
 
@@ -610,7 +602,7 @@ def test_task_status_rules(api, devices_online):  # noqa: ANN001
     api.ok(TASK + "device-retry", {"id": rid["newer"]})  # 601 may be retried: pushed again now
     rec = record_of(api, uid, "newer")
     assert rec["status"] == 301 and rec["retryCount"] == before + 1
-    wait_for(lambda: len(newer_dev.pushes) > n_pushes, what="the retry push")
+    wait_for(lambda: len(newer_dev.pushes) > n_pushes, timeout=15, what="the retry push")
 
     api.ok(TASK + "cancel", {"taskID": task["taskID"]})
     assert api.ok(TASK + "read", {"taskID": task["taskID"]})["status"] == 4
@@ -622,20 +614,20 @@ def test_task_status_rules(api, devices_online):  # noqa: ANN001
     assert (status, doc["code"]) == (409, 2100001)  # its task was cancelled
 
 
-def test_task_done_then_cancel_refused(api, devices_online):  # noqa: ANN001
+def test_task_done_then_cancel_refused(api, devices_online):
     pid = make_product(api)
     secret = make_devices(api, pid, ["solo"], "0.9.0")["solo"]
     fw_id = make_firmware(api, pid, "1.0.0", {"fw.bin": b"x"})
     task = api.ok(TASK + "create", {"firmwareID": fw_id, "type": 2, "deviceList": ["solo"]})
     devices_online(pid, "solo", secret).report("1.0.0")
-    wait_for(lambda: api.ok(TASK + "read", {"taskID": task["taskID"]})["status"] == 3, what="task done")
+    wait_for(lambda: api.ok(TASK + "read", {"taskID": task["taskID"]})["status"] == 3, timeout=15, what="task done")
     status, doc = api.call(TASK + "cancel", {"taskID": task["taskID"]})
     assert (status, doc["code"]) == (409, 2100002)
     # firmware of a finished task can be deleted
     api.ok(FIRMWARE + "delete", {"firmwareID": fw_id})
 
 
-def test_writes_are_visible_to_the_next_request(api):  # noqa: ANN001
+def test_writes_are_visible_to_the_next_request(api):
     """A client that got 200 for a change must see it in its next request."""
     pid = new_pid()
     api.ok(PRODUCT + "create", {"productID": pid, "productName": "n-start"})

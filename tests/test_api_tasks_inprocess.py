@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 
 from backend.app import create_app
 from backend.config import Settings
-from ota_protocol.codes import ErrorCode, RecordStatus as RS, TaskStatus as TS
+from ota_protocol.codes import ErrorCode
+from ota_protocol.codes import RecordStatus as RS
+from ota_protocol.codes import TaskStatus as TS
 from ota_protocol.task_options import OPTIONS
 
 from . import _engine_world
@@ -25,7 +27,7 @@ T = "/api/v1/things/ota/task/"
 
 
 @pytest.fixture
-def client(world: World):  # noqa: ANN201
+def client(world: World):
     world.devices(3)
     runtime = SimpleNamespace(settings=Settings(admin_token=TOKEN), admin_token=TOKEN, link=None, dispatcher=None,
                               events=None, db=world.db, engine=world.engine())
@@ -35,14 +37,14 @@ def client(world: World):  # noqa: ANN201
         yield c
 
 
-def ok(resp) -> dict:  # noqa: ANN001
+def ok(resp) -> dict:
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["code"] == 200, body
     return body.get("data")
 
 
-def refused(resp, status: int, code: int, field: str) -> str:  # noqa: ANN001
+def refused(resp, status: int, code: int, field: str) -> str:
     assert resp.status_code == status, resp.text
     body = resp.json()
     assert body["code"] == code and body["msg"].startswith(field), body

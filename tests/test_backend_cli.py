@@ -18,7 +18,7 @@ import pytest
 from .conftest import ROOT, BackendProcess
 
 
-def _run_backend(data_dir, *args, env_extra=None):  # noqa: ANN001, ANN202
+def _run_backend(data_dir, *args, env_extra=None):
     env = {k: v for k, v in os.environ.items() if k != "OTA_ADMIN_TOKEN"}
     env.update(env_extra or {})
     return subprocess.Popen([sys.executable, "-m", "backend", "--data-dir", str(data_dir), "--http-port", "0",
@@ -26,7 +26,7 @@ def _run_backend(data_dir, *args, env_extra=None):  # noqa: ANN001, ANN202
                             text=True, env=env, cwd=ROOT)
 
 
-def _ready(proc) -> str:  # noqa: ANN001
+def _ready(proc) -> str:
     line = proc.stdout.readline()
     assert " ready http://" in line, line + proc.stderr.read()
     return next(p for p in line.split() if p.startswith("http://"))
@@ -58,7 +58,7 @@ def test_shutdown_stops_the_broker_and_object_store(tmp_path, sig):
     assert {"mosquitto"} <= {c.name() for c in children} and len(children) == 2
     bp.proc.send_signal(sig)
     assert bp.proc.wait(20) == 0
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    _gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive
 
 
@@ -67,7 +67,7 @@ def test_killed_backend_takes_its_children_along(tmp_path):
     children = psutil.Process(bp.proc.pid).children()
     bp.proc.kill()
     bp.proc.wait(10)
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    _gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive
     bp2 = BackendProcess(tmp_path / "d").start()  # and the data directory starts again
     assert httpx.get(bp2.base_url + "/api/v1/health").status_code == 200
@@ -153,8 +153,8 @@ def test_tls_serves_https_with_a_kept_self_signed_certificate(tmp_path):
             assert f" mqtts://127.0.0.1:{tls_port}" in line
             if round_ == 0:  # a device connects over MQTT/TLS with its own credentials
                 ctx = ssl.create_default_context(cafile=str(cert))
-                call = lambda path, body: httpx.post(base + path, json=body, headers={"iThings-token": "t"},  # noqa: E731
-                                                     verify=ctx, timeout=10).json()
+                call = lambda path, body: httpx.post(base + path, json=body, headers={"iThings-token": "t"},  # noqa: E731, B023  (called within this iteration only)
+                                                     verify=ctx, timeout=10).json()  # noqa: B023  (called within this iteration only)
                 call("/api/v1/things/product/info/create", {"productID": "tlsprod", "productName": "tls"})
                 dev = call("/api/v1/things/device/info/create", {"productID": "tlsprod", "deviceName": "d1"})["data"]
                 deadline = time.monotonic() + 10  # the broker learns a new device within a second
@@ -190,7 +190,7 @@ def test_tls_with_the_users_certificate_files(tmp_path):
     assert bad.wait(30) == 2 and "tls_cert_file/tls_key_file" in bad.stderr.read()
 
 
-def _mqtt_tls_connect(port: int, ca, username: str, password: str) -> int:  # noqa: ANN001
+def _mqtt_tls_connect(port: int, ca, username: str, password: str) -> int:
     """CONNACK reason of one MQTT-over-TLS connect (0 = accepted)."""
     import threading
 

@@ -10,14 +10,26 @@ import time
 import paho.mqtt.client as paho
 import pytest
 
-from .conftest import example
-from ._ota_helpers import (SEED_PRODUCT, Capture, SseClient, fleet_for, make_devices, make_product, records,
-                           seed_firmware, task_create, task_status, wait_for, wait_records)
+from ._examples import example
+from ._ota_helpers import (
+    SEED_PRODUCT,
+    Capture,
+    SseClient,
+    fleet_for,
+    make_devices,
+    make_product,
+    records,
+    seed_firmware,
+    task_create,
+    task_status,
+    wait_records,
+)
+from ._wait import wait_for
 
 ALL_501 = lambda n: lambda rs: len(rs) == n and all(r["status"] == 501 for r in rs.values())  # noqa: E731
 
 
-def _types(value) -> str:  # noqa: ANN001
+def _types(value) -> str:
     if isinstance(value, dict):
         return "{" + ",".join(f"{k}:{_types(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
@@ -254,7 +266,7 @@ def test_max_per_minute_is_respected(start_backend):
     api.close()
 
 
-def _device_client(backend, cred) -> paho.Client:  # noqa: ANN001
+def _device_client(backend, cred) -> paho.Client:
     c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"{cred.product_id}&{cred.device_name}")
     c.username_pw_set(f"{cred.product_id}&{cred.device_name}", cred.secret)
     # the broker learns new devices a moment after they are created: retry until accepted
@@ -262,7 +274,7 @@ def _device_client(backend, cred) -> paho.Client:  # noqa: ANN001
     while True:
         result: list = []
         done = threading.Event()
-        c.on_connect = lambda _c, _u, _f, rc, _p: (result.append(rc), done.set())
+        c.on_connect = lambda _c, _u, _f, rc, _p: (result.append(rc), done.set())  # noqa: B023  (called within this iteration only)
         c.connect("127.0.0.1", backend.mqtt_port)
         c.loop_start()
         done.wait(5)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 
+from ._ota_helpers import SseClient, make_devices, make_product, seed_firmware, task_create
+from ._wait import wait_for
 from .conftest import TOKEN
-from ._ota_helpers import SseClient, make_devices, make_product, seed_firmware, task_create, wait_for
 
 
 def test_stream_needs_the_token(shared_backend):

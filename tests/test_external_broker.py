@@ -11,13 +11,14 @@ import pytest
 from backend.mqtt.broker import find_mosquitto, password_hash
 from backend.procs import free_port, wait_for_port
 
-from ._ota_helpers import fleet_for, make_devices, make_product, seed_firmware, task_create, wait_for, wait_records
+from ._ota_helpers import fleet_for, make_devices, make_product, seed_firmware, task_create, wait_records
+from ._wait import wait_for
 
 
 class ExternalMosquitto:
     """A customer's broker: its own config and password file, the backend just a user of it."""
 
-    def __init__(self, root):  # noqa: ANN001
+    def __init__(self, root):
         self.root, self.port = root, free_port()
         self.passwd = root / "passwd"
         self.users = {"backend": "backend-pw"}

@@ -21,8 +21,8 @@ import pytest
 from devsim import SimOptions
 from devsim.device import Device
 
-from ._ota_helpers import (fleet_for, make_devices, make_product, records, seed_firmware, task_create,
-                           wait_for)
+from ._ota_helpers import fleet_for, make_devices, make_product, records, seed_firmware, task_create
+from ._wait import wait_for
 from .conftest import BackendProcess
 
 DEVICES = int(os.environ.get("CHAOS_DEVICES", "150"))  # not OTA_*: conftest clears those
@@ -36,7 +36,7 @@ def pushes_after_success(monkeypatch):
     lock = threading.Lock()
     original = Device.on_push
 
-    def on_push(self, push):  # noqa: ANN001, ANN202
+    def on_push(self, push):
         att = self.attempt
         if att is not None and att.outcome == "succeeded" and self.version == push.version:
             with lock:
@@ -47,7 +47,7 @@ def pushes_after_success(monkeypatch):
     return late
 
 
-def start_rollout(tmp_path, sizes=(3_000_000, 2_000_000)):  # noqa: ANN001, ANN201
+def start_rollout(tmp_path, sizes=(3_000_000, 2_000_000)):
     bp = BackendProcess(tmp_path / "b").start()
     api = bp.api()
     pid = make_product(api)
@@ -60,16 +60,16 @@ def start_rollout(tmp_path, sizes=(3_000_000, 2_000_000)):  # noqa: ANN001, ANN2
     return bp, api, fleet, uid
 
 
-def done_count(api, uid: str) -> int:  # noqa: ANN001
+def done_count(api, uid: str) -> int:
     return sum(r["status"] == 501 for r in records(api, uid).values())
 
 
-def assert_every_device_upgraded(bp, api, fleet, uid, late) -> dict:  # noqa: ANN001
+def assert_every_device_upgraded(bp, api, fleet, uid, late) -> dict:
     api = bp.api()  # a new client for the restarted backend
     started = time.monotonic()
     seen: dict = {}
 
-    def all_done():  # noqa: ANN202
+    def all_done():
         seen["r"] = records(api, uid)
         return seen["r"] if sum(x["status"] == 501 for x in seen["r"].values()) == DEVICES else None
     try:

@@ -7,7 +7,6 @@ backend (``api``), and the migration is checked on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-
 import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
@@ -18,10 +17,11 @@ from backend.ota.engine import OtaEngine
 from backend.ota.errors import Conflict
 from backend.ota.outages import BACKEND_START, PROXY_5XX, STORE
 from backend.ota.recovery import MAX_OUTAGE_REPUSHES
-from ota_protocol.codes import RecordStatus as RS, TaskStatus as TS
+from ota_protocol.codes import RecordStatus as RS
+from ota_protocol.codes import TaskStatus as TS
 from ota_protocol.task_options import TaskSpec
 
-from ._engine_world import PID, World, new_world, progress, report
+from ._engine_world import World, new_world, progress, report
 from ._ota_helpers import make_devices, make_product, seed_firmware
 
 
@@ -165,7 +165,7 @@ def test_outage_re_pushes_are_bounded(world: World) -> None:
     e = world.engine()
     one_device_task(world, e)
     world.outages.begin(STORE)
-    for n in range(MAX_OUTAGE_REPUSHES):
+    for _ in range(MAX_OUTAGE_REPUSHES):
         world.advance(1)
         e.handle_messages([progress(world.record("dev00001"), -2)])
         assert world.record("dev00001").status == RS.QUEUED_RETRY
@@ -307,11 +307,12 @@ def fresh_url(request, tmp_path) -> str:
 
 
 def test_migration_0002_upgrades_existing_data_and_matches_the_models(fresh_url: str) -> None:
+    from importlib import resources
+
     from alembic import command
     from alembic.autogenerate import compare_metadata
     from alembic.config import Config
     from alembic.migration import MigrationContext
-    from importlib import resources
 
     db = Database(fresh_url)
     cfg = Config()

@@ -16,8 +16,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from backend.mqtt.presence import Presence, PresenceTracker
 
+from ._ota_helpers import make_devices, make_product, records, seed_firmware, task_create
+from ._wait import wait_for
 from .conftest import BackendProcess
-from ._ota_helpers import make_devices, make_product, records, seed_firmware, task_create, wait_for
 
 TS = "2026-12-03T10:03:18: "
 
@@ -163,7 +164,7 @@ def _report(version: str) -> str:
 class DeviceSub:
     """A device's long-lived subscriber connection (paho) on its down topics."""
 
-    def __init__(self, port: int, cred, client_id: str, keepalive: int = 60):  # noqa: ANN001
+    def __init__(self, port: int, cred, client_id: str, keepalive: int = 60):
         self.pushes: list[dict] = []
         self.connected = False
         c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
@@ -181,12 +182,12 @@ class DeviceSub:
         self.client.loop_stop()
 
 
-def _online(api, cred) -> bool:  # noqa: ANN001
+def _online(api, cred) -> bool:
     return api.ok("/api/v1/things/device/info/read",
                   {"productID": cred.product_id, "deviceName": cred.device_name})["online"]
 
 
-def _mosquitto_pub(backend, cred, payload: str) -> None:  # noqa: ANN001
+def _mosquitto_pub(backend, cred, payload: str) -> None:
     subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(backend.mqtt_port), "-q", "1",
                     "-i", f"pub-{uuid.uuid4().hex[:8]}", "-u", f"{cred.product_id}&{cred.device_name}",
                     "-P", cred.secret, "-t", f"$ota/up/report/{cred.product_id}/{cred.device_name}",
@@ -268,9 +269,9 @@ def test_reports_in_flight_at_a_graceful_stop_are_all_applied_after_restart(tmp_
             api = bp.api()
 
             def behind() -> list[str]:
-                rows = api.ok("/api/v1/things/device/info/index",
+                rows = api.ok("/api/v1/things/device/info/index",  # noqa: B023  (called within this iteration only)
                               {"productID": pid, "page": {"page": 1, "size": 1000}})["list"]
-                return [r["deviceName"] for r in rows if r["version"] != version]
+                return [r["deviceName"] for r in rows if r["version"] != version]  # noqa: B023  (called within this iteration only)
             try:
                 wait_for(lambda: not behind(), 30, what=f"every report of stop {round_no} applied")
             except AssertionError:
@@ -293,7 +294,7 @@ class Acks:
     def __init__(self) -> None:
         self.done: list[str] = []
 
-    def __call__(self, name: str):  # noqa: ANN204
+    def __call__(self, name: str):
         return lambda: self.done.append(name)
 
 
@@ -302,7 +303,7 @@ def test_a_systemic_failure_keeps_the_batch_and_acknowledges_after_it_applied(mo
     monkeypatch.setattr(dm, "RETRY_FIRST_DELAY_S", 0.05)
     applied, outage = [], {"left": 4}
 
-    def handle(msgs):  # noqa: ANN001, ANN202
+    def handle(msgs):
         if outage["left"] > 0:
             outage["left"] -= 1
             raise ConnectionError("database is down")
@@ -326,7 +327,7 @@ def test_a_message_refused_by_the_engine_while_others_apply_is_acknowledged_once
     from backend.mqtt import dispatcher as dm
     applied = []
 
-    def handle(msgs):  # noqa: ANN001, ANN202
+    def handle(msgs):
         if any(m.device_name == "poison" for m in msgs):
             raise OverflowError("this message, every time")
         applied.extend(m.device_name for m in msgs)
@@ -347,7 +348,7 @@ def test_stop_during_an_outage_leaves_messages_unacknowledged_within_its_deadlin
     from backend.mqtt import dispatcher as dm
     monkeypatch.setattr(dm, "RETRY_FIRST_DELAY_S", 0.05)
 
-    def handle(msgs):  # noqa: ANN001, ANN202
+    def handle(msgs):
         raise ConnectionError("database is down")
 
     acks = Acks()

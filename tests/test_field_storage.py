@@ -25,6 +25,7 @@ import psutil
 import pytest
 
 from tests._ota_helpers import make_product, seed_firmware, upload
+from tests._wait import wait_for
 
 pytestmark = [pytest.mark.timeout(180)]
 
@@ -37,13 +38,13 @@ def database_url() -> str:
     return ""  # SQLite in the data dir
 
 
-def _store(bp) -> psutil.Process:  # noqa: ANN001
+def _store(bp) -> psutil.Process:
     procs = [p for p in psutil.Process(bp.proc.pid).children(recursive=True) if "nanio" in " ".join(p.cmdline())]
     assert len(procs) == 1, procs
     return procs[0]
 
 
-def _health(api) -> tuple[dict, float]:  # noqa: ANN001
+def _health(api) -> tuple[dict, float]:
     start = time.monotonic()
     r = api.http.get("/api/v1/health", timeout=10)
     took = time.monotonic() - start
@@ -51,19 +52,20 @@ def _health(api) -> tuple[dict, float]:  # noqa: ANN001
     return r.json()["data"], took
 
 
-def _wait_health(api, healthy: bool, within: float, part: str = "objectStore") -> tuple[dict, float]:  # noqa: ANN001
+def _wait_health(api, healthy: bool, within: float, part: str = "objectStore") -> tuple[dict, float]:
     """Poll until ``checks[part].ok`` is ``healthy`` (and the whole too when healthy); the seconds it took."""
     start = time.monotonic()
-    while True:
+
+    def settled() -> dict | None:
         data, took = _health(api)
         assert took < 4.5, f"health took {took:.1f} s"
-        if data["checks"][part]["ok"] == healthy and (not healthy or data["healthy"]):
-            return data, time.monotonic() - start
-        assert time.monotonic() - start < within, data
-        time.sleep(0.25)
+        return data if data["checks"][part]["ok"] == healthy and (not healthy or data["healthy"]) else None
+
+    data = wait_for(settled, within, 0.25, f"{part} ok={healthy}")
+    return data, time.monotonic() - start
 
 
-def _envelope(r, status: int, *words: str) -> dict:  # noqa: ANN001
+def _envelope(r, status: int, *words: str) -> dict:
     assert r.status_code == status, (r.status_code, r.headers.get("content-type"), r.text[:300])
     assert r.headers["content-type"].startswith("application/json"), r.headers
     body = r.json()
@@ -73,13 +75,13 @@ def _envelope(r, status: int, *words: str) -> dict:  # noqa: ANN001
     return body
 
 
-def _file_uri(api, pid: str) -> tuple[str, bytes]:  # noqa: ANN001
+def _file_uri(api, pid: str) -> tuple[str, bytes]:
     fw_id, contents = seed_firmware(api, pid)
     f = api.ok(FIRMWARE + "read", {"firmwareID": fw_id})["files"][0]
     return f["uri"], contents[f["name"]]
 
 
-def test_health_reports_each_part_in_order(start_backend):  # noqa: ANN001
+def test_health_reports_each_part_in_order(start_backend):
     bp = start_backend()
     api = bp.api()
     try:
@@ -96,7 +98,7 @@ def test_health_reports_each_part_in_order(start_backend):  # noqa: ANN001
         api.close()
 
 
-def test_hung_store_is_noticed_and_the_proxy_times_out(start_backend):  # noqa: ANN001
+def test_hung_store_is_noticed_and_the_proxy_times_out(start_backend):
     bp = start_backend(env={"OTA_PROXY_READ_TIMEOUT_S": "3"})
     api = bp.api()
     store = _store(bp)
@@ -127,7 +129,7 @@ def test_hung_store_is_noticed_and_the_proxy_times_out(start_backend):  # noqa: 
         api.close()
 
 
-def test_killed_store_is_a_502_and_restarted(start_backend):  # noqa: ANN001
+def test_killed_store_is_a_502_and_restarted(start_backend):
     bp = start_backend()
     api = bp.api()
     try:
@@ -154,7 +156,7 @@ def test_killed_store_is_a_502_and_restarted(start_backend):  # noqa: ANN001
 
 
 @pytest.fixture
-def tiny_data_dir(tmp_path) -> Path:  # noqa: ANN001
+def tiny_data_dir(tmp_path) -> Path:
     """An 8 MiB tmpfs as the data dir; request it before start_backend (unmounted after the backend)."""
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
@@ -171,7 +173,7 @@ def tiny_data_dir(tmp_path) -> Path:  # noqa: ANN001
             subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
-def test_full_disk_is_named_and_cleanup_frees_it(tiny_data_dir, start_backend):  # noqa: ANN001
+def test_full_disk_is_named_and_cleanup_frees_it(tiny_data_dir, start_backend):
     bp = start_backend("full")
     assert bp.data_dir == tiny_data_dir
     api = bp.api()
@@ -207,7 +209,7 @@ def test_full_disk_is_named_and_cleanup_frees_it(tiny_data_dir, start_backend): 
         api.close()
 
 
-def test_cleanup_route_frees_only_unclaimed_uploads(start_backend):  # noqa: ANN001
+def test_cleanup_route_frees_only_unclaimed_uploads(start_backend):
     bp = start_backend()
     api = bp.api()
     try:
@@ -237,7 +239,7 @@ def _orphan(path: Path, size: int, age_s: float) -> Path:
     return path
 
 
-def test_orphan_temp_files_are_removed_at_start_and_periodically(start_backend):  # noqa: ANN001
+def test_orphan_temp_files_are_removed_at_start_and_periodically(start_backend):
     bp = start_backend("tmp", env={"OTA_STORE_TMP_MAX_AGE_S": "4"})
     api = bp.api()
     pid = make_product(api)
@@ -291,7 +293,7 @@ class _FakeStore:
         return None
 
 
-def _runtime(tmp_path: Path, **settings):  # noqa: ANN001, ANN202
+def _runtime(tmp_path: Path, **settings):
     from types import SimpleNamespace
 
     from backend.config import Settings
@@ -301,7 +303,7 @@ def _runtime(tmp_path: Path, **settings):  # noqa: ANN001, ANN202
                            outages=OutageLog(), admin_token="t", events=None)
 
 
-def test_health_checks_are_bounded_and_report_outages(tmp_path) -> None:  # noqa: ANN001
+def test_health_checks_are_bounded_and_report_outages(tmp_path) -> None:
     from backend.ota.outages import DISK, STORE
     from backend.storage.base import StoreError
     from backend.storage.health import HealthChecks
@@ -337,7 +339,7 @@ def test_health_checks_are_bounded_and_report_outages(tmp_path) -> None:  # noqa
     assert [o.kind for o in rt.outages.ongoing()] == [DISK]
 
 
-def test_proxy_notes_an_unreachable_store(tmp_path) -> None:  # noqa: ANN001
+def test_proxy_notes_an_unreachable_store(tmp_path) -> None:
     from fastapi.testclient import TestClient
 
     from backend.app import create_app

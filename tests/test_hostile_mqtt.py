@@ -28,20 +28,27 @@ from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
 from backend.mqtt import dispatcher as dispatcher_module
-from ota_protocol import messages as wire
-from backend.mqtt.dispatcher import Dispatcher, _RateLimitedLog
 from backend.mqtt.broker import MAX_PACKET_SIZE
-from backend.mqtt.link import (CLIENT_ID_FILE, LEGACY_CLIENT_ID, MqttLink, _close_wakeup_sockets,
-                               backend_client_id, clear_session)
-from tests._mqtt_fixtures import MQTT_MARKS, TestClient, broker, wait_until  # noqa: F401 (fixture)
-from tests.test_api_routes import DEVICE, MqttDevice, make_devices, make_product, wait_for
+from backend.mqtt.dispatcher import Dispatcher, _RateLimitedLog
+from backend.mqtt.link import (
+    CLIENT_ID_FILE,
+    LEGACY_CLIENT_ID,
+    MqttLink,
+    _close_wakeup_sockets,
+    backend_client_id,
+    clear_session,
+)
+from ota_protocol import messages as wire
+from tests._mqtt_fixtures import MQTT_MARKS, TestClient
+from tests._wait import wait_for
+from tests.test_api_routes import DEVICE, MqttDevice, make_devices, make_product
 
 REPORT_TOPIC = "$ota/up/report/P1/d1"
 PROGRESS_TOPIC = "$ota/up/progress/P1/d1"
 pytestmark = [pytest.mark.timeout(180)]
 
 
-def needs_broker(test):  # noqa: ANN001, ANN201
+def needs_broker(test):
     """Tests with a real Mosquitto (the backend starts its own)."""
     for mark in MQTT_MARKS:
         test = mark(test)
@@ -56,7 +63,7 @@ def report(version: str = "1.0.0", **params) -> bytes:
                        "params": {"version": version, **params}}).encode()
 
 
-def progress(record_id=1, step=10, **top) -> bytes:  # noqa: ANN001
+def progress(record_id=1, step=10, **top) -> bytes:
     return json.dumps({"method": "progress", "clientToken": "c-2", "timestamp": 1,
                        "params": {"id": record_id, "step": step, "desc": "downloading"}, **top}).encode()
 
@@ -115,7 +122,7 @@ PAYLOADS = st.one_of(st.binary(max_size=2048), st.binary(min_size=wire.MAX_PAYLO
                      JSON_VALUES.map(lambda v: json.dumps(v).encode()), message_like(), deep_json(), wide_json())
 
 
-def _check_invariants(msg) -> None:  # noqa: ANN001
+def _check_invariants(msg) -> None:
     """What an accepted message always satisfies, whatever was sent."""
     assert wire.TOKEN_RE.fullmatch(msg.client_token)
     assert 0 <= msg.timestamp <= wire.MAX_INT
@@ -160,7 +167,7 @@ def test_parse_up_any_topic(topic, payload):
 class Recorder:
     """A ``handle`` that records what it applied; raises for messages chosen by ``poison``."""
 
-    def __init__(self, poison=lambda m: False):  # noqa: ANN001
+    def __init__(self, poison=lambda m: False):
         self.applied: list = []
         self.calls: list[int] = []
         self.poison = poison
@@ -181,7 +188,7 @@ class Recorder:
 def make_dispatcher():
     made: list[Dispatcher] = []
 
-    def make(handle=None, reply=None) -> Dispatcher:  # noqa: ANN001
+    def make(handle=None, reply=None) -> Dispatcher:
         d = Dispatcher(handle or Recorder(), reply or (lambda topic, payload: None))
         made.append(d)
         return d
@@ -233,7 +240,7 @@ def test_one_by_one_retry_gives_up_when_nothing_can_be_applied(make_dispatcher, 
     """The database down, say: no hours of retries, the worker comes back for the next batch."""
     monkeypatch.setattr(dispatcher_module, "RETRY_BUDGET_S", 0.2)
 
-    def slow_failure(msgs):  # noqa: ANN001, ANN202
+    def slow_failure(msgs):
         time.sleep(0.15)
         raise ConnectionError("database is down")
 
@@ -249,7 +256,7 @@ def test_one_by_one_retry_gives_up_when_nothing_can_be_applied(make_dispatcher, 
 def test_unexpected_parser_error_is_contained(make_dispatcher, monkeypatch):
     real = wire.parse_up
 
-    def flaky(topic, payload):  # noqa: ANN001, ANN202
+    def flaky(topic, payload):
         if payload == b"boom":
             raise RecursionError("maximum recursion depth exceeded")
         return real(topic, payload)
@@ -269,7 +276,7 @@ def test_the_loop_survives_an_exception_outside_the_message_guards(make_dispatch
     real_parse = d._parse
     calls = []
 
-    def broken_once(batch):  # noqa: ANN001, ANN202
+    def broken_once(batch):
         calls.append(1)
         if len(calls) == 1:
             raise MemoryError("pretend")
@@ -302,7 +309,7 @@ def test_error_ack_for_malformed_progress_cannot_fail(make_dispatcher):
 
 
 def test_a_failing_reply_does_not_stop_the_worker(make_dispatcher):
-    def reply(topic, payload):  # noqa: ANN001, ANN202
+    def reply(topic, payload):
         raise RuntimeError("link gone")
 
     handle = Recorder()
@@ -346,9 +353,9 @@ def test_alive_is_false_when_stuck_or_stopped(make_dispatcher, monkeypatch):
     d.start()
     assert d.alive
     d.on_message(REPORT_TOPIC, report())
-    assert wait_until(lambda: not d.alive, 5)  # one batch for longer than STUCK_AFTER_S
+    wait_for(lambda: not d.alive, 5)  # one batch for longer than STUCK_AFTER_S
     release.set()
-    assert wait_until(lambda: d.alive, 5)
+    wait_for(lambda: d.alive, 5)
     d.stop()
     assert not d.alive
 
@@ -394,7 +401,7 @@ def test_largest_push_fits_the_broker_limit():
 
 
 @needs_broker
-def test_clear_session_drops_a_persistent_session(broker):  # noqa: F811
+def test_clear_session_drops_a_persistent_session(broker):
     from tests._mqtt_fixtures import SERVICE_PASSWORD
     old = TestClient(broker.port, broker.service_user, SERVICE_PASSWORD, client_id=LEGACY_CLIENT_ID,
                      clean_session=False, subscribe=[("$ota/up/#", 1)])
@@ -408,33 +415,33 @@ def test_clear_session_drops_a_persistent_session(broker):  # noqa: F811
     probe.connect("127.0.0.1", broker.port)
     probe.loop_start()
     try:
-        assert wait_until(lambda: present, 5) and present[0] is False
+        assert wait_for(lambda: present, 5) and present[0] is False
     finally:
         probe.disconnect()
         probe.loop_stop()
         _close_wakeup_sockets(probe)
-    assert clear_session("mqtt://nobody:wrong@127.0.0.1:%d" % broker.port, "x", timeout=2) is False
+    assert clear_session(f"mqtt://nobody:wrong@127.0.0.1:{broker.port}", "x", timeout=2) is False
 
 
 # =============================================================================== the real backend
 
 
 
-def _health(api) -> dict:  # noqa: ANN001
+def _health(api) -> dict:
     r = api.http.get("/api/v1/health")
     assert r.status_code == 200
     return r.json()["data"]
 
 
-def _version(api, pid: str, name: str) -> str:  # noqa: ANN001
+def _version(api, pid: str, name: str) -> str:
     return api.ok(DEVICE + "read", {"productID": pid, "deviceName": name})["version"]
 
 
-def _wait_version(api, pid: str, name: str, version: str) -> None:  # noqa: ANN001
-    wait_for(lambda: _version(api, pid, name) == version, 15, f"{pid}/{name} to report {version}")
+def _wait_version(api, pid: str, name: str, version: str) -> None:
+    wait_for(lambda: _version(api, pid, name) == version, 15, what=f"{pid}/{name} to report {version}")
 
 
-def _mosquitto_pub(backend, user: str, secret: str, topic: str, payload_file, client_id: str,  # noqa: ANN001
+def _mosquitto_pub(backend, user: str, secret: str, topic: str, payload_file, client_id: str,
                    timeout: float = 30) -> subprocess.CompletedProcess:
     exe = shutil.which("mosquitto_pub")
     assert exe, "mosquitto_pub is missing (apt-get install mosquitto-clients)"
@@ -444,7 +451,7 @@ def _mosquitto_pub(backend, user: str, secret: str, topic: str, payload_file, cl
 
 
 @pytest.fixture
-def fleet(api, shared_backend):  # noqa: ANN001, ANN201
+def fleet(api, shared_backend):
     """A fresh product with devices d1..d3 online over paho; closed after the test."""
     pid = make_product(api)
     secrets = make_devices(api, pid, ["d1", "d2", "d3"], "0.9.0")
@@ -456,7 +463,7 @@ def fleet(api, shared_backend):  # noqa: ANN001, ANN201
 
 @needs_broker
 @pytest.mark.parametrize("topic_kind", ["report", "progress"])
-def test_deep_payload_does_not_stop_the_backend(api, fleet, topic_kind, shared_backend):  # noqa: ANN001
+def test_deep_payload_does_not_stop_the_backend(api, fleet, topic_kind, shared_backend):
     pid, _, devs = fleet
     devs["d1"].client.publish(f"$ota/up/{topic_kind}/{pid}/d1", DEEP, qos=1).wait_for_publish(5)
     devs["d2"].report("1.2.3")  # right behind it: most likely the same batch
@@ -470,9 +477,9 @@ def test_deep_payload_does_not_stop_the_backend(api, fleet, topic_kind, shared_b
 
 
 @needs_broker
-def test_deep_payload_from_mosquitto_pub(api, fleet, shared_backend, tmp_path):  # noqa: ANN001
+def test_deep_payload_from_mosquitto_pub(api, fleet, shared_backend, tmp_path):
     """A real device is not our simulator: the same attack through the Mosquitto command-line client."""
-    pid, secrets, devs = fleet
+    pid, secrets, _devs = fleet
     deep = tmp_path / "deep.json"
     deep.write_bytes(b'{"method":"reportInfo","params":{"version":"6.6.6","x":' + DEEP + b"}}")
     done = _mosquitto_pub(shared_backend, f"{pid}&d1", secrets["d1"], f"$ota/up/report/{pid}/d1", deep, "mp-deep")
@@ -489,7 +496,7 @@ def test_deep_payload_from_mosquitto_pub(api, fleet, shared_backend, tmp_path): 
 @needs_broker
 @pytest.mark.parametrize("bad", [report("9.9.9", id=2**63), report("9.9.9", id=2**64), report("9.9.9", id=0),
                                  report("9.9.9", id=-1)], ids=["2^63", "2^64", "0", "-1"])
-def test_out_of_range_id_does_not_discard_other_reports(api, fleet, bad):  # noqa: ANN001
+def test_out_of_range_id_does_not_discard_other_reports(api, fleet, bad):
     pid, _, devs = fleet
     devs["d1"].client.publish(f"$ota/up/report/{pid}/d1", bad, qos=1).wait_for_publish(5)
     devs["d2"].report("1.0.1")
@@ -502,7 +509,7 @@ def test_out_of_range_id_does_not_discard_other_reports(api, fleet, bad):  # noq
 
 
 @needs_broker
-def test_oversized_and_malformed_versions_are_not_stored(api, fleet, shared_backend, tmp_path):  # noqa: ANN001
+def test_oversized_and_malformed_versions_are_not_stored(api, fleet, shared_backend, tmp_path):
     pid, secrets, devs = fleet
     devs["d1"].report("1.5.0")
     _wait_version(api, pid, "d1", "1.5.0")
@@ -529,13 +536,13 @@ def _connect_as(port: int, user: str, secret: str, client_id: str) -> paho.Clien
     client.on_connect = lambda c, u, f, rc, p: acks.append(rc)
     client.connect("127.0.0.1", port)
     client.loop_start()
-    assert wait_until(lambda: acks, 10), "no CONNACK"
+    wait_for(lambda: acks, 10, what="a CONNACK")
     client.refused = acks[0].is_failure  # type: ignore[attr-defined]
     return client
 
 
 @needs_broker
-def test_device_with_the_old_backend_client_id_cannot_take_the_backend_over(api, fleet, shared_backend):  # noqa: ANN001
+def test_device_with_the_old_backend_client_id_cannot_take_the_backend_over(api, fleet, shared_backend):
     pid, secrets, devs = fleet
     id_file = shared_backend.data_dir / "mqtt-client-id"
     backend_id = id_file.read_text().strip()
@@ -567,12 +574,12 @@ def test_device_with_the_old_backend_client_id_cannot_take_the_backend_over(api,
 
 
 @needs_broker
-def test_backend_client_id_is_kept_across_restarts(start_backend):  # noqa: ANN001
+def test_backend_client_id_is_kept_across_restarts(start_backend):
     first = start_backend("kept")
     client_id = (first.data_dir / "mqtt-client-id").read_text().strip()
     assert client_id != LEGACY_CLIENT_ID
     # a new client id: the session of the old fixed id is retired (after its messages were applied)
-    wait_for(lambda: "old client id ota-backend holds no session" in first.log, 20, "the old session retired")
+    wait_for(lambda: "old client id ota-backend holds no session" in first.log, 20, what="the old session retired")
     password = (first.data_dir / "mqtt-service-password").read_text().strip()
     present: list = []
     probe = paho.Client(CallbackAPIVersion.VERSION2, client_id=LEGACY_CLIENT_ID, clean_session=False,
@@ -582,7 +589,7 @@ def test_backend_client_id_is_kept_across_restarts(start_backend):  # noqa: ANN0
     probe.connect("127.0.0.1", first.mqtt_port)
     probe.loop_start()
     try:
-        assert wait_until(lambda: present, 5) and present[0] is False
+        assert wait_for(lambda: present, 5) and present[0] is False
     finally:
         probe.disconnect()
         probe.loop_stop()
@@ -590,7 +597,7 @@ def test_backend_client_id_is_kept_across_restarts(start_backend):  # noqa: ANN0
     first.stop()
     second = start_backend("kept")
     assert (second.data_dir / "mqtt-client-id").read_text().strip() == client_id
-    wait_for(lambda: f"MQTT link {client_id} connected" in second.log, 15, "the link to connect")
+    wait_for(lambda: f"MQTT link {client_id} connected" in second.log, 15, what="the link to connect")
     assert f"MQTT link {client_id} connected to" in second.log
     line = [x for x in second.log.splitlines() if f"MQTT link {client_id} connected to" in x][-1]
     assert "session present: True" in line  # the broker kept the session under the same id

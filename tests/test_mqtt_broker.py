@@ -11,15 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests._mqtt_fixtures import (  # noqa: F401  (broker is a fixture)
-    DEVICES,
-    MQTT_MARKS,
-    SERVICE_PASSWORD,
-    TestClient,
-    broker,
-    connect_result,
-    wait_until,
-)
 
 from backend.mqtt import broker as broker_mod
 from backend.mqtt.broker import (
@@ -32,6 +23,14 @@ from backend.mqtt.broker import (
     mosquitto_env,
     password_hash,
 )
+from tests._mqtt_fixtures import (
+    DEVICES,
+    MQTT_MARKS,
+    SERVICE_PASSWORD,
+    TestClient,
+    connect_result,
+)
+from tests._wait import wait_for
 
 pytestmark = MQTT_MARKS
 
@@ -54,7 +53,7 @@ def test_find_mosquitto_prefers_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("OTA_MOSQUITTO", str(fake))
     assert find_mosquitto() == str(fake)
     monkeypatch.setenv("OTA_MOSQUITTO", str(tmp_path / "missing"))
-    with pytest.raises(BrokerNotFound, match="apt-get install mosquitto.*--mqtt-url"):
+    with pytest.raises(BrokerNotFound, match=r"apt-get install mosquitto.*--mqtt-url"):
         find_mosquitto()
 
 
@@ -184,8 +183,8 @@ def test_update_devices_adds_and_removes_without_restart(broker):
     assert connect_result(broker.port, "P3&d7", "fresh").is_failure
     pid = broker.pid
     broker.update_devices([*DEVICES[1:], new])
-    assert wait_until(lambda: not connect_result(broker.port, "P3&d7", "fresh").is_failure, timeout=3)
-    assert wait_until(lambda: connect_result(broker.port, "P1&d1", "secret-1").is_failure, timeout=3)
+    wait_for(lambda: not connect_result(broker.port, "P3&d7", "fresh").is_failure, timeout=3)
+    wait_for(lambda: connect_result(broker.port, "P1&d1", "secret-1").is_failure, timeout=3)
     assert broker.pid == pid
     backend = service(broker, subscribe=[("$ota/up/#", 1)])
     dev = device(broker, new)
@@ -200,7 +199,7 @@ def test_update_devices_adds_and_removes_without_restart(broker):
 def test_update_devices_at_scale(broker):
     devices = [DeviceCredential("PX", f"dev-{i:05d}", f"s{i}") for i in range(2000)]
     assert broker.update_devices(devices) == 2000
-    assert wait_until(lambda: not connect_result(broker.port, "PX&dev-01999", "s1999").is_failure, timeout=3)
+    wait_for(lambda: not connect_result(broker.port, "PX&dev-01999", "s1999").is_failure, timeout=3)
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -216,7 +215,7 @@ def test_killed_broker_is_brought_back_by_ensure_running(broker):
     assert broker.ensure_running() is False
     old_pid, port = broker.pid, broker.port
     os.kill(old_pid, signal.SIGKILL)
-    assert wait_until(lambda: broker.poll() is not None)
+    wait_for(lambda: broker.poll() is not None)
     assert broker.ensure_running() is True
     assert broker.pid not in (None, old_pid) and broker.port == port
     assert not connect_result(port, "P1&d1", "secret-1").is_failure
@@ -257,7 +256,7 @@ def test_stale_broker_from_a_dead_backend_is_replaced(tmp_path):
     second = EmbeddedMosquitto(tmp_path / "data", port=first.port)
     try:
         second.start()
-        assert wait_until(lambda: first.poll() is not None)
+        wait_for(lambda: first.poll() is not None)
         assert second.pid != stale_pid
         assert not connect_result(second.port, second.service_user, second.service_password).is_failure
     finally:
@@ -271,7 +270,7 @@ def test_mosquitto_logs_where_we_expect(broker):
     assert not (Path(broker.dir) / "mosquitto.pid").exists()
     # The real binary rejects a bad configuration loudly, and we surface it.
     broker.conf_path.write_text("no_such_option 1\n")
-    with pytest.raises(BrokerError, match="no_such_option|Unknown configuration"):
+    with pytest.raises(BrokerError, match=r"no_such_option|Unknown configuration"):
         broker.restart()
 
 

@@ -19,13 +19,14 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from tests._mqtt_fixtures import MQTT_MARKS, SERVICE_PASSWORD, TestClient, connect_result, wait_until
 
 from backend.mqtt import broker as broker_mod
 from backend.mqtt import plugin_build
 from backend.mqtt.broker import DeviceCredential, EmbeddedMosquitto, find_mosquitto
 from backend.mqtt.link import _close_wakeup_sockets
 from backend.mqtt.presence import PresenceTracker
+from tests._mqtt_fixtures import MQTT_MARKS, SERVICE_PASSWORD, TestClient, connect_result
+from tests._wait import wait_for
 
 pytestmark = MQTT_MARKS
 
@@ -157,7 +158,7 @@ def test_the_acl_still_decides(guarded):
 def test_the_guard_survives_a_reload(guarded):
     c = DeviceCredential("P", "c", "secret-c")
     guarded.update_devices([A, B, c])  # SIGHUP
-    assert wait_until(lambda: accepted(guarded.port, "P&c", c.secret, "P&c&1"), timeout=3)
+    wait_for(lambda: accepted(guarded.port, "P&c", c.secret, "P&c&1"), timeout=3)
     assert connack(guarded.port, "P&c", c.secret, "P&a").is_failure
     assert connack(guarded.port, USER_B, B.secret, "P&c").is_failure
 
@@ -222,7 +223,7 @@ def _raw_client(port: int, username: str, password: str, client_id: str, **kw) -
     client.on_subscribe = lambda *a: subscribed.append(1)
     client.connect("127.0.0.1", port, **kw)
     client.loop_start()
-    assert wait_until(lambda: subscribed), "client not subscribed"
+    wait_for(lambda: subscribed, 5, what="the client subscribed")
     return client
 
 
@@ -250,7 +251,7 @@ def test_a_live_connection_owns_its_free_client_id(guarded):
             lines.append(log.inbox.get()[1].decode())
         assert any("ota_clientid: refused client id 'free-a' for user 'P&b'" in line for line in lines), lines
         a.close()  # clean DISCONNECT: the id is free again
-        assert wait_until(lambda: accepted(guarded.port, USER_B, B.secret, "free-a"), timeout=3, interval=0.1)
+        wait_for(lambda: accepted(guarded.port, USER_B, B.secret, "free-a"), timeout=3, interval=0.1)
     finally:
         a.close()
         backend.close()
@@ -262,9 +263,9 @@ def test_a_device_may_take_its_own_free_client_id_over(guarded):
     try:
         assert connack(guarded.port, USER_B, B.secret, "free-a").is_failure
         assert accepted(guarded.port, USER_A, A.secret, "free-a")  # same credential: takes the session over
-        assert wait_until(lambda: drops)  # the old connection was closed by the broker
+        wait_for(lambda: drops)  # the old connection was closed by the broker
         # paho reconnects the old client (same credential again), which then owns the id again
-        assert wait_until(lambda: a.connected == 2 and a._subscribed == 2, timeout=5)
+        wait_for(lambda: a.connected == 2 and a._subscribed == 2, timeout=5)
         assert connack(guarded.port, USER_B, B.secret, "free-a").is_failure
     finally:
         a.close()
@@ -288,7 +289,7 @@ def test_a_silent_connection_releases_its_client_id_after_the_keepalive(guarded)
         assert connack(guarded.port, USER_B, B.secret, "free-k").is_failure  # not noticed yet: still owned
         # Mosquitto 2.0.11 notices after 1.5 keepalives, checked about once a second (5-6 s here)
         started = time.monotonic()
-        assert wait_until(lambda: accepted(guarded.port, USER_B, B.secret, "free-k"), timeout=12, interval=0.25)
+        wait_for(lambda: accepted(guarded.port, USER_B, B.secret, "free-k"), timeout=12, interval=0.25)
         assert time.monotonic() - started > 1.5
     finally:
         _kill(a)
@@ -303,7 +304,7 @@ def test_a_lost_connection_with_a_will_releases_its_client_id(guarded):
         a.loop_stop()
         _kill(a)
         assert backend.inbox.get() == ("$ota/up/report/P/a", b"gone")  # the broker noticed
-        assert wait_until(lambda: accepted(guarded.port, USER_B, B.secret, "free-w"), timeout=3, interval=0.1)
+        wait_for(lambda: accepted(guarded.port, USER_B, B.secret, "free-w"), timeout=3, interval=0.1)
     finally:
         backend.close()
 
@@ -317,7 +318,7 @@ def test_an_offline_persistent_session_owns_no_client_id(guarded):
         a.close()
         time.sleep(0.2)
         backend.publish("$ota/down/upgrade/P/a", b"queued")
-        assert wait_until(lambda: accepted(guarded.port, USER_B, B.secret, "free-p"), timeout=3, interval=0.1)
+        wait_for(lambda: accepted(guarded.port, USER_B, B.secret, "free-p"), timeout=3, interval=0.1)
     finally:
         backend.close()
 

@@ -7,18 +7,17 @@ import threading
 import time
 
 import pytest
-from tests._mqtt_fixtures import (  # noqa: F401  (broker is a fixture)
-    DEVICES,
-    MQTT_MARKS,
-    Inbox,
-    TestClient,
-    broker,
-    wait_until,
-)
 
 from backend.mqtt.broker import EmbeddedMosquitto
 from backend.mqtt.link import MqttLink, parse_mqtt_url
 from ota_protocol.messages import parse_up
+from tests._mqtt_fixtures import (
+    DEVICES,
+    MQTT_MARKS,
+    Inbox,
+    TestClient,
+)
+from tests._wait import wait_for
 
 pytestmark = MQTT_MARKS
 
@@ -125,7 +124,7 @@ def test_handler_exceptions_do_not_stop_the_loop(broker, link_factory, caplog):
     try:
         dev.publish(UP_D1, b"boom")
         dev.publish(UP_D1, b"after")
-        assert wait_until(lambda: got == [b"boom", b"after"])
+        wait_for(lambda: got == [b"boom", b"after"])
     finally:
         dev.close()
     assert "handler bug" in caplog.text and "on_state callback failed" in caplog.text
@@ -148,7 +147,7 @@ def test_bulk_publish_from_many_threads(broker, link_factory):
             w.start()
         for w in workers:
             w.join()
-        assert wait_until(lambda: dev.inbox.queue.qsize() == per_thread * threads, timeout=10)
+        wait_for(lambda: dev.inbox.queue.qsize() == per_thread * threads, timeout=10)
     finally:
         dev.close()
 
@@ -180,7 +179,7 @@ def test_reconnects_and_resubscribes_after_broker_restart(broker, link_factory):
     link = link_factory(on_message=inbox, on_state=states)
     assert link.wait_connected(5)
     broker.stop()
-    assert wait_until(lambda: not link.connected)
+    wait_for(lambda: not link.connected)
     # Throw the broker's saved sessions away: only a fresh SUBSCRIBE can bring messages now.
     (broker.dir / "mosquitto.db").unlink()
     broker.restart()
@@ -216,7 +215,7 @@ def test_publish_during_an_outage_is_sent_after_reconnect(broker, link_factory):
     try:
         assert link.wait_connected(5)
         broker.stop()
-        assert wait_until(lambda: not link.connected)
+        wait_for(lambda: not link.connected)
         assert link.publish("$ota/down/upgrade/P1/d1", b"queued in the backend")
         broker.restart()
         assert dev.inbox.get(timeout=8) == ("$ota/down/upgrade/P1/d1", b"queued in the backend")

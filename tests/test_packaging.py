@@ -23,7 +23,8 @@ import pytest
 
 from backend import __version__
 
-from ._ota_helpers import SEED_PRODUCT, make_devices, make_product, seed_firmware, task_create, wait_for, wait_records
+from ._ota_helpers import SEED_PRODUCT, make_devices, make_product, seed_firmware, task_create, wait_records
+from ._wait import wait_for
 from .conftest import ROOT, TOKEN, Api
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]

@@ -75,7 +75,7 @@ def test_all_devices_task_gets_every_device_not_on_the_target(world: World) -> N
     fw = world.firmware(TARGET)
     e = world.engine()
     task = e.create_task(world.spec(fw))
-    assert world.statuses(task.id) == {d: RS.PUSHED for d in old}  # no record at all for those on target
+    assert world.statuses(task.id) == dict.fromkeys(old, RS.PUSHED)  # no record at all for those on target
     assert sorted(world.sent.pushed_devices()) == old
     assert world.task(task.id).status == TS.UPGRADING
     # events: every new record (queued), the task, then the pushes
@@ -267,7 +267,7 @@ def test_a_push_carries_the_record_id_the_version_and_fresh_urls(world: World) -
 
 def test_offline_devices_wait_in_202_and_are_pushed_when_they_report(world: World) -> None:
     e, task, names = rollout(world, 2, online=False)
-    assert world.statuses(task.id) == {n: RS.QUEUED_OFFLINE for n in names} and world.sent.orders == []
+    assert world.statuses(task.id) == dict.fromkeys(names, RS.QUEUED_OFFLINE) and world.sent.orders == []
     world.advance(5)
     e.tick()
     assert world.sent.orders == []  # coming online is not enough: the report pushes
@@ -553,7 +553,7 @@ def test_a_scheduled_task_waits_for_its_time(world: World) -> None:
     start = world.clock.now + 10 * 60_000
     e, task, names = rollout(world, 2, schedule_time=start)
     assert world.task(task.id).status == TS.NOT_STARTED
-    assert world.statuses(task.id) == {n: RS.QUEUED for n in names} and world.sent.orders == []
+    assert world.statuses(task.id) == dict.fromkeys(names, RS.QUEUED) and world.sent.orders == []
     world.advance(10 * MIN - 1)
     e.tick()
     assert world.task(task.id).status == TS.NOT_STARTED and world.sent.orders == []
@@ -739,7 +739,7 @@ def test_a_manual_retry_brings_back_a_cancelled_record_and_pushes_an_offline_dev
     e.retry_record(world.record(names[0]).id)
     e.retry_record(world.record(names[1]).id)
     assert world.sent.pushed_devices() == names
-    assert world.statuses(task.id) == {n: RS.PUSHED for n in names}
+    assert world.statuses(task.id) == dict.fromkeys(names, RS.PUSHED)
     assert [world.record(n).retry_count for n in names] == [1, 1]
 
 
@@ -804,7 +804,7 @@ def test_dynamic_task_joiners(world: World) -> None:
     world.sent.clear()
     e.handle_messages([report(late[0], "0.8.0"), report(late[1], "0.7.0"), report(late[2], TARGET),
                        report(late[3], OLD)])
-    assert sorted(world.statuses(task.id)) == sorted(first + [late[0]])
+    assert sorted(world.statuses(task.id)) == sorted([*first, late[0]])
     rec = world.record(late[0], task.id)
     assert (rec.status, rec.version) == (RS.PUSHED, "0.8.0")
     assert [(o.device_name, o.record_id) for o in world.sent.orders if o.version == TARGET] == [(late[0], rec.id)]

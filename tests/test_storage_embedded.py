@@ -18,7 +18,7 @@ from tests.test_api_routes import FIRMWARE, UPLOAD, make_firmware, make_product
 
 pytestmark = [pytest.mark.timeout(120)]
 
-def _children(bp) -> list[psutil.Process]:  # noqa: ANN001
+def _children(bp) -> list[psutil.Process]:
     return psutil.Process(bp.proc.pid).children(recursive=True)
 
 
@@ -44,14 +44,14 @@ def _reap(procs: list[psutil.Process]) -> None:
 
 
 @pytest.fixture
-def leftovers():  # noqa: ANN201
+def leftovers():
     """Request it before start_backend: torn down after the backends have been stopped."""
     procs: list[psutil.Process] = []
     yield procs
     _reap(procs)
 
 
-def test_sigterm_stops_store_and_broker(leftovers, start_backend):  # noqa: ANN001
+def test_sigterm_stops_store_and_broker(leftovers, start_backend):
     bp = start_backend()
     children = _children(bp)
     leftovers.extend(children)
@@ -64,7 +64,7 @@ def test_sigterm_stops_store_and_broker(leftovers, start_backend):  # noqa: ANN0
     assert not _alive(children), [" ".join(p.cmdline()) for p in _alive(children)]
 
 
-def test_objects_survive_a_restart(leftovers, start_backend):  # noqa: ANN001
+def test_objects_survive_a_restart(leftovers, start_backend):
     bp = start_backend("keep")
     leftovers.extend(_children(bp))
     api = bp.api()
@@ -86,7 +86,7 @@ def test_objects_survive_a_restart(leftovers, start_backend):  # noqa: ANN001
         api.close()
 
 
-def test_urls_handed_out_before_a_restart_still_work(leftovers, start_backend):  # noqa: ANN001
+def test_urls_handed_out_before_a_restart_still_work(leftovers, start_backend):
     bp = start_backend("urls")
     leftovers.extend(_children(bp))
     api = bp.api()

@@ -36,7 +36,7 @@ class ExternalNanio:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "ExternalNanio":
+    def start(self) -> ExternalNanio:
         env = dict(os.environ, NANIO_ACCESS_KEY=self.access_key, NANIO_SECRET_KEY=self.secret_key)
         self.log = open(self.root / "nanio.log", "wb")
         self.proc = subprocess.Popen(
@@ -63,20 +63,20 @@ class ExternalNanio:
 
 
 @pytest.fixture(scope="module")
-def nanio_server(tmp_path_factory):  # noqa: ANN001, ANN201
+def nanio_server(tmp_path_factory):
     server = ExternalNanio(tmp_path_factory.mktemp("external-nanio")).start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def store(nanio_server) -> S3Store:  # noqa: ANN001
+def store(nanio_server) -> S3Store:
     s = nanio_server.store()
     s.ensure_buckets()
     return s
 
 
-def _backend_on(start_backend, server: ExternalNanio, secret: str | None = None, name: str = "backend"):  # noqa: ANN001, ANN202
+def _backend_on(start_backend, server: ExternalNanio, secret: str | None = None, name: str = "backend"):
     return start_backend(name, extra_args=["--storage-endpoint", server.endpoint,
                                            "--storage-access-key", server.access_key],
                          env={"OTA_STORAGE_SECRET_KEY": secret or server.secret_key})
@@ -84,7 +84,7 @@ def _backend_on(start_backend, server: ExternalNanio, secret: str | None = None,
 
 # ---- the backend on an external store -------------------------------------------------------------
 
-def test_backend_with_external_store(start_backend, nanio_server):  # noqa: ANN001
+def test_backend_with_external_store(start_backend, nanio_server):
     bp = _backend_on(start_backend, nanio_server)
     assert not (bp.data_dir / "objects").exists() and not (bp.data_dir / "objects.json").exists(), \
         "the embedded store was started although an external one is configured"
@@ -138,7 +138,7 @@ def test_backend_with_external_store(start_backend, nanio_server):  # noqa: ANN0
         api.close()
 
 
-def test_backend_refuses_to_start_with_a_wrong_store_secret(start_backend, nanio_server):  # noqa: ANN001
+def test_backend_refuses_to_start_with_a_wrong_store_secret(start_backend, nanio_server):
     with pytest.raises(RuntimeError) as info:
         _backend_on(start_backend, nanio_server, secret="not-the-secret", name="wrong-secret")
     assert "object store" in str(info.value) and nanio_server.endpoint in str(info.value)

@@ -95,7 +95,7 @@ async def _validation_error(_req: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors()
     err = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
     field = _field_name(tuple(err.get("loc", ())))
-    if err.get("type") == "json_invalid" or field == "body" and err.get("type") in ("missing", "model_attributes_type", "dict_type"):
+    if err.get("type") == "json_invalid" or (field == "body" and err.get("type") in ("missing", "model_attributes_type", "dict_type")):
         return error_response(400, ErrorCode.PARAMETER, "body: must be a JSON object")
     msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
     if err.get("type") == "missing":
@@ -208,7 +208,7 @@ def contains(column, text: str):  # noqa: ANN001, ANN201
 
 # ---- dependencies -------------------------------------------------------------------
 
-def get_runtime(request: Request) -> "Runtime":
+def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 

@@ -69,7 +69,7 @@ class DeviceImport(Req):
     csv_text: str | None = Field(default=None, alias="csv")
 
     @model_validator(mode="after")
-    def _one_source(self) -> "DeviceImport":
+    def _one_source(self) -> DeviceImport:
         if (self.devices is None) == (self.csv_text is None):
             raise ValueError("give exactly one of devices (JSON list) or csv (text)")
         return self

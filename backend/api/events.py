@@ -47,7 +47,7 @@ async def events(request: Request) -> StreamingResponse:
                     continue
                 try:
                     await asyncio.wait_for(flag.wait(), KEEPALIVE_S)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     if await request.is_disconnected():
                         return
                     yield ": ping\n\n"

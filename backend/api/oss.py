@@ -17,8 +17,9 @@ from fastapi import APIRouter, Request
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
-from ..ota.outages import PROXY_5XX
 from ota_protocol.codes import ErrorCode
+
+from ..ota.outages import PROXY_5XX
 from ..storage.base import OSS_PREFIX, PRIVATE_BUCKET, TEMPORARY_BUCKET
 from .common import error_response
 
@@ -191,7 +192,7 @@ def _s3_error(body: bytes, upstream: httpx.Response) -> str:
     return f"HTTP {upstream.status_code}" + (f" {snippet}" if snippet else "")
 
 
-async def _ranged_get(client: httpx.AsyncClient, url: str, headers: dict, rng: tuple[int | None, int | None]):
+async def _ranged_get(client: httpx.AsyncClient, url: str, headers: dict, rng: tuple[int | None, int | None]) -> httpx.Response:
     """A GET for one byte range, answered as RFC 9110 says whatever ranges the store supports.
 
     The store is asked for the range as is first (``first-`` / ``first-last``); when it cannot

@@ -93,4 +93,4 @@ def index(req: ProductIndex, session: SessionDep) -> dict:
     return listing([product_dict(p) for p in rows], total or 0)
 
 
-__all__ = ["router", "get_product", "bad_request"]
+__all__ = ["bad_request", "get_product", "router"]

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Header, Response
 from pydantic import Field, create_model
 from sqlalchemy import func, select
 
-from ota_protocol.codes import RecordStatus as RS, TaskStatus
+from ota_protocol.codes import RecordStatus as RS
+from ota_protocol.codes import TaskStatus
 from ota_protocol.task_options import OPTIONS, Option, TaskSpec
 
 from ..db.models import DeviceRecord, Firmware, Product, Task

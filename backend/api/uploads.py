@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
 import uuid
-
-import asyncio
 
 from fastapi import APIRouter
 from pydantic import Field
 
-from ..storage.base import TEMPORARY_BUCKET
 from ota_protocol.codes import ErrorCode
-from ..storage.base import StoreError
+
+from ..storage.base import TEMPORARY_BUCKET, StoreError
 from .common import ApiError, Req, RuntimeDep, bad_request, ok
 from .validators import KeySegment, PathStr
 
@@ -51,7 +50,7 @@ async def cleanup(req: UploadCleanup, rt: RuntimeDep) -> dict:
         freed = await asyncio.to_thread(rt.free_unclaimed_uploads, req.older_than_seconds)
     except StoreError as exc:
         raise ApiError(exc.http_status, ErrorCode.SYSTEM, exc.msg) from exc
-    except Exception as exc:  # noqa: BLE001 - the store's own failure, named
+    except Exception as exc:
         failure = getattr(rt.store, "failure", None)
         if failure is None:
             raise

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -83,7 +82,7 @@ def check_path(v: str, *, single_segment: bool = False) -> str:
     return v
 
 
-def Choice(*values: int):  # noqa: N802 - reads as a type
+def Choice(*values: int) -> object:  # noqa: N802 - reads as a type
     """An int that must be one of `values`: unlike Literal, true and 1.0 are refused (strict int)."""
     def check(v: int) -> int:
         if v not in values:

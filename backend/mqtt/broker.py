@@ -36,11 +36,11 @@ from typing import NamedTuple
 from urllib.parse import quote
 
 __all__ = [
+    "MAX_PACKET_SIZE",
     "BrokerError",
     "BrokerNotFound",
     "DeviceCredential",
     "EmbeddedMosquitto",
-    "MAX_PACKET_SIZE",
     "credential_problem",
     "find_mosquitto",
     "mosquitto_env",

@@ -20,7 +20,7 @@ import logging
 import queue
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ota_protocol import messages as wire
 from ota_protocol.codes import ErrorCode
@@ -144,7 +144,7 @@ class Dispatcher:
             try:
                 if self._run_once():
                     return
-            except Exception:  # noqa: BLE001 - the worker must outlive anything a batch does
+            except Exception:
                 self.loop_errors += 1
                 self._busy_since = None
                 log.exception("device message worker: unexpected error; going on")
@@ -166,7 +166,7 @@ class Dispatcher:
         self._busy_since = time.monotonic()
         try:
             self._apply(self._parse(batch))
-        except Exception:  # noqa: BLE001 - contained here so a stop or drain in the batch still counts
+        except Exception:
             self.loop_errors += 1
             log.exception("device message worker: a batch of %d items failed unexpectedly", len(batch))
         finally:
@@ -181,7 +181,7 @@ class Dispatcher:
             return
         try:
             ack()
-        except Exception:  # noqa: BLE001 - unacknowledged, the broker delivers it again: harmless
+        except Exception:
             log.warning("could not acknowledge a device message", exc_info=True)
 
     def _parse(self, batch: list) -> list:
@@ -225,7 +225,7 @@ class Dispatcher:
             if len(failed) < len(pending) or not any(ack is not None for _, ack in failed):
                 # the others applied: these are refused by the engine, and would be every time
                 # (or nothing could deliver them again): counted, logged, acknowledged
-                for msg, ack in failed:
+                for _msg, ack in failed:
                     self.failed += 1
                     self._ack(ack)
                 return
@@ -256,7 +256,7 @@ class Dispatcher:
             for _, ack in items:
                 self._ack(ack)
             return []
-        except Exception:  # noqa: BLE001
+        except Exception:
             if len(items) == 1:
                 self._not_applied(parsed[0])
                 return list(items)

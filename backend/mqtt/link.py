@@ -34,9 +34,18 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
-__all__ = ["MqttLink", "BrokerAddress", "parse_mqtt_url", "backend_client_id", "clear_session",
-           "LEGACY_CLIENT_ID", "CLIENT_ID_FILE"]
+__all__ = [
+    "CLIENT_ID_FILE",
+    "LEGACY_CLIENT_ID",
+    "BrokerAddress",
+    "MqttLink",
+    "backend_client_id",
+    "clear_session",
+    "parse_mqtt_url",
+]
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +333,8 @@ class MqttLink:
         except Exception:
             log.exception("MQTT on_state callback failed")
 
-    def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _handle_connect(self, client: paho.Client, userdata: object, flags: paho.ConnectFlags,
+                        reason_code: ReasonCode, properties: Properties | None) -> None:
         if reason_code.is_failure:
             log.warning("MQTT broker %s refused the connection: %s", self.address.redacted(), reason_code)
             return
@@ -345,7 +355,8 @@ class MqttLink:
             return
         self._pending_subscribe = mid  # connected once the broker acknowledges it
 
-    def _handle_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+    def _handle_subscribe(self, client: paho.Client, userdata: object, mid: int, reason_codes: list[ReasonCode],
+                          properties: Properties | None) -> None:
         if mid != self._pending_subscribe:
             return
         self._pending_subscribe = None
@@ -358,10 +369,11 @@ class MqttLink:
         self._connected.set()
         self._notify_state(True)
 
-    def _handle_connect_fail(self, client, userdata) -> None:
+    def _handle_connect_fail(self, client: paho.Client, userdata: object) -> None:
         log.debug("MQTT link %s: connecting to %s failed", self.client_id, self.address.redacted())
 
-    def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _handle_disconnect(self, client: paho.Client, userdata: object, flags: paho.DisconnectFlags,
+                           reason_code: ReasonCode, properties: Properties | None) -> None:
         self._pending_subscribe = None
         was_connected = self._connected.is_set()
         self._connected.clear()
@@ -370,7 +382,7 @@ class MqttLink:
             log.log(level, "MQTT link %s disconnected: %s", self.client_id, reason_code)
             self._notify_state(False)
 
-    def _handle_message(self, client, userdata, message) -> None:
+    def _handle_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
         if self._paused:
             return  # never acknowledged: delivered again to the next session
         try:

@@ -11,11 +11,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from ota_protocol.codes import ErrorCode, TaskStatus
+
 from ..db.models import Device, DeviceRecord, Firmware, FirmwareFile, Product, Task
 from ..db.session import after_commit
 from ..storage.base import PRIVATE_BUCKET, TEMPORARY_BUCKET, ObjectMissing, ObjectStore, StoreError
 from .errors import Conflict, Invalid, NotFound, Unavailable
-from ota_protocol.codes import ErrorCode, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class Catalog:
                 for key in copied:
                     try:
                         self.store.remove(PRIVATE_BUCKET, key)
-                    except Exception:  # noqa: BLE001
+                    except Exception:
                         log.exception("could not remove %s after a failed firmware create", key)
                 if isinstance(exc, IntegrityError):
                     raise Conflict(f"version: firmware {version!r} already exists") from None

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ota_protocol.codes import OK, ErrorCode, RecordStatus as RS, Step, TaskStatus as TS, UpgradeType, text
+from ota_protocol.codes import OK, ErrorCode, Step, UpgradeType, text
+from ota_protocol.codes import RecordStatus as RS
+from ota_protocol.codes import TaskStatus as TS
 from ota_protocol.messages import Progress, Report
 
 from ..db.models import Device, DeviceRecord, Task
@@ -40,7 +42,7 @@ class Batch:
     finish: set[Task] = field(default_factory=set)
 
     @classmethod
-    def load(cls, s: Session, msgs: list[Message]) -> "Batch":
+    def load(cls, s: Session, msgs: list[Message]) -> Batch:
         keys = list({(m.product_id, m.device_name) for m in msgs})
         devices: dict[tuple[str, str], Device] = {}
         active: dict[tuple[str, str], list[DeviceRecord]] = {k: [] for k in keys}

@@ -22,7 +22,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ota_protocol.codes import ErrorCode, RecordStatus as RS, TaskStatus as TS, TaskType
+from ota_protocol.codes import ErrorCode, TaskType
+from ota_protocol.codes import RecordStatus as RS
+from ota_protocol.codes import TaskStatus as TS
 from ota_protocol.task_options import OPTIONS, TaskSpec
 
 from ..db.models import Device, DeviceRecord, Firmware, Task, now_ms
@@ -32,8 +34,8 @@ from .errors import Conflict, NotFound
 from .lifecycle import maybe_finish
 from .outages import OutageLog
 from .pacing import Pacer
-from .ports import Effects, EventSink, Outbound, UrlSigner
 from .planning import check_spec, targets
+from .ports import Effects, EventSink, Outbound, UrlSigner
 from .pushing import Pusher
 from .records import HOLDS_DEVICE, PUSHABLE, move
 from .timers import tick
@@ -89,12 +91,12 @@ class OtaEngine:
             for order in fx.orders:
                 try:
                     self.outbound.push(order)
-                except Exception:  # noqa: BLE001 - one failed send must not stop the others
+                except Exception:
                     log.exception("push to %s/%s failed", order.product_id, order.device_name)
             for ack in fx.acks:
                 try:
                     self.outbound.ack(ack)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("progress reply to %s/%s failed", ack.product_id, ack.device_name)
         self.events.publish_many(fx.events)
 
@@ -273,7 +275,7 @@ class OtaEngine:
                 try:
                     with w.s.begin_nested():
                         self.input.handle(w, m, batch)
-                except Exception:  # noqa: BLE001 - one bad message must not stop the others
+                except Exception:
                     w.fx.rollback(mark)  # its changes were rolled back
                     log.exception("device message from %s/%s not applied", m.product_id, m.device_name)
         self.input.finish(w, batch)
@@ -293,7 +295,7 @@ class OtaEngine:
     @staticmethod
     def status_counts(s: Session, task_uid: str) -> dict[RS, int]:
         """How many of the task's records are in each status (every status, zeros included)."""
-        counts = {status: 0 for status in RS}
+        counts = dict.fromkeys(RS, 0)
         for status, n in s.execute(select(DeviceRecord.status, func.count())
                                    .where(DeviceRecord.task_uid == task_uid).group_by(DeviceRecord.status)).all():
             counts[RS(status)] = n

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ota_protocol.codes import RecordStatus as RS, TaskStatus as TS, UpgradeType
+from ota_protocol.codes import RecordStatus as RS
+from ota_protocol.codes import TaskStatus as TS
+from ota_protocol.codes import UpgradeType
 
 from ..db.models import DeviceRecord, Task
 from .records import HOLDS_DEVICE, move

@@ -11,7 +11,8 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
-from ota_protocol.codes import RecordStatus as RS, TaskType, UpgradeType
+from ota_protocol.codes import RecordStatus as RS
+from ota_protocol.codes import TaskType, UpgradeType
 from ota_protocol.task_options import TaskSpec
 
 from ..db.models import Device, DeviceRecord, Task

@@ -8,7 +8,8 @@ input that does not fit is refused before it gets here).
 
 from __future__ import annotations
 
-from ota_protocol.codes import STEP_DONE, RecordStatus as RS
+from ota_protocol.codes import STEP_DONE
+from ota_protocol.codes import RecordStatus as RS
 
 from ..db.models import DeviceRecord
 from .errors import IllegalTransition

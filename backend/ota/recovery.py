@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from ota_protocol.codes import RecordStatus as RS, Step, TaskStatus as TS, text
+from ota_protocol.codes import RecordStatus as RS
+from ota_protocol.codes import Step, text
+from ota_protocol.codes import TaskStatus as TS
 from ota_protocol.messages import Progress
 
 from ..db.models import DeviceRecord, Task

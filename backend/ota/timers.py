@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ota_protocol.codes import RecordStatus as RS, Step, TaskStatus as TS
+from ota_protocol.codes import RecordStatus as RS
+from ota_protocol.codes import Step
+from ota_protocol.codes import TaskStatus as TS
 
 from ..db.models import Device, DeviceRecord, Task
 from .lifecycle import fail, maybe_finish

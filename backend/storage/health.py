@@ -145,5 +145,5 @@ def watch(checks: HealthChecks, stop: threading.Event, every_s: float = 5.0) -> 
     while not stop.wait(every_s):
         try:
             checks.report()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("health check round failed")

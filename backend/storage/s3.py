@@ -11,7 +11,7 @@ import io
 import logging
 import shutil
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,8 +20,17 @@ from minio.commonconfig import CopySource
 from minio.deleteobjects import DeleteObject
 from minio.error import MinioException, S3Error
 
-from .base import (DISK_FULL_MARGIN, OSS_PREFIX, PRESIGN_SECONDS, PRIVATE_BUCKET, TEMPORARY_BUCKET, ObjectDigest,
-                   ObjectMissing, StoreError, disk_full_message)
+from .base import (
+    DISK_FULL_MARGIN,
+    OSS_PREFIX,
+    PRESIGN_SECONDS,
+    PRIVATE_BUCKET,
+    TEMPORARY_BUCKET,
+    ObjectDigest,
+    ObjectMissing,
+    StoreError,
+    disk_full_message,
+)
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
@@ -102,7 +111,7 @@ class S3Store:
                 resp.close()
                 resp.release_conn()
             client.remove_object(PRIVATE_BUCKET, HEALTH_KEY)
-        except Exception as exc:  # noqa: BLE001 - any failure is the store's
+        except Exception as exc:
             raise self.failure(exc, len(body)) from exc
         if got != body:
             raise StoreError("object store: read back other bytes than it was given")
@@ -130,7 +139,7 @@ class S3Store:
             if exc.code in _MISSING:
                 return False
             raise self.failure(exc) from exc
-        except Exception as exc:  # noqa: BLE001 - urllib3 MaxRetryError, ProtocolError, ServerError...
+        except Exception as exc:
             raise self.failure(exc) from exc
 
     def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None:
@@ -140,7 +149,7 @@ class S3Store:
             if exc.code in _MISSING:
                 raise ObjectMissing(src_key) from None
             raise self.failure(exc, self._size(src_bucket, src_key)) from exc
-        except Exception as exc:  # noqa: BLE001 - connection lost, 5xx without XML...
+        except Exception as exc:
             raise self.failure(exc, self._size(src_bucket, src_key)) from exc
 
     def _size(self, bucket: str, key: str) -> int:
@@ -158,14 +167,14 @@ class S3Store:
             if exc.code in _MISSING:
                 raise ObjectMissing(key) from None
             raise self.failure(exc) from exc
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise self.failure(exc) from exc
         try:
             for chunk in resp.stream(CHUNK):
                 md5.update(chunk)
                 sha256.update(chunk)
                 size += len(chunk)
-        except Exception as exc:  # noqa: BLE001 - the store went away mid-object
+        except Exception as exc:
             raise self.failure(exc) from exc
         finally:
             resp.close()
@@ -192,7 +201,7 @@ class S3Store:
 
     def remove_older_than_sized(self, bucket: str, seconds: float) -> tuple[int, int]:
         """Remove the objects last modified more than ``seconds`` ago: (objects, bytes) removed."""
-        cutoff = datetime.now(timezone.utc) - timedelta(seconds=seconds)
+        cutoff = datetime.now(UTC) - timedelta(seconds=seconds)
         objs = [o for o in self.client.list_objects(bucket, recursive=True)
                 if o.last_modified is not None and o.last_modified <= cutoff]
         if not objs:

@@ -6,16 +6,16 @@ import signal
 import sys
 from importlib.resources import as_file, files
 
-from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtCore import QCoreApplication, QSettings, QT_TRANSLATE_NOOP, QTimer
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QCheckBox, QMessageBox
 
 from . import i18n
 from .app_events import AppEvents
 from .connection import BackendConnection
 from .core.api_client import ApiClient
 from .core.workers import cancel_all
-from .secrets import SecretStore
+from .secrets import SecretStore, remember_session_only, remembered_session_only
 from .settings import Settings
 
 ORGANIZATION = "ota-desktop"
@@ -46,16 +46,44 @@ def configure_app(app: QApplication, settings: Settings) -> str:
     return i18n.install(app, settings.language)
 
 
-def ensure_secrets(secret_store: SecretStore) -> bool:
-    """With no keyring backend, ask: session-only secrets or quit. Never write plaintext."""
+KEYRING_HELP = QT_TRANSLATE_NOOP("main", """To keep secrets between starts, give this computer a keyring, then restart OTA Desktop:
+
+- Desktop: install and start GNOME Keyring (package gnome-keyring) or KWallet (package kwalletmanager), then log in again.
+
+- Station without a desktop keyring: install a file-backed keyring into the Python environment of OTA Desktop:
+    pip install keyrings.alt
+  and choose it in ~/.config/python_keyring/keyringrc.cfg:
+    [backend]
+    default-keyring=keyrings.alt.file.EncryptedKeyring
+  EncryptedKeyring asks for its master password in the terminal OTA Desktop was started from. PlaintextKeyring stores secrets unencrypted in a file: choose it only knowingly.
+
+"python -m keyring diagnose" shows which keyring is in use.""")
+
+
+def ensure_secrets(secret_store: SecretStore, qsettings: QSettings | None = None) -> bool:
+    """With no keyring backend, ask: session-only secrets or quit. Never write plaintext.
+
+    The user may tick "remember": the answer (never a secret) is kept in QSettings and the
+    next starts keep secrets for the session without asking, until a keyring is available
+    (then it is used) or the choice is forgotten (Help menu)."""
     if secret_store.usable:
+        return True
+    if remembered_session_only(qsettings):
+        logging.getLogger(__name__).info("no keyring: secrets kept for this session only (remembered choice)")
+        secret_store.use_session_only()
         return True
     from .ui.settings_dialog import KeyringChoiceDialog
 
     dlg = KeyringChoiceDialog(secret_store)
+    dlg.remember_box = QCheckBox(QCoreApplication.translate(
+        "main", "Remember my choice: keep secrets for the session only at every start without asking"))
+    dlg.setCheckBox(dlg.remember_box)
+    dlg.setDetailedText(QCoreApplication.translate("main", KEYRING_HELP))
     dlg.exec()
     if dlg.clickedButton() is dlg.session_button:
         secret_store.use_session_only()
+        if dlg.remember_box.isChecked():
+            remember_session_only(True, qsettings)
         return True
     return False
 

@@ -116,12 +116,39 @@ def explain_failure(stderr: str, exit_code: int | None, options: BackendOptions 
                   "or 0 to pick free ones automatically.").replace("%1", ports)
     if "permission denied" in low or "read-only" in low:
         return QCoreApplication.translate("BackendProcess", "The backend cannot write its data directory. Choose another data directory in Settings.")
-    last = "\n".join(stderr.strip().splitlines()[-6:])
+    last = "\n".join(stderr.strip().splitlines()[-STDERR_LINES_KEPT:])  # the details (see failure_parts)
     if exit_code is None:
         head = QCoreApplication.translate("BackendProcess", "The backend did not report that it is ready.")
     else:
         head = QCoreApplication.translate("BackendProcess", "The backend stopped (exit code %1).").replace("%1", str(exit_code))
     return head + ("\n\n" + last if last else "")
+
+
+#: a log line that says what went wrong (the last such line is shown, the rest under "details")
+_ERROR_LINE_RE = re.compile(r"(\b[A-Za-z_.]*(Error|Exception|Exit)\b|\bERROR\b|\bCRITICAL\b|\bFATAL\b|"
+                            r"\berror:|\bfailed\b|\bcannot\b|\bKilled\b)", re.IGNORECASE)
+_WARNING_LINE_RE = re.compile(r"(Warning:|\bWARNING\b|\bwarnings\.warn)")
+
+
+def last_error_line(log: str) -> str:
+    """The last line of a backend log that reports an error: not a Python warning (e.g. an
+    SAWarning) nor the source line printed under one, not a traceback's indented frame."""
+    lines = [ln.rstrip() for ln in log.splitlines() if ln.strip()]
+    candidates = [ln for ln in lines if not ln[:1].isspace() and not _WARNING_LINE_RE.search(ln)
+                  and not ln.startswith("Traceback ")]
+    for ln in reversed(candidates):
+        if _ERROR_LINE_RE.search(ln):
+            return ln
+    return candidates[-1] if candidates else ""
+
+
+def failure_parts(message: str) -> tuple[str, str, str]:
+    """(sentence, last error line, full log) of a message made by explain_failure; a message
+    without a log (e.g. "port taken") is all sentence."""
+    head, sep, log = message.partition("\n\n")
+    if not sep or not log.strip():
+        return message.strip(), "", ""
+    return head.strip(), last_error_line(log), log.strip()
 
 
 class BackendProcess(QObject):

@@ -81,8 +81,62 @@ def find_qm(language: str) -> Path | None:
         return qm if compile_ts(Path(ts), qm) else None
 
 
+def qt_translation_dirs() -> list[str]:
+    """Where Qt's own translations (qtbase_*.qm: file dialogs, standard buttons) are: Qt's
+    configured folder (PySide6/Qt/translations in a wheel), then PySide6's folder as found
+    next to the module (a frozen bundle may move Qt's)."""
+    dirs = [QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)]
+    try:
+        import PySide6
+
+        base = Path(PySide6.__file__).parent
+        dirs += [str(base / "Qt" / "translations"), str(base / "translations")]
+    except ImportError:  # pragma: no cover - PySide6 is a hard dependency
+        pass
+    return [d for d in dict.fromkeys(dirs) if d and os.path.isdir(d)]
+
+
+#: Qt's own texts that its catalog for a language lacks: Qt 6 labels the file dialog's fields
+#: "&Look in:" and "Files of &type:", while qtbase_zh_CN.qm only has the older "Look in:" and
+#: "Files of type:", so a Chinese file dialog showed those two in English
+QT_GAPS: dict[str, dict[tuple[str, str], str]] = {
+    "zh_CN": {
+        ("QFileDialog", "&Look in:"): "查找范围(&L)：",
+        ("QFileDialog", "Files of &type:"): "文件类型(&T)：",
+    },
+}
+
+
+class QtGapsTranslator(QTranslator):
+    """Translations of a few Qt texts missing from Qt's catalog (see QT_GAPS); installed
+    first, so it is asked last, after the app's and Qt's catalogs."""
+
+    def __init__(self, texts: dict[tuple[str, str], str], parent: QCoreApplication | None = None) -> None:
+        super().__init__(parent)
+        self.texts = texts
+
+    def translate(self, context: str, source: str, disambiguation: str | None = None, n: int = -1) -> str | None:
+        return self.texts.get((context, source))  # None: a null QString, the next translator is asked
+
+    def isEmpty(self) -> bool:  # noqa: N802
+        return not self.texts
+
+
+def load_qt_translator(app: QCoreApplication, language: str) -> QTranslator | None:
+    """Qt's own texts ("Look in:", "Files of type:", "Cancel") in ``language``."""
+    for folder in qt_translation_dirs():
+        for catalog in ("qtbase", "qt"):
+            qt = QTranslator(app)
+            if qt.load(QLocale(language), catalog, "_", folder):
+                return qt
+            qt.deleteLater()
+    log.warning("Qt's own translations for %s not found; its dialogs stay in English", language)
+    return None
+
+
 def install(app: QCoreApplication, setting: str) -> str:
-    """Install the translators for the chosen language; returns the language in use."""
+    """Install the translators for the chosen language (the app's and Qt's own, each when
+    found); returns the language in use."""
     language = resolve_language(setting)
     QLocale.setDefault(QLocale(language))
     if language == "en":
@@ -91,13 +145,18 @@ def install(app: QCoreApplication, setting: str) -> str:
     qm = find_qm(language)
     if qm is None:
         log.warning("no translation for %s available; using English", language)
-        return "en"
-    own = QTranslator(app)
-    if own.load(str(qm)):
-        translators.append(own)
-    qt = QTranslator(app)
-    if qt.load(QLocale(language), "qtbase", "_", QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)):
+    else:
+        own = QTranslator(app)
+        if own.load(str(qm)):
+            translators.append(own)
+    if not translators:
+        QLocale.setDefault(QLocale("en"))
+        return "en"  # the app's texts in English: Qt's own (file dialog) in English too
+    qt = load_qt_translator(app, language)
+    if qt is not None:
         translators.append(qt)
+    if language in QT_GAPS:
+        translators.insert(0, QtGapsTranslator(QT_GAPS[language], app))
     for t in translators:
         app.installTranslator(t)
-    return language if translators else "en"
+    return language

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 import keyring
+from PySide6.QtCore import QSettings
 from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,25 @@ REMOTE_TOKEN = "remote-token"
 STORAGE_SECRET_KEY = "storage-secret-key"
 MQTT_PASSWORD = "mqtt-password"
 DATABASE_PASSWORD = "database-password"
+
+
+#: QSettings key of the user's remembered answer "no keyring: keep secrets for the session only"
+#: (the choice, never a secret)
+SESSION_ONLY_SETTING = "secrets/session_only_remembered"
+
+
+def remembered_session_only(qsettings: QSettings | None = None) -> bool:
+    qs = qsettings if qsettings is not None else QSettings()
+    return bool(qs.value(SESSION_ONLY_SETTING, False, bool))
+
+
+def remember_session_only(remember: bool, qsettings: QSettings | None = None) -> None:
+    qs = qsettings if qsettings is not None else QSettings()
+    if remember:
+        qs.setValue(SESSION_ONLY_SETTING, True)
+    else:
+        qs.remove(SESSION_ONLY_SETTING)
+    qs.sync()
 
 
 class SecretsUnavailable(RuntimeError):
@@ -56,6 +76,12 @@ class SecretStore:
         cls = type(backend)
         name = getattr(backend, "name", "") or cls.__name__
         return f"{name} ({cls.__module__}.{cls.__qualname__})"
+
+    @property
+    def friendly_name(self) -> str:
+        """The keyring's name for people (e.g. "SecretService Keyring"), no module path."""
+        backend = self.keyring_backend
+        return str(getattr(backend, "name", "") or type(backend).__name__)
 
     @property
     def keyring_available(self) -> bool:

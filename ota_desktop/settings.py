@@ -67,6 +67,7 @@ class Settings:
     language = Setting("ui/language", str, "system")
     geometry = Setting("ui/geometry", QByteArray, QByteArray)
     window_state = Setting("ui/window_state", QByteArray, QByteArray)
+    last_folder = Setting("ui/last_folder", str, "")  # where the file dialogs open
 
     def __init__(self, qsettings: QSettings | None = None) -> None:
         self._qs = qsettings if qsettings is not None else QSettings()

@@ -197,7 +197,7 @@ def render(lang: str, out: Path) -> None:
         tdlg.picker.paste_edit.setPlainText("thermo-001\nthermo-002, thermo-004\nthermo-007")
         tdlg.picker.paste_button.click()
         tdlg.picker.search_edit.setText("thermo-00")
-        tdlg.resize(900, 820)
+        tdlg.resize(820, 660)  # what the dialog opens at: it fits a 1366x768 laptop
         app.processEvents()
         save(tdlg, out, "new-task")
         tdlg.picker.search_edit.clear()

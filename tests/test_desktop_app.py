@@ -60,3 +60,39 @@ def test_main_starts_backend_shows_window_and_stops_cleanly(qapp, monkeypatch, t
     assert alive == []
     brokers = [p for p in psutil.process_iter(["cmdline"]) if seen["data_dir"] in " ".join(p.info["cmdline"] or [])]
     assert psutil.wait_procs(brokers, timeout=5)[1] == []
+
+
+def test_keyring_choice_can_be_remembered_and_explains_how_to_get_a_keyring(qapp, qtbot):
+    import keyring
+    from keyring.backends import fail
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMessageBox
+
+    from ota_desktop.secrets import SecretStore
+    from ota_desktop.ui.settings_dialog import KeyringChoiceDialog
+
+    keyring.set_keyring(fail.Keyring())
+    seen = {}
+
+    def answer():
+        dlg = next(w for w in QApplication.topLevelWidgets() if isinstance(w, KeyringChoiceDialog) and w.isVisible())
+        seen["details"] = dlg.detailedText()
+        dlg.checkBox().setChecked(True)
+        dlg.session_button.click()
+
+    QTimer.singleShot(50, answer)
+    store = SecretStore()
+    assert app_main.ensure_secrets(store) and store.session_only
+    assert "pip install keyrings.alt" in seen["details"] and "gnome-keyring" in seen["details"]
+    assert QSettings().value("secrets/session_only_remembered", False, bool)
+    # the next start asks nothing: no dialog, secrets for the session
+    opened = []
+    QTimer.singleShot(200, lambda: opened.extend(w for w in QApplication.topLevelWidgets()
+                                                 if isinstance(w, QMessageBox) and w.isVisible()))
+    again = SecretStore()
+    assert app_main.ensure_secrets(again) and again.session_only
+    qtbot.wait(250)
+    assert opened == []
+    # nothing secret was written to the settings
+    text = open(QSettings().fileName(), encoding="utf-8", errors="ignore").read()
+    assert "token" not in text.lower() and "password" not in text.lower()

@@ -539,3 +539,165 @@ def test_keyring_choice_at_startup(qtbot, choice):
     QTimer.singleShot(50, click)
     assert ensure_secrets(store) is (choice == "session")
     assert store.session_only is (choice == "session")
+
+
+# -- layout and behaviour fixes: errors that fit and clear, remembered folders, secrets --------
+
+def test_error_rule_wraps_and_the_dialog_grows(qtbot, stub_client):
+    """The product-ID rule is longer than the field: it wraps, and no line is cut off."""
+    dlg = ProductDialog(stub_client)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    height = dlg.height()
+    dlg.name_edit.setText("x")
+    dlg.id_edit.setText("bad id!")
+    dlg.ok_button.click()
+    label = dlg.errors.label("productID")
+    qtbot.waitUntil(lambda: label.height() >= label.heightForWidth(label.width()))
+    assert label.wordWrap() and dlg.height() > height
+
+
+def test_errors_clear_as_soon_as_the_field_is_valid(qtbot, stub_client):
+    dlg = DeviceDialog(stub_client, "prodA")
+    qtbot.addWidget(dlg)
+    dlg.show()
+    dlg.ok_button.click()
+    assert set(errors_of(dlg)) == {"deviceName", "version"}
+    dlg.name_edit.setText("bad name")  # still wrong: the message follows the value
+    assert errors_of(dlg)["deviceName"] == "A device name cannot contain spaces or / + # & $."
+    dlg.name_edit.setText("dev-9")
+    assert set(errors_of(dlg)) == {"version"}  # only the field that changed is checked again
+    dlg.version_edit.setText("1.0")
+    assert errors_of(dlg) == {}
+
+
+def test_firmware_errors_clear_when_fixed(qtbot, stub_client, fake_backend, tmp_path):
+    dlg = firmware_dialog(qtbot, stub_client, fake_backend, tmp_path, ())
+    dlg.name_edit.clear()
+    dlg.version_edit.setText("1.0 beta")
+    dlg.create_button.click()
+    assert set(errors_of(dlg)) == {"name", "version", "files"}
+    dlg.name_edit.setText("thermo")
+    dlg.version_edit.setText("1.0.1")
+    assert set(errors_of(dlg)) == {"files"}
+    with qtbot.waitSignal(dlg.add_files(make_files(tmp_path, ("a.bin", 1))).finished):
+        pass
+    assert errors_of(dlg) == {}
+
+
+def test_task_errors_clear_when_fixed(qtbot, stub_client, fake_backend):
+    dlg = task_dialog(qtbot, stub_client, fake_backend)
+    dlg.firmware_combo.setCurrentIndex(0)
+    dlg.create_button.click()
+    assert set(errors_of(dlg)) == {"firmwareID"}
+    dlg.firmware_combo.setCurrentIndex(1)
+    assert errors_of(dlg) == {}
+    qtbot.waitUntil(lambda: dlg.picker.model.rowCount() == 32)
+    dlg.targeted_radio.setChecked(True)
+    dlg.create_button.click()
+    assert set(errors_of(dlg)) == {"deviceList"}
+    dlg.picker.model.set_checked(["dev-001", "dev-002"])
+    assert errors_of(dlg) == {}
+
+
+def test_settings_port_error_clears_and_leaves_the_field_its_height(qtbot, settings, secret_store):
+    dlg = SettingsDialog(settings, secret_store)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    dlg.http_port_spin.setValue(7777)
+    dlg.mqtt_port_spin.setValue(7777)
+    dlg.submit()
+    assert errors_of(dlg) == {"mqtt_port": "The HTTP and MQTT ports must differ."}
+    qtbot.wait(10)
+    spin = dlg.mqtt_port_spin
+    assert spin.height() >= spin.minimumSizeHint().height()
+    spin.setValue(7778)
+    assert errors_of(dlg) == {}
+
+
+def test_settings_fits_a_laptop_screen(qtbot, settings, secret_store):
+    dlg = SettingsDialog(settings, secret_store)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    assert dlg.minimumSizeHint().height() <= 600 and dlg.minimumSizeHint().width() <= 1366
+
+
+def test_upload_table_shows_names_and_zero_sizes(qtbot, stub_client, fake_backend, tmp_path):
+    dlg = firmware_dialog(qtbot, stub_client, fake_backend, tmp_path,
+                          (("thermo-full-image.bin", 3000), ("empty-config.json", 0)))
+    view, model = dlg.files_view, dlg.files_model
+    qtbot.wait(10)
+    for row in range(2):
+        name = model.index(row, model.NAME)
+        assert view.columnWidth(model.NAME) >= view.fontMetrics().horizontalAdvance(name.data())
+        assert name.data(Qt.ItemDataRole.ToolTipRole) == model.row(row).path
+        size = model.index(row, model.SIZE).data()
+        assert size and view.columnWidth(model.SIZE) >= view.fontMetrics().horizontalAdvance(size)
+    assert model.index(1, model.SIZE).data().startswith("0 ")
+
+
+def test_device_version_says_it_is_required(qtbot, stub_client):
+    dlg = DeviceDialog(stub_client, "prodA")
+    qtbot.addWidget(dlg)
+    assert dlg.version_edit.placeholderText() != "1.0.0" and "required" in dlg.version_edit.placeholderText()
+
+
+def test_task_dialog_fits_a_laptop_screen(qtbot, stub_client, fake_backend):
+    dlg = task_dialog(qtbot, stub_client, fake_backend)
+    assert dlg.height() <= 700 and dlg.minimumSizeHint().height() <= 700
+    assert dlg.scroll.widget().isAncestorOf(dlg.picker)  # the fields scroll, the buttons stay
+
+
+def test_file_dialogs_open_in_the_last_folder(qtbot, stub_client, fake_backend, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    paths = make_files(tmp_path, ("a.bin", 1))
+    asked: list[str] = []
+
+    def get_open_file_names(parent, caption="", folder="", *a):  # noqa: ANN001, ANN202
+        asked.append(folder)
+        return paths, ""
+
+    def get_open_file_name(parent, caption="", folder="", *a):  # noqa: ANN001, ANN202
+        asked.append(folder)
+        return "", ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(get_open_file_names))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(get_open_file_name))
+    dlg = firmware_dialog(qtbot, stub_client, fake_backend, tmp_path, ())
+    dlg.choose_files()
+    qtbot.waitUntil(lambda: dlg.files_model.rowCount() == 1)
+    second = firmware_dialog(qtbot, stub_client, fake_backend, tmp_path, ())
+    second.choose_files()
+    ImportDevicesDialog(stub_client, "prodA").choose_file()
+    folder = str(tmp_path / "src0")
+    assert asked[0] != folder and asked[1:] == [folder, folder]
+
+
+def test_secret_field_fits_a_24_character_secret(qtbot):
+    secret = "WWWWWWWWWWWWWWWWWWWWWWWW"
+    dlg = SecretDialog(dto.Device("p", "d", deviceSecret=secret))
+    qtbot.addWidget(dlg)
+    dlg.show()
+    dlg.show_button.click()
+    edit = dlg.secret_edit
+    assert edit.width() >= edit.fontMetrics().horizontalAdvance(secret) + 16
+
+
+def test_imported_secrets_are_saved_owner_only(qtbot, tmp_path):
+    import os
+    import stat
+
+    from ota_desktop.ui.catalog_dialogs import ImportedSecretsDialog
+
+    devices = [dto.Device("prodB", "imp-1", deviceSecret="s1"), dto.Device("prodB", "imp-2", deviceSecret="s,2")]
+    dlg = ImportedSecretsDialog(devices)
+    qtbot.addWidget(dlg)
+    path = tmp_path / "secrets.csv"
+    with qtbot.waitSignal(dlg.save_to(str(path)).finished):
+        pass
+    assert path.read_text(encoding="utf-8") == 'productID,deviceName,deviceSecret\nprodB,imp-1,s1\nprodB,imp-2,"s,2"\n'
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert str(path) in dlg.status_label.text()
+    dlg.copy_button.click()
+    assert QGuiApplication.clipboard().text().startswith("productID,deviceName,deviceSecret\nprodB,imp-1,s1")

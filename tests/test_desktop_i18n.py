@@ -97,3 +97,32 @@ def test_each_task_status_has_its_own_text(qapp, uninstall):
     assert [task_status_text(s) for s in TaskStatus] == ["Not started", "Upgrading", "Done", "Cancelled"]
     assert i18n.install(qapp, "zh_CN") == "zh_CN"
     assert [task_status_text(s) for s in TaskStatus] == ["未升级", "升级中", "已完成", "已取消"]
+
+
+def test_qt_file_dialog_is_chinese_too(qapp, uninstall):
+    """Qt's own texts come from PySide6's qtbase_zh_CN.qm; the two labels Qt 6 renamed
+    ("&Look in:", "Files of &type:") and its catalog lacks are filled in by the app."""
+    from PySide6.QtWidgets import QFileDialog, QLabel
+
+    assert i18n.install(qapp, "zh_CN") == "zh_CN"
+    dlg = QFileDialog(None, "x")
+    dlg.setOption(QFileDialog.Option.DontUseNativeDialog)
+    labels = {w.objectName(): w.text() for w in dlg.findChildren(QLabel)}
+    assert labels["lookInLabel"] == "查找范围(&L)："
+    assert labels["fileTypeLabel"] == "文件类型(&T)："
+    assert labels["fileNameLabel"] == "文件名称(&N)："  # from Qt's own catalog
+    assert QCoreApplication.translate("Nowhere", "in no catalog") == "in no catalog"  # not ""
+    dlg.deleteLater()
+
+
+def test_every_chinese_text_of_the_app_is_in_the_catalog(qapp, uninstall):
+    """New texts of the tables, the About box, the crash dialog and the keyring choice."""
+    assert i18n.install(qapp, "zh_CN") == "zh_CN"
+    from ota_desktop.__main__ import KEYRING_HELP
+
+    for context, text in [("TableActions", "&Copy rows"), ("TableActions", "Delete…"),
+                          ("MainWindow", "Last error:"), ("MainWindow", "Restart now"),
+                          ("MainWindow", "Secrets are kept for this session only (no OS keyring): they are "
+                                         "forgotten when OTA Desktop quits."),
+                          ("main", KEYRING_HELP)]:
+        assert QCoreApplication.translate(context, text) != text, text

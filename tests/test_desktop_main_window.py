@@ -107,3 +107,72 @@ def test_geometry_is_remembered(qtbot, stub_client, settings, secret_store):
     again = MainWindow(stub_client, AppEvents(), settings, secret_store)
     qtbot.addWidget(again)
     assert (again.width(), again.height()) == (700, 500)
+
+
+SA_LOG = """2026-12-03 13:09:00,978 INFO backend.runtime: admin token: from OTA_ADMIN_TOKEN
+/work/main/backend/api/firmware.py:132: SAWarning: Column-expression-level unary distinct() should not be used
+  versions = sorted(v for v in session.scalars(
+Traceback (most recent call last):
+  File "/work/main/backend/__main__.py", line 5, in <module>
+    main()
+sqlite3.OperationalError: database is locked
+2026-12-03 13:09:04,235 INFO backend.mqtt.link: MQTT link ota-backend disconnected: Normal disconnection"""
+
+
+def test_backend_crash_dialog_shows_a_sentence_the_last_error_and_details(window):
+    from ota_desktop.backend_process import explain_failure
+
+    window.events.backend_state.emit("lost", explain_failure(SA_LOG, 1, None))
+    box = window.backend_box
+    info = box.informativeText()
+    assert "The backend stopped (exit code 1)." in info
+    assert "sqlite3.OperationalError: database is locked" in info
+    assert "SAWarning" not in info and "INFO" not in info  # log lines only under "Show Details…"
+    assert "SAWarning" in box.detailedText() and "Traceback" in box.detailedText()
+    box.close()
+    # a message without a log (a taken port) has no details
+    window.events.backend_state.emit("failed", "Another program uses the HTTP port 7777.")
+    assert window.backend_box.detailedText() == ""
+    window.backend_box.close()
+
+
+def test_about_box_names_version_and_where_secrets_really_are(window):
+    from ota_desktop import __version__
+
+    text = window.about_text()
+    assert __version__ in text and "InMemoryKeyring" in text and "keyring_backend" not in text
+    window.secrets.use_session_only()
+    text = window.about_text()
+    assert "for this session only (no OS keyring)" in text and "Keyring" not in text
+
+
+def test_language_change_offers_a_restart(qtbot, window, monkeypatch):
+    restarts = []
+    monkeypatch.setattr(window, "restart_app", lambda: restarts.append(1))
+    box = window.ask_restart_for_language()
+    assert "after OTA Desktop restarts" in box.text()
+    window.restart_now_button.click()
+    assert restarts == [1]
+
+
+def test_restart_command_starts_the_same_app():
+    import sys
+
+    from ota_desktop.ui.main_window import restart_command
+
+    program, args = restart_command()
+    assert program == sys.executable and args[:2] == ["-m", "ota_desktop"]
+
+
+def test_forget_the_remembered_session_only_choice(qtbot, stub_client, settings, secret_store):
+    from PySide6.QtCore import QSettings
+
+    from ota_desktop.secrets import remember_session_only, remembered_session_only
+
+    remember_session_only(True)
+    win = MainWindow(stub_client, AppEvents(), settings, secret_store, FakeConnection())
+    qtbot.addWidget(win)
+    assert win.forget_session_action.isVisible()
+    win.forget_session_action.trigger()
+    assert not remembered_session_only() and not QSettings().contains("secrets/session_only_remembered")
+    assert not win.forget_session_action.isVisible()

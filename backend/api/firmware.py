@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import Field, field_validator
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 
 from ..db.models import Device, Firmware, Product
 from ..ota.catalog import NewFile
@@ -130,5 +130,5 @@ def read(req: FirmwareRef, session: SessionDep, rt: RuntimeDep) -> dict:
 def device_info_read(req: FirmwareRef, session: SessionDep) -> dict:
     fw = get_firmware(session, req.firmware_id)
     versions = sorted(v for v in session.scalars(
-        select(distinct(Device.version)).where(Device.product_id == fw.product_id)) if v)
+        select(Device.version).distinct().where(Device.product_id == fw.product_id)) if v)
     return ok({"versions": ",".join(versions)})

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import tempfile
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
@@ -13,7 +15,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayo
 from ..core import dto
 from ..core.api_client import ApiClient, ApiError
 from ..core.workers import read_text, run_in_pool
-from .forms import FieldErrors
+from .forms import ERROR_STYLE, FieldErrors, fit_on_show, fit_window, last_folder, remember_folder
 
 PRODUCT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 #: MQTT topic levels and the username "{productID}&{deviceName}" forbid these
@@ -39,6 +41,8 @@ class _ApiForm(QDialog):
         lay.addLayout(self.form)
         lay.addWidget(self.general_error)
         lay.addWidget(self.buttons)
+        self.setMinimumWidth(440)  # room for the rules in the error messages on two lines at most
+        fit_on_show(self)
 
     def validate(self) -> dict[str, str]:
         return {}
@@ -73,6 +77,8 @@ class ProductDialog(_ApiForm):
         self.errors.add_row(self.form, self.tr("&Name:"), self.name_edit, "productName")
         self.errors.add_row(self.form, self.tr("Product &ID:"), self.id_edit, "productID")
         self.errors.add_row(self.form, self.tr("&Description:"), self.desc_edit, "desc")
+        self.errors.watch(self.validate, [self.name_edit.textChanged], "productName")
+        self.errors.watch(self.validate, [self.id_edit.textChanged], "productID")
 
     def validate(self) -> dict[str, str]:
         problems = {}
@@ -95,13 +101,16 @@ class DeviceDialog(_ApiForm):
         self.setWindowTitle(self.tr("New device of %1").replace("%1", product_id))
         self.name_edit = QLineEdit()
         self.version_edit = QLineEdit()
-        self.version_edit.setPlaceholderText("1.0.0")
+        self.version_edit.setPlaceholderText(self.tr("required, e.g. 1.0.0"))
+        self.version_edit.setToolTip(self.tr("The firmware version the device runs now (required)."))
         self.secret_edit = QLineEdit()
         self.secret_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.secret_edit.setPlaceholderText(self.tr("generated when empty"))
         self.errors.add_row(self.form, self.tr("Device &name:"), self.name_edit, "deviceName")
         self.errors.add_row(self.form, self.tr("Current &version:"), self.version_edit, "version")
         self.errors.add_row(self.form, self.tr("&Secret:"), self.secret_edit, "deviceSecret")
+        self.errors.watch(self.validate, [self.name_edit.textChanged], "deviceName")
+        self.errors.watch(self.validate, [self.version_edit.textChanged], "version")
 
     def validate(self) -> dict[str, str]:
         problems = {}
@@ -159,11 +168,13 @@ class ImportDevicesDialog(_ApiForm):
         row.addStretch(1)
         lay.addLayout(row)
         self.errors.add_row(self.form, self.tr("Devices (CSV):"), box, "csv", "devices")
+        self.errors.watch(self.validate, [self.text_edit.textChanged], "csv")
 
     def choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, self.tr("Open device list"), "",
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Open device list"), last_folder(),
                                               self.tr("CSV files (*.csv *.txt);;All files (*)"))
         if path:
+            remember_folder(path)
             self.load_file(path)
 
     def load_file(self, path: str):  # noqa: ANN201 - returns the Job (tests wait on it)
@@ -204,6 +215,7 @@ class SecretDialog(QDialog):
         self.secret_edit = QLineEdit(device.deviceSecret)
         self.secret_edit.setReadOnly(True)
         self.secret_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        fit_text(self.secret_edit, device.deviceSecret)
         self.show_button = QPushButton(self.tr("&Show"))
         self.show_button.setCheckable(True)
         self.show_button.toggled.connect(self._toggle)
@@ -222,6 +234,7 @@ class SecretDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(buttons)
+        fit_on_show(self)
 
     def _toggle(self, shown: bool) -> None:
         self.secret_edit.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
@@ -229,3 +242,114 @@ class SecretDialog(QDialog):
 
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.secret_edit.text())
+
+
+def fit_text(edit: QLineEdit, text: str, minimum_chars: int = 24) -> None:
+    """Make ``edit`` wide enough for ``text`` (at least ``minimum_chars``), shown or masked, with margin."""
+    fm = edit.fontMetrics()
+    n = max(len(text), minimum_chars)
+    bullet = chr(edit.style().styleHint(edit.style().StyleHint.SH_LineEdit_PasswordCharacter, None, edit) or 0x25CF)
+    wide = max(fm.horizontalAdvance(text), fm.horizontalAdvance("0" * n), fm.horizontalAdvance(bullet * n))
+    edit.setMinimumWidth(wide + 2 * fm.averageCharWidth() + 16)  # frame, text margins, cursor, margin
+
+
+SECRETS_FIELDS = ("productID", "deviceName", "deviceSecret")
+
+
+def secrets_csv(devices: list[dto.Device]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(SECRETS_FIELDS)
+    writer.writerows((d.productID, d.deviceName, d.deviceSecret) for d in devices)
+    return out.getvalue()
+
+
+def write_private_text(ctx, path: str, text: str) -> str:  # noqa: ANN001
+    """Worker: write ``text`` atomically (a temporary file, then rename), owner-only (0600): it
+    holds secrets. Returns ``path``."""
+    ctx.check()
+    fd, tmp = tempfile.mkstemp(prefix=".secrets-", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+class ImportedSecretsDialog(QDialog):
+    """After an import: the new devices' secrets as CSV (productID, deviceName, deviceSecret), to
+    save to an owner-only file or copy to the clipboard."""
+
+    def __init__(self, devices: list[dto.Device], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.devices = list(devices)
+        self.job = None
+        self.saved_path = ""
+        self.setWindowTitle(self.tr("Devices imported"))
+        intro = QLabel(self.tr("%n device(s) created. Save their secrets to a file (CSV: productID, deviceName, "
+                               "deviceSecret; readable by you only) or copy them: devices log in with them.", "",
+                               len(self.devices)))
+        intro.setWordWrap(True)
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        self.status_label.hide()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.save_button = self.buttons.addButton(self.tr("&Save as CSV…"), QDialogButtonBox.ButtonRole.ActionRole)
+        self.copy_button = self.buttons.addButton(self.tr("&Copy CSV"), QDialogButtonBox.ButtonRole.ActionRole)
+        self.save_button.clicked.connect(self.choose_file)
+        self.copy_button.clicked.connect(self.copy)
+        self.buttons.rejected.connect(self.reject)
+        for b in (self.save_button, self.copy_button):
+            b.setEnabled(bool(self.devices))
+        lay = QVBoxLayout(self)
+        lay.addWidget(intro)
+        lay.addWidget(self.status_label)
+        lay.addStretch(1)
+        lay.addWidget(self.buttons)
+        self.setMinimumWidth(480)
+        fit_on_show(self)
+
+    def text(self) -> str:
+        return secrets_csv(self.devices)
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.text())
+        self._status(self.tr("Copied to the clipboard."))
+
+    def choose_file(self) -> None:
+        product = self.devices[0].productID if self.devices else "devices"
+        path, _ = QFileDialog.getSaveFileName(self, self.tr("Save device secrets"),
+                                              os.path.join(last_folder(), f"{product}-secrets.csv"),
+                                              self.tr("CSV files (*.csv)"))
+        if path:
+            if not path.lower().endswith(".csv"):
+                path += ".csv"
+            remember_folder(path)
+            self.save_to(path)
+
+    def save_to(self, path: str):  # noqa: ANN201 - returns the Job (tests wait on it)
+        """Write the CSV on a worker thread."""
+        self.save_button.setEnabled(False)
+        self.job = run_in_pool(write_private_text, path, self.text())
+        self.job.then(self._saved, self._save_failed)
+        return self.job
+
+    def _saved(self, path: str) -> None:
+        self.save_button.setEnabled(True)
+        self.saved_path = path
+        self._status(self.tr("Saved to %1").replace("%1", path))
+
+    def _save_failed(self, message: str) -> None:
+        self.save_button.setEnabled(True)
+        self._status(message, error=True)
+
+    def _status(self, text: str, error: bool = False) -> None:
+        self.status_label.setStyleSheet(ERROR_STYLE if error else "")
+        self.status_label.setText(text)
+        self.status_label.show()
+        fit_window(self.status_label)

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QGroupBox
 
 from ..ports import LOOPBACK, lan_addresses
 from ..settings import REMOTE, Settings
+from .forms import fit_on_show
 
 
 def _without_password(url: str) -> str:
@@ -100,6 +101,7 @@ class ConnectionDialog(QDialog):
         lay.addWidget(devices)
         lay.addStretch(1)
         lay.addWidget(buttons)
+        fit_on_show(self)
 
     def _copy_button(self, key: str, value: str) -> QPushButton:
         button = QPushButton(self.tr("Copy"))

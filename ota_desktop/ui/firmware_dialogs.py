@@ -16,7 +16,7 @@ from ..core.api_client import ApiClient, ApiError
 from ..core.uploader import FirmwareUploader, UploadFile
 from ..core.workers import run_in_pool, stat_files
 from .delegates import ProgressDelegate
-from .forms import FieldErrors
+from .forms import FieldErrors, fit_on_show, last_folder, remember_folder
 from .models.base import format_size, format_time
 from .models.catalog_models import FirmwareFilesModel
 from .models.task_models import UploadFilesModel
@@ -53,7 +53,7 @@ class NewFirmwareDialog(QDialog):
             self.product_combo.setCurrentIndex(max(0, self.product_combo.findData(product_id)))
         self.name_edit = QLineEdit()
         self.version_edit = QLineEdit()
-        self.version_edit.setPlaceholderText("1.0.0")
+        self.version_edit.setPlaceholderText(self.tr("required, e.g. 1.0.0"))
         self.diff_combo = QComboBox()
         self.diff_combo.addItem(self.tr("Whole package"), 1)
         self.diff_combo.addItem(self.tr("Differential package"), 2)
@@ -73,9 +73,16 @@ class NewFirmwareDialog(QDialog):
         self.files_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.files_view.verticalHeader().hide()
         header = self.files_view.horizontalHeader()
-        header.setSectionResizeMode(UploadFilesModel.NAME, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(UploadFilesModel.DIGEST, QHeaderView.ResizeMode.Stretch)
+        # the name gets the room (the digest is empty until the upload); both stay resizable
+        header.setSectionResizeMode(UploadFilesModel.NAME, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(40)
         self.files_view.setColumnWidth(UploadFilesModel.PROGRESS, 120)
+        self.files_view.setColumnWidth(UploadFilesModel.DIGEST, 140)
+        # ResizeToContents sections are not resized when rows arrive: fit size and state by hand
+        for sig in (self.files_model.rowsInserted, self.files_model.rowsRemoved, self.files_model.dataChanged,
+                    self.files_model.modelReset):
+            sig.connect(self._fit_columns)
+        self._fit_columns()
         self.files_view.setWordWrap(False)
         self.files_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.files_view.setMinimumHeight(140)
@@ -130,13 +137,27 @@ class NewFirmwareDialog(QDialog):
         lay.addLayout(form)
         lay.addWidget(self.general_error)
         lay.addWidget(self.buttons)
+        fit_on_show(self)
+        self.errors.watch(self.validate, [self.product_combo.currentIndexChanged], "productID")
+        self.errors.watch(self.validate, [self.name_edit.textChanged], "name")
+        self.errors.watch(self.validate, [self.version_edit.textChanged], "version")
+        self.errors.watch(self.validate, [self.files_model.rowsInserted, self.files_model.rowsRemoved,
+                                          self.files_model.modelReset], "files")
         self._inputs = [self.product_combo, self.name_edit, self.version_edit, self.diff_combo, self.sign_combo,
                         self.desc_edit, self.ext_edit, self.add_button, self.remove_button]
 
     # -- files ---------------------------------------------------------------------------------
+    def _fit_columns(self, *_args: object) -> None:
+        for column in (UploadFilesModel.SIZE, UploadFilesModel.STATE):
+            self.files_view.resizeColumnToContents(column)
+        if any(f.digest for f in self.files_model.rows()):  # an MD5 whole; a SHA-256 elided in the middle
+            self.files_view.setColumnWidth(UploadFilesModel.DIGEST,
+                                           min(260, self.files_view.sizeHintForColumn(UploadFilesModel.DIGEST)))
+
     def choose_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, self.tr("Add firmware files"))
+        paths, _ = QFileDialog.getOpenFileNames(self, self.tr("Add firmware files"), last_folder())
         if paths:
+            remember_folder(paths[0])
             self.add_files(paths)
 
     def add_files(self, paths: list[str]):  # noqa: ANN201 - returns the Job (tests wait on it)

@@ -10,6 +10,7 @@ from ..core.api_client import ApiClient
 from .firmware_dialogs import FirmwareDetailDialog, NewFirmwareDialog
 from .forms import error_reporter
 from .models.catalog_models import FirmwareModel
+from .table_actions import ColumnWidths, TableActions
 from .widgets import current_row, table_view, text_filter_proxy
 
 
@@ -37,6 +38,10 @@ class FirmwarePage(QWidget):
         self.task_button.clicked.connect(self._new_task)
         self.delete_button = QPushButton(self.tr("Delete"))
         self.delete_button.clicked.connect(self.delete_firmware)
+        self.table_actions = TableActions(self.view, (
+            self.details_button, self.task_button, None, self.new_button, None, self.delete_button),
+            delete=self.delete_button)
+        self.columns = ColumnWidths(self.view, "firmware")
         top = QHBoxLayout()
         top.addWidget(self.search_edit, 1)
         bottom = QHBoxLayout()
@@ -55,7 +60,6 @@ class FirmwarePage(QWidget):
 
     def _loaded(self, rows: list[dto.Firmware]) -> None:
         self.model.set_rows(rows)
-        self.view.resizeColumnsToContents()
         self._update_buttons()
 
     def current(self) -> dto.Firmware | None:

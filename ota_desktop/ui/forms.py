@@ -1,8 +1,12 @@
 """Shared pieces of the forms: error labels next to fields, busy state, API error routing."""
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication
-from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+import os
+from typing import Callable, Iterable
+
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSize, QStandardPaths
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ota_protocol.codes import ErrorCode
 
@@ -10,6 +14,65 @@ from ..core.api_client import CODE_NETWORK, ApiError
 from .status import code_text
 
 ERROR_STYLE = "color: #dc2626;"
+#: room left for the window frame (title bar) when a dialog grows to the screen's height
+FRAME_ALLOWANCE = 40
+
+
+def available_size(widget: QWidget) -> QSize:
+    """The free area of the screen ``widget`` is on (the taskbar excluded)."""
+    screen = widget.screen() or QGuiApplication.primaryScreen()
+    return screen.availableGeometry().size() if screen is not None else QSize(1366, 728)
+
+
+def fit_window(widget: QWidget) -> None:
+    """Grow ``widget``'s window to the height its layout needs at the current width (wrapped
+    error labels, rows that appeared), never beyond the screen; it never shrinks."""
+    win = widget.window()
+    lay = win.layout()
+    if lay is None:
+        return
+    lay.activate()
+    width = win.width()
+    need = lay.totalHeightForWidth(width) if lay.hasHeightForWidth() else lay.totalSizeHint().height()
+    need = max(need, lay.totalMinimumSize().height())
+    need = min(need, available_size(win).height() - FRAME_ALLOWANCE)
+    if need > win.height():
+        win.resize(width, need)
+
+
+class _FitOnShow(QObject):
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Show and isinstance(watched, QWidget):
+            fit_window(watched)
+        return False
+
+
+def fit_on_show(window: QWidget) -> None:
+    """Give ``window`` the height its layout needs when it is shown: Qt sizes a window by its
+    minimum size, which does not count the lines a word-wrapped label needs at that width."""
+    window.installEventFilter(_FitOnShow(window))
+
+
+def last_folder() -> str:
+    """The folder a file dialog opened last (any of the app's), else the home folder."""
+    from ..settings import Settings
+
+    folder = Settings().last_folder
+    if folder and os.path.isdir(folder):
+        return folder
+    return QStandardPaths.writableLocation(QStandardPaths.StandardLocation.HomeLocation) or os.path.expanduser("~")
+
+
+def remember_folder(path: str) -> None:
+    """Remember the folder of ``path`` (a file, or a folder itself) for the next file dialog."""
+    if not path:
+        return
+    from ..settings import Settings
+
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    settings = Settings()
+    settings.last_folder = folder
+    settings.sync()
 
 
 class FieldErrors:
@@ -31,7 +94,13 @@ class FieldErrors:
     def add_row(self, form: QFormLayout, label: str, widget: QWidget, field: str, *aliases: str) -> QLabel:
         """Add ``widget`` to ``form`` with an (initially hidden) error label below it."""
         box = QWidget()
-        box.setSizePolicy(widget.sizePolicy())  # a fixed-height field must not get a tall row
+        # a fixed-height field must not get a tall row, but the row must grow by the error's
+        # wrapped lines: Preferred (not Fixed) vertically, and the height follows the width
+        policy = QSizePolicy(widget.sizePolicy())
+        if policy.verticalPolicy() == QSizePolicy.Policy.Fixed:
+            policy.setVerticalPolicy(QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        box.setSizePolicy(policy)
         lay = QVBoxLayout(box)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
@@ -65,6 +134,27 @@ class FieldErrors:
         lab = self._labels.get(field or "", self._general)
         lab.setText(message)
         lab.show()
+        fit_window(lab)
+
+    def watch(self, validate: Callable[[], dict[str, str]], signals: Iterable, *fields: str) -> None:
+        """When any of ``signals`` fires, clear the shown errors of ``fields`` that ``validate()``
+        no longer reports (and update the text of those it still reports differently)."""
+        for signal in signals:
+            signal.connect(lambda *_a: self.revalidate(validate, fields))
+
+    def revalidate(self, validate: Callable[[], dict[str, str]], fields: Iterable[str]) -> None:
+        shown = [f for f in fields if f in self._labels and not self._labels[f].isHidden()]
+        if not shown:
+            return
+        problems = validate()
+        for field in shown:
+            lab = self._labels[field]
+            if field in problems:
+                if lab.text() != problems[field]:
+                    lab.setText(problems[field])
+            else:
+                lab.clear()
+                lab.hide()
 
     def show_api_error(self, error: ApiError) -> None:
         field = self._aliases.get(error.field or "", error.field)

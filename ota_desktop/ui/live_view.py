@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton,
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
 from ..app_events import AppEvents
@@ -14,6 +14,7 @@ from .delegates import ProgressDelegate
 from .forms import api_error_text, backend_error_text
 from .models.records_model import RecordsFilterProxy, RecordsModel
 from .status import record_filter_groups, record_status_colour, record_status_text, task_status_text
+from .table_actions import ColumnWidths, TableActions
 from .widgets import selected_rows, table_view
 
 SUMMARY_ORDER = (RecordStatus.SUCCEEDED, RecordStatus.UPGRADING, RecordStatus.PUSHED, RecordStatus.QUEUED,
@@ -30,17 +31,14 @@ class LiveTaskView(QWidget):
         self.model = RecordsModel(task.taskUid, task.productID, task.version, self, **kwargs)
         self.proxy = RecordsFilterProxy(self)
         self.proxy.setSourceModel(self.model)
-        self.view = table_view(self.proxy, stretch=RecordsModel.DESC, multi=True)
+        self.view = table_view(self.proxy, multi=True)
         self.view.setItemDelegateForColumn(RecordsModel.PROGRESS, ProgressDelegate(self.view))
-        self.view.horizontalHeader().setSectionResizeMode(RecordsModel.PROGRESS, QHeaderView.ResizeMode.Fixed)
-        self.view.setColumnWidth(RecordsModel.DEVICE, 160)
-        self.view.setColumnWidth(RecordsModel.CURRENT, 125)
-        self.view.setColumnWidth(RecordsModel.TARGET, 125)
-        self.view.setColumnWidth(RecordsModel.RETRIES, 80)
-        self.view.setColumnWidth(RecordsModel.STATUS, 150)
-        self.view.setColumnWidth(RecordsModel.PROGRESS, 140)
-        self.view.setColumnWidth(RecordsModel.UPDATED, 150)
+        # the rows are the model's, sorted by it (natural order: dev2 before dev10); the header's
+        # arrow and the rows agree from the first load on, live updates re-sort within RESORT_MS
         self.view.sortByColumn(RecordsModel.DEVICE, Qt.SortOrder.AscendingOrder)
+        # content sizing (the progress bar gets room to show its percentage); the user's widths,
+        # column order and sort persist for every live table alike
+        self.columns = ColumnWidths(self.view, "live_records", defaults={RecordsModel.PROGRESS: 120})
         self.view.selectionModel().selectionChanged.connect(self._update_buttons)
 
         self.title_label = QLabel()
@@ -71,6 +69,8 @@ class LiveTaskView(QWidget):
         self.reload_button.clicked.connect(self.reload)
         self.action_label = QLabel()
         self.action_label.setWordWrap(True)
+        self.table_actions = TableActions(self.view, (self.retry_button, self.cancel_button, None,
+                                                      self.reload_button))
 
         head = QHBoxLayout()
         head.addWidget(self.title_label)

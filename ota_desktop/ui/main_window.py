@@ -1,14 +1,20 @@
 """The main window: pages in tabs, live task views, actions with shortcuts, backend status."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QTabWidget, QWidget)
+import html
+import sys
 
+from PySide6.QtCore import QCoreApplication, QProcess, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+                               QTabWidget, QWidget)
+
+from .. import __version__
 from ..app_events import AppEvents
+from ..backend_process import failure_parts
 from ..core import dto
 from ..core.api_client import ApiClient
-from ..secrets import SecretStore
+from ..secrets import SecretStore, remember_session_only, remembered_session_only
 from ..settings import Settings
 from .connection_dialog import ConnectionDialog
 from .firmware_page import FirmwarePage
@@ -16,6 +22,13 @@ from .live_view import LiveTaskView
 from .products_page import ProductsPage
 from .settings_dialog import SettingsDialog
 from .tasks_page import TasksPage
+
+def restart_command() -> tuple[str, list[str]]:
+    """(program, arguments) that start this app again, in a frozen bundle or from Python."""
+    if getattr(sys, "frozen", False):
+        return sys.executable, sys.argv[1:]
+    return sys.executable, ["-m", "ota_desktop", *sys.argv[1:]]
+
 
 STATE_COLOURS = {"ready": "#15803d", "starting": "#b45309", "failed": "#dc2626", "lost": "#dc2626",
                  "stopped": "#6b7280"}
@@ -93,6 +106,9 @@ class MainWindow(QMainWindow):
                      lambda: self._close_tab(self.tabs.currentIndex()), view)
         help_menu = bar.addMenu(self.tr("&Help"))
         self.connection_action = self._action(self.tr("&Connection…"), None, self.open_connection, help_menu)
+        self.forget_session_action = self._action(self.tr("Ask about the &keyring again at the next start"), None,
+                                                  self.forget_session_only_choice, help_menu)
+        self.forget_session_action.setVisible(remembered_session_only())
         self._action(self.tr("&About OTA Desktop"), None, self._about, help_menu)
 
     def _build_status_bar(self) -> None:
@@ -134,11 +150,17 @@ class MainWindow(QMainWindow):
         if state == "ready":
             self.refresh()
         elif state in ("failed", "lost") and detail:
+            sentence, error_line, log = failure_parts(detail)
             box = QMessageBox(QMessageBox.Icon.Critical, self.tr("Backend"),
                               self.tr("The backend is not available.") if state == "failed"
                               else self.tr("The connection to the backend was lost."),
                               QMessageBox.StandardButton.NoButton, self)
-            box.setInformativeText(detail)
+            info = html.escape(sentence)
+            if error_line:
+                info += "<p>" + self.tr("Last error:") + "<br><code>" + html.escape(error_line) + "</code></p>"
+            box.setInformativeText(f"<p>{info}</p>")
+            if log:  # the backend's own log lines behind "Show Details…"
+                box.setDetailedText(self.tr("Backend log (last lines):") + "\n" + log)
             retry = box.addButton(self.tr("Restart backend"), QMessageBox.ButtonRole.AcceptRole)
             settings = box.addButton(self.tr("Settings…"), QMessageBox.ButtonRole.ActionRole)
             box.addButton(QMessageBox.StandardButton.Close)
@@ -209,11 +231,38 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         dlg = SettingsDialog(self.settings, self.secrets, self)
         if dlg.exec():
-            if dlg.language_changed:
-                QMessageBox.information(self, self.tr("Language"),
-                                        self.tr("The new language is used from the next start."))
             if dlg.backend_changed:
                 self.restart_backend()
+            if dlg.language_changed:
+                self.ask_restart_for_language()
+
+    def ask_restart_for_language(self) -> QMessageBox:
+        """The window's texts change at the next start: offer to restart now."""
+        box = QMessageBox(QMessageBox.Icon.Information, self.tr("Language"), self.tr(
+            "The new language is used after OTA Desktop restarts."), QMessageBox.StandardButton.NoButton, self)
+        box.setInformativeText(self.tr("Restart now? Open forms are closed; the backend restarts with the app."))
+        self.restart_now_button = box.addButton(self.tr("Restart now"), QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(self.tr("Later"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(self.restart_now_button)
+        box.buttonClicked.connect(lambda b: self.restart_app() if b is self.restart_now_button else None)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+        self.language_box = box
+        return box
+
+    def restart_app(self) -> None:
+        """Quit, and once the backend has stopped (aboutToQuit), start the app again."""
+        app = QCoreApplication.instance()
+        program, args = restart_command()
+        app.aboutToQuit.connect(lambda: QProcess.startDetached(program, args))
+        QApplication.closeAllWindows()
+        app.quit()
+
+    def forget_session_only_choice(self) -> None:
+        remember_session_only(False)
+        self.forget_session_action.setVisible(False)
+        self.statusBar().showMessage(self.tr("At the next start OTA Desktop asks again where to keep secrets."),
+                                     5000)
 
     def open_connection(self) -> ConnectionDialog:
         dlg = ConnectionDialog(self.settings, self.connection, self)
@@ -221,11 +270,23 @@ class MainWindow(QMainWindow):
         dlg.open()
         return dlg
 
+    def secrets_text(self) -> str:
+        if self.secrets.session_only:
+            return self.tr("Secrets are kept for this session only (no OS keyring): they are forgotten "
+                           "when OTA Desktop quits.")
+        if self.secrets.keyring_available:
+            return self.tr("Secrets are kept in the OS keyring: %1.").replace(
+                "%1", html.escape(self.secrets.friendly_name))
+        return self.tr("No keyring is available: secrets cannot be kept.")
+
+    def about_text(self) -> str:
+        return self.tr(
+            "<b>OTA Desktop</b> %1<p>Firmware packages, upgrade tasks and live device status for "
+            "iThings-compatible IoT fleets.</p><p>%2</p>").replace("%1", html.escape(__version__)).replace(
+            "%2", self.secrets_text())
+
     def _about(self) -> None:
-        QMessageBox.about(self, self.tr("About OTA Desktop"), self.tr(
-            "<b>OTA Desktop</b><p>Firmware packages, upgrade tasks and live device status for "
-            "iThings-compatible IoT fleets.</p><p>Secrets are kept in: %1</p>").replace(
-            "%1", self.secrets.backend_name))
+        QMessageBox.about(self, self.tr("About OTA Desktop"), self.about_text())
 
     def _restore_geometry(self) -> None:
         if not self.settings.geometry.isEmpty():

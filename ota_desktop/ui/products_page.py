@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QSplitter,
                                QVBoxLayout, QWidget)
 
@@ -12,9 +11,10 @@ from ..core.api_client import ApiClient
 from ..core.provisioning import provisioning_rows, write_provisioning
 from ..core.workers import run_in_pool
 from ..ports import Endpoints
-from .catalog_dialogs import DeviceDialog, ImportDevicesDialog, ProductDialog, SecretDialog
+from .catalog_dialogs import DeviceDialog, ImportDevicesDialog, ImportedSecretsDialog, ProductDialog, SecretDialog
 from .forms import api_error_text, error_reporter
 from .models.catalog_models import DevicesModel, ProductsModel
+from .table_actions import ColumnWidths, TableActions
 from .widgets import current_row, selected_rows, table_view, text_filter_proxy
 
 
@@ -54,6 +54,14 @@ class ProductsPage(QWidget):
         self.secret_button.clicked.connect(self.show_secret)
         self.delete_device_button = QPushButton(self.tr("Delete devices"))
         self.delete_device_button.clicked.connect(self.delete_devices)
+        self.products_actions = TableActions(self.products_view, (
+            self.add_product_button, self.delete_product_button, None, self.export_button),
+            delete=self.delete_product_button)
+        self.devices_actions = TableActions(self.devices_view, (
+            self.add_device_button, self.import_button, self.secret_button, None, self.delete_device_button),
+            delete=self.delete_device_button)
+        self.products_columns = ColumnWidths(self.products_view, "products")
+        self.devices_columns = ColumnWidths(self.devices_view, "devices")
         self.device_search = QLineEdit()
         self.device_search.setPlaceholderText(self.tr("Search devices…"))
         self.device_search.setClearButtonEnabled(True)
@@ -105,9 +113,7 @@ class ProductsPage(QWidget):
         self.client.products().then(lambda rows: self._products_loaded(rows, keep), self._error)
 
     def _products_loaded(self, rows: list[dto.Product], keep: dto.Product | None) -> None:
-        self.products_model.set_rows(rows)
-        self.products_view.resizeColumnsToContents()
-        self.products_view.horizontalHeader().setStretchLastSection(True)
+        self.products_model.set_rows(rows)  # columns fit their content (ColumnWidths)
         if not self.select_product(keep.productID if keep else ""):
             if self.products_proxy.rowCount():
                 self.products_view.selectRow(0)
@@ -138,7 +144,6 @@ class ProductsPage(QWidget):
         product = self.current_product()
         if product is not None and product.productID == product_id:
             self.devices_model.set_rows(rows)
-            self.devices_view.resizeColumnsToContents()
             self.devices_title.setText(self.tr("<b>Devices of %1</b> (%2)").replace(
                 "%1", product.productName or product_id).replace("%2", str(len(rows))))
         self._update_buttons()
@@ -187,13 +192,8 @@ class ProductsPage(QWidget):
         if dlg.exec():
             created = dlg.result_data or []
             self._product_selected()
-            answer = QMessageBox.question(
-                self, self.tr("Devices imported"),
-                self.tr("%n device(s) created. Copy their names and secrets (CSV) to the clipboard?", "",
-                        len(created)))
-            if answer == QMessageBox.StandardButton.Yes:
-                QGuiApplication.clipboard().setText("deviceName,deviceSecret\n" + "".join(
-                    f"{d.deviceName},{d.deviceSecret}\n" for d in created))
+            if created:
+                ImportedSecretsDialog(created, self).exec()
 
     def export_provisioning(self) -> None:
         """Ask where (the filter chooses CSV or JSON), then export the current product's devices."""

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDia
 from .. import secrets as keys
 from ..secrets import SecretStore, SecretsUnavailable
 from ..settings import EMBEDDED, REMOTE, Settings
-from .forms import FieldErrors
+from .forms import FieldErrors, fit_on_show, last_folder, remember_folder
 
 URL_SCHEMES = {
     "remote_url": ("http", "https"),
@@ -120,6 +120,9 @@ class SettingsDialog(QDialog):
         self.database_url_edit.setPlaceholderText(self.tr("empty: SQLite in the data directory; "
                                                           "e.g. postgresql://ota@db/ota"))
         self.database_password_edit = _password_edit()
+        for edit in (self.mqtt_url_edit, self.storage_url_edit, self.database_url_edit):
+            # the placeholder explains the empty field: show it whole
+            edit.setMinimumWidth(min(440, edit.fontMetrics().horizontalAdvance(edit.placeholderText()) + 24))
         ext_box = QGroupBox(self.tr("External services"))
         ef = QFormLayout(ext_box)
         self.errors.add_row(ef, self.tr("MQTT broker URL:"), self.mqtt_url_edit, "mqtt_url")
@@ -149,18 +152,44 @@ class SettingsDialog(QDialog):
         kl.addWidget(self.session_button)
         mf.addRow(self.tr("Secrets:"), krow)
         mf.addRow(self.tr("&Language:"), self.language_combo)
+        self.language_note = QLabel(self.tr("The new language is used after OTA Desktop restarts."))
+        self.language_note.setWordWrap(True)
+        self.language_note.setStyleSheet("color: palette(placeholder-text);")
+        mf.addRow("", self.language_note)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.submit)
         buttons.rejected.connect(self.reject)
         self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+        # two columns: one column is taller than a laptop's screen (1366x768) leaves
+        left = QVBoxLayout()
+        left.addWidget(backend_box)
+        left.addWidget(misc)
+        left.addStretch(1)
+        right = QVBoxLayout()
+        right.addWidget(ext_box)
+        right.addStretch(1)
+        columns = QHBoxLayout()
+        columns.addLayout(left, 1)
+        columns.addLayout(right, 1)
         lay = QVBoxLayout(self)
-        lay.addWidget(backend_box)
-        lay.addWidget(ext_box)
-        lay.addWidget(misc)
+        lay.addLayout(columns)
         lay.addWidget(self.general_error)
         lay.addWidget(buttons)
+        fit_on_show(self)
 
+        watch, v = self.errors.watch, self.validate
+        remote_fields = ("remote_url", "remote_token", "data_dir", "http_port", "mqtt_port", "storage_access_key",
+                         "storage_secret_key")
+        watch(v, [self.remote_radio.toggled], *remote_fields)
+        watch(v, [self.remote_url_edit.textChanged], "remote_url")
+        watch(v, [self.remote_token_edit.textChanged], "remote_token")
+        watch(v, [self.data_dir_edit.textChanged], "data_dir")
+        watch(v, [self.http_port_spin.valueChanged, self.mqtt_port_spin.valueChanged], "http_port", "mqtt_port")
+        watch(v, [self.mqtt_url_edit.textChanged], "mqtt_url")
+        watch(v, [self.storage_url_edit.textChanged, self.storage_key_edit.textChanged,
+                  self.storage_secret_edit.textChanged], "storage_url", "storage_access_key", "storage_secret_key")
+        watch(v, [self.database_url_edit.textChanged], "database_url")
         self.remote_radio.toggled.connect(self._update_enabled)
         self._load_secrets()
         self._update_keyring_label()
@@ -202,8 +231,10 @@ class SettingsDialog(QDialog):
 
     # -- form -----------------------------------------------------------------------------------
     def _browse(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, self.tr("Data directory"), self.data_dir_edit.text())
+        path = QFileDialog.getExistingDirectory(self, self.tr("Data directory"),
+                                                self.data_dir_edit.text().strip() or last_folder())
         if path:
+            remember_folder(path)
             self.data_dir_edit.setText(path)
 
     def _update_enabled(self) -> None:

@@ -4,15 +4,18 @@ from __future__ import annotations
 from PySide6.QtCore import QDateTime, Qt, Signal
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDateTimeEdit, QDialog, QDialogButtonBox,
                                QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QPushButton, QRadioButton, QSizePolicy, QSpinBox, QVBoxLayout,
-                               QWidget)
+                               QListWidgetItem, QPushButton, QRadioButton, QScrollArea, QSizePolicy, QSpinBox,
+                               QVBoxLayout, QWidget)
 
 from ota_protocol.task_options import OPTIONS
 
 from ..core import dto
 from ..core.api_client import ApiClient, ApiError
 from .device_picker import DevicePicker, parse_names
-from .forms import FieldErrors
+from .forms import FRAME_ALLOWANCE, FieldErrors, available_size, fit_on_show
+
+#: the default size; a laptop's 1366x768 screen with its taskbar leaves about 700 px
+DEFAULT_SIZE = (820, 660)
 
 
 def option_spin(name: str, suffix: str = "") -> QSpinBox:
@@ -29,7 +32,8 @@ class NewTaskDialog(QDialog):
         super().__init__(parent)
         self.client = client
         self.setWindowTitle(self.tr("New upgrade task"))
-        self.resize(820, 760)
+        screen = available_size(self)
+        self.resize(min(DEFAULT_SIZE[0], screen.width()), min(DEFAULT_SIZE[1], screen.height() - FRAME_ALLOWANCE))
         self.result_data: dict | None = None
         self._firmwares = {f.firmwareID: f for f in firmwares}
 
@@ -131,12 +135,31 @@ class NewTaskDialog(QDialog):
         self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.create_button.clicked.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
+        # the fields scroll when the screen is short (a laptop): the buttons always show
+        content = QWidget()
+        cl = QVBoxLayout(content)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addLayout(form, 1)
+        cl.addWidget(rollout)
+        cl.addWidget(self.general_error)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(content)
         lay = QVBoxLayout(self)
-        lay.addLayout(form, 1)
-        lay.addWidget(rollout)
-        lay.addWidget(self.general_error)
+        lay.addWidget(self.scroll, 1)
         lay.addWidget(self.buttons)
+        fit_on_show(self)
 
+        watch = self.errors.watch
+        watch(self.validate, [self.firmware_combo.currentIndexChanged], "firmwareID", "versionList")
+        watch(self.validate, [self.targeted_radio.toggled], "deviceList", "upgradeType")
+        watch(self.validate, [self.dynamic_radio.toggled], "upgradeType", "versionList")
+        watch(self.validate, [self.picker.selection_changed], "deviceList")
+        watch(self.validate, [self.versions_list.itemChanged, self.versions_list.model().rowsInserted],
+              "versionList")
+        watch(self.validate, [self.schedule_check.toggled, self.schedule_edit.dateTimeChanged], "scheduleTime")
         self.targeted_radio.toggled.connect(self._update_enabled)
         self.dynamic_radio.toggled.connect(self._update_enabled)
         self.firmware_combo.currentIndexChanged.connect(self._firmware_chosen)

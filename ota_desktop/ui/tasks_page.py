@@ -11,6 +11,7 @@ from .forms import error_reporter
 from .models.task_models import TasksModel
 from .status import record_status_text, task_status_colour, task_status_text
 from .task_dialog import NewTaskDialog
+from .table_actions import ColumnWidths, TableActions
 from .widgets import current_row, table_view, text_filter_proxy
 
 
@@ -39,6 +40,9 @@ class TasksPage(QWidget):
         self.live_button.clicked.connect(self._open_current)
         self.cancel_button = QPushButton(self.tr("Cancel task"))
         self.cancel_button.clicked.connect(self.cancel_task)
+        self.table_actions = TableActions(self.view, (self.live_button, self.cancel_button, None,
+                                                      self.new_button))
+        self.columns = ColumnWidths(self.view, "tasks")
         top = QHBoxLayout()
         top.addWidget(QLabel(self.tr("Firmware:")))
         top.addWidget(self.firmware_combo, 1)
@@ -97,7 +101,6 @@ class TasksPage(QWidget):
 
     def _tasks_loaded(self, rows: list[dto.Task]) -> None:
         self.model.set_rows(rows)
-        self.view.resizeColumnsToContents()
         self._update_counts()
         self._selected()
 

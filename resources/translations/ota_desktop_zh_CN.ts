@@ -220,6 +220,14 @@
         <source>Enter the version the device runs now.</source>
         <translation>请输入设备当前运行的版本。</translation>
     </message>
+    <message>
+        <source>required, e.g. 1.0.0</source>
+        <translation>必填，例如 1.0.0</translation>
+    </message>
+    <message>
+        <source>The firmware version the device runs now (required).</source>
+        <translation>设备当前运行的固件版本（必填）。</translation>
+    </message>
 </context>
 <context>
     <name>DevicePicker</name>
@@ -490,6 +498,43 @@
     </message>
 </context>
 <context>
+    <name>ImportedSecretsDialog</name>
+    <message>
+        <source>Devices imported</source>
+        <translation>设备已导入</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n device(s) created. Save their secrets to a file (CSV: productID, deviceName, deviceSecret; readable by you only) or copy them: devices log in with them.</source>
+        <translation>
+            <numerusform>已创建 %n 台设备。请将其密钥保存到文件（CSV：productID、deviceName、deviceSecret；仅您本人可读）或复制：设备需要用它们登录。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>&amp;Save as CSV…</source>
+        <translation>保存为 CSV(&amp;S)…</translation>
+    </message>
+    <message>
+        <source>&amp;Copy CSV</source>
+        <translation>复制 CSV(&amp;C)</translation>
+    </message>
+    <message>
+        <source>Copied to the clipboard.</source>
+        <translation>已复制到剪贴板。</translation>
+    </message>
+    <message>
+        <source>Save device secrets</source>
+        <translation>保存设备密钥</translation>
+    </message>
+    <message>
+        <source>CSV files (*.csv)</source>
+        <translation>CSV 文件 (*.csv)</translation>
+    </message>
+    <message>
+        <source>Saved to %1</source>
+        <translation>已保存到 %1</translation>
+    </message>
+</context>
+<context>
     <name>KeyringChoiceDialog</name>
     <message>
         <source>No keyring available</source>
@@ -727,16 +772,56 @@
         <translation>语言</translation>
     </message>
     <message>
-        <source>The new language is used from the next start.</source>
-        <translation>新语言将在下次启动时生效。</translation>
+        <source>The new language is used after OTA Desktop restarts.</source>
+        <translation>新语言将在 OTA Desktop 重新启动后生效。</translation>
     </message>
     <message>
         <source>About OTA Desktop</source>
         <translation>关于 OTA Desktop</translation>
     </message>
     <message>
-        <source>&lt;b&gt;OTA Desktop&lt;/b&gt;&lt;p&gt;Firmware packages, upgrade tasks and live device status for iThings-compatible IoT fleets.&lt;/p&gt;&lt;p&gt;Secrets are kept in: %1&lt;/p&gt;</source>
-        <translation>&lt;b&gt;OTA Desktop&lt;/b&gt;&lt;p&gt;面向 iThings 兼容物联网设备群的固件包、升级任务与实时设备状态。&lt;/p&gt;&lt;p&gt;密钥保存在：%1&lt;/p&gt;</translation>
+        <source>&lt;b&gt;OTA Desktop&lt;/b&gt; %1&lt;p&gt;Firmware packages, upgrade tasks and live device status for iThings-compatible IoT fleets.&lt;/p&gt;&lt;p&gt;%2&lt;/p&gt;</source>
+        <translation>&lt;b&gt;OTA Desktop&lt;/b&gt; %1&lt;p&gt;面向 iThings 兼容物联网设备群的固件包、升级任务与实时设备状态。&lt;/p&gt;&lt;p&gt;%2&lt;/p&gt;</translation>
+    </message>
+    <message>
+        <source>Secrets are kept for this session only (no OS keyring): they are forgotten when OTA Desktop quits.</source>
+        <translation>密钥仅在本次会话中保存（没有系统密钥环）：OTA Desktop 退出后即被遗忘。</translation>
+    </message>
+    <message>
+        <source>Secrets are kept in the OS keyring: %1.</source>
+        <translation>密钥保存在系统密钥环中：%1。</translation>
+    </message>
+    <message>
+        <source>No keyring is available: secrets cannot be kept.</source>
+        <translation>没有可用的密钥环：无法保存密钥。</translation>
+    </message>
+    <message>
+        <source>Ask about the &amp;keyring again at the next start</source>
+        <translation>下次启动时重新询问密钥环(&amp;K)</translation>
+    </message>
+    <message>
+        <source>At the next start OTA Desktop asks again where to keep secrets.</source>
+        <translation>下次启动时 OTA Desktop 将重新询问密钥的保存方式。</translation>
+    </message>
+    <message>
+        <source>Last error:</source>
+        <translation>最后的错误：</translation>
+    </message>
+    <message>
+        <source>Backend log (last lines):</source>
+        <translation>后端日志（最后几行）：</translation>
+    </message>
+    <message>
+        <source>Restart now? Open forms are closed; the backend restarts with the app.</source>
+        <translation>现在重新启动吗？打开的表单将被关闭；后端随应用一起重新启动。</translation>
+    </message>
+    <message>
+        <source>Restart now</source>
+        <translation>立即重新启动</translation>
+    </message>
+    <message>
+        <source>Later</source>
+        <translation>稍后</translation>
     </message>
 </context>
 <context>
@@ -884,6 +969,10 @@
     <message>
         <source>Cancelled</source>
         <translation>已取消</translation>
+    </message>
+    <message>
+        <source>required, e.g. 1.0.0</source>
+        <translation>必填，例如 1.0.0</translation>
     </message>
 </context>
 <context>
@@ -1399,6 +1488,10 @@
         <source>The keyring refused to store the secrets.</source>
         <translation>密钥环拒绝保存密钥。</translation>
     </message>
+    <message>
+        <source>The new language is used after OTA Desktop restarts.</source>
+        <translation>新语言将在 OTA Desktop 重新启动后生效。</translation>
+    </message>
 </context>
 <context>
     <name>Status</name>
@@ -1409,6 +1502,17 @@
     <message>
         <source>Status %1</source>
         <translation>状态 %1</translation>
+    </message>
+</context>
+<context>
+    <name>TableActions</name>
+    <message>
+        <source>&amp;Copy rows</source>
+        <translation>复制行(&amp;C)</translation>
+    </message>
+    <message>
+        <source>Delete…</source>
+        <translation>删除…</translation>
     </message>
 </context>
 <context>
@@ -1549,6 +1653,36 @@
     <message>
         <source>Unexpected error</source>
         <translation>意外错误</translation>
+    </message>
+    <message>
+        <source>Remember my choice: keep secrets for the session only at every start without asking</source>
+        <translation>记住我的选择：以后每次启动都不再询问，密钥仅在会话中保存</translation>
+    </message>
+    <message>
+        <source>To keep secrets between starts, give this computer a keyring, then restart OTA Desktop:
+
+- Desktop: install and start GNOME Keyring (package gnome-keyring) or KWallet (package kwalletmanager), then log in again.
+
+- Station without a desktop keyring: install a file-backed keyring into the Python environment of OTA Desktop:
+    pip install keyrings.alt
+  and choose it in ~/.config/python_keyring/keyringrc.cfg:
+    [backend]
+    default-keyring=keyrings.alt.file.EncryptedKeyring
+  EncryptedKeyring asks for its master password in the terminal OTA Desktop was started from. PlaintextKeyring stores secrets unencrypted in a file: choose it only knowingly.
+
+"python -m keyring diagnose" shows which keyring is in use.</source>
+        <translation>要在多次启动之间保留密钥，请为这台计算机配置密钥环，然后重新启动 OTA Desktop：
+
+- 桌面环境：安装并启动 GNOME Keyring（软件包 gnome-keyring）或 KWallet（软件包 kwalletmanager），然后重新登录。
+
+- 没有桌面密钥环的工作站：在 OTA Desktop 所用的 Python 环境中安装基于文件的密钥环：
+    pip install keyrings.alt
+  并在 ~/.config/python_keyring/keyringrc.cfg 中选择它：
+    [backend]
+    default-keyring=keyrings.alt.file.EncryptedKeyring
+  EncryptedKeyring 会在启动 OTA Desktop 的终端中询问其主密码。PlaintextKeyring 会把密钥以未加密形式存放在文件中：请仅在知情的情况下选择它。
+
+运行 "python -m keyring diagnose" 可查看正在使用的密钥环。</translation>
     </message>
 </context>
 <context>

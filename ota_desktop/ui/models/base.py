@@ -1,7 +1,9 @@
 """A table model over a list of row objects: named columns, sort and row roles, set_rows()."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Generic, Sequence, TypeVar
 
 from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QDateTime, QLocale, QModelIndex, QObject, Qt
@@ -21,13 +23,23 @@ class Column:
     align: Qt.AlignmentFlag | None = None
 
 
+_DIGITS = re.compile(r"\d+")
+
+
+@lru_cache(maxsize=65536)
+def natural_text(text: str) -> str:
+    """A text whose plain string order is natural order: case-folded, every run of digits
+    zero-padded (``dev2`` < ``dev10``, ``mtr00003`` < ``mtr00303``)."""
+    return _DIGITS.sub(lambda m: m.group().lstrip("0").rjust(24, "0"), text.casefold())
+
+
 def _sort_key(value: Any) -> tuple:
     """Numbers before text before empty, each in natural order; never compares across types."""
     if value is None or value == "":
         return (2, "")
     if isinstance(value, (int, float)):
         return (0, value)
-    return (1, str(value).casefold())
+    return (1, natural_text(str(value)))
 
 
 def format_time(ms: int) -> str:
@@ -74,7 +86,8 @@ class RowTableModel(QAbstractTableModel, Generic[T]):
         row = self._rows[r]
         column = self.COLUMNS[index.column()]
         if role == SORT_ROLE:  # the hot path: a sorting proxy asks this for every comparison
-            return (column.sort or column.display)(row)
+            value = (column.sort or column.display)(row)
+            return natural_text(value) if isinstance(value, str) else value
         if role == Qt.ItemDataRole.DisplayRole:
             value = column.display(row)
             return value if isinstance(value, str) else str(value)
@@ -92,6 +105,8 @@ class RowTableModel(QAbstractTableModel, Generic[T]):
     def set_rows(self, rows: Sequence[T]) -> None:
         self.beginResetModel()
         self._rows = list(rows)
+        if self.sort_spec is not None:  # the model sorts itself: new rows come in the shown order
+            self._sort_list(*self.sort_spec)
         self._rows_reset()
         self.endResetModel()
 
@@ -104,16 +119,19 @@ class RowTableModel(QAbstractTableModel, Generic[T]):
         if not 0 <= column < len(self.COLUMNS):
             return
         self.sort_spec = (column, order)
-        col = self.COLUMNS[column]
-        key = col.sort or col.display
         self.layoutAboutToBeChanged.emit()
         old = self.persistentIndexList()
         held = [(self._rows[i.row()], i.column()) for i in old]
-        self._rows.sort(key=lambda r: _sort_key(key(r)), reverse=order == Qt.SortOrder.DescendingOrder)
+        self._sort_list(column, order)
         self._rows_reset()
         where = {id(r): n for n, r in enumerate(self._rows)}
         self.changePersistentIndexList(old, [self.index(where[id(r)], c) for r, c in held])
         self.layoutChanged.emit()
+
+    def _sort_list(self, column: int, order: Qt.SortOrder) -> None:
+        col = self.COLUMNS[column]
+        key = col.sort or col.display
+        self._rows.sort(key=lambda r: _sort_key(key(r)), reverse=order == Qt.SortOrder.DescendingOrder)
 
     def resort(self) -> None:
         """Apply the last sort again (after live updates changed the sorted column)."""

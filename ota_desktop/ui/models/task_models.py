@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Qt, QT_TRANSLATE_NOOP
+from PySide6.QtCore import QCoreApplication, QLocale, Qt, QT_TRANSLATE_NOOP
 
 from ...core import dto
 from ...core.uploader import UploadFile
 from ..status import dot_icon, task_status_colour, task_status_text
-from .base import NUMERIC, VALUE_ROLE, Column, RowTableModel, format_size, format_time
+from .base import NUMERIC, VALUE_ROLE, Column, RowTableModel, format_time
 
 
 def _type_text(t: dto.Task) -> str:
@@ -77,8 +77,8 @@ class UploadFilesModel(RowTableModel[UploadFile]):
     NAME, SIZE, PROGRESS, STATE, DIGEST = range(5)
     COLUMNS = (
         Column(QT_TRANSLATE_NOOP("UploadFilesModel", "File"), lambda f: f.name),
-        Column(QT_TRANSLATE_NOOP("UploadFilesModel", "Size"), lambda f: format_size(f.size), lambda f: f.size,
-               NUMERIC),
+        Column(QT_TRANSLATE_NOOP("UploadFilesModel", "Size"), lambda f: QLocale().formattedDataSize(int(f.size)),
+               lambda f: f.size, NUMERIC),  # a chosen file's size, 0 included ("0 bytes")
         Column(QT_TRANSLATE_NOOP("UploadFilesModel", "Progress"), lambda f: f"{_percent(f)}%", _percent),
         Column(QT_TRANSLATE_NOOP("UploadFilesModel", "State"), _state_text),
         Column(QT_TRANSLATE_NOOP("UploadFilesModel", "Local digest"), lambda f: f.digest),

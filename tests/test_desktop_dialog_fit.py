@@ -1,0 +1,262 @@
+"""Every dialog of the forms fits a 1366x768 laptop screen (taskbar included: at most 700 px
+tall), in English and 简体中文, empty and with its validation errors showing: no label is
+clipped, no input is squashed below its minimum size.
+
+The screenshots go to /tmp/shots/<dialog>-<state>-<lang>.png (outside the repository) for a
+person to look at.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QLocale, QSize, Qt, QTranslator
+from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSpinBox, QComboBox, QDialog, QLabel,
+                               QLineEdit, QPlainTextEdit, QWidget)
+
+from ._desktop_fixtures import (QT_LOG_IGNORE, desktop_env, fake_backend, secret_store, settings,  # noqa: F401
+                                stub_client)
+from ota_desktop import i18n
+from ota_desktop.core import dto
+from ota_desktop.ui import forms, task_dialog
+from ota_desktop.ui.catalog_dialogs import (DeviceDialog, ImportDevicesDialog, ImportedSecretsDialog, ProductDialog,
+                                            SecretDialog)
+from ota_desktop.ui.connection_dialog import ConnectionDialog
+from ota_desktop.ui.firmware_dialogs import NewFirmwareDialog
+from ota_desktop.ui.settings_dialog import SettingsDialog
+from ota_desktop.ui.task_dialog import NewTaskDialog
+
+pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE)]
+
+SCREEN = QSize(1366, 768)
+AVAILABLE = QSize(1366, 728)  # a 40 px taskbar
+MAX_HEIGHT = 700  # and the window's title bar
+SHOTS = Path(os.environ.get("OTA_SHOTS", "/tmp/shots"))
+SECRET = "Qm9vdHN0cmFwU2VjcmV0MjQ"[:23] + "W"  # 24 characters, wide ones included
+INPUTS = (QLineEdit, QAbstractSpinBox, QComboBox, QPlainTextEdit, QAbstractButton, QAbstractItemView)
+
+
+@pytest.fixture(params=["en", "zh_CN"])
+def lang(request, qapp, monkeypatch):
+    monkeypatch.setattr(forms, "available_size", lambda widget: QSize(AVAILABLE))
+    monkeypatch.setattr(task_dialog, "available_size", lambda widget: QSize(AVAILABLE))
+    assert i18n.install(qapp, request.param) == request.param
+    yield request.param
+    for t in qapp.findChildren(QTranslator):
+        qapp.removeTranslator(t)
+        t.deleteLater()
+    QLocale.setDefault(QLocale("en_US"))
+
+
+def place(qapp, dlg: QDialog) -> None:
+    """Show ``dlg`` as Qt would on a 1366x768 screen: a dialog not sized by its code gets its
+    size hint, at most 2/3 of the screen (QWidget::adjustSize), at least its minimum size."""
+    if not dlg.testAttribute(Qt.WidgetAttribute.WA_Resized):
+        dlg.layout().activate()
+        hint = dlg.sizeHint()
+        if dlg.layout().hasHeightForWidth():
+            hint.setHeight(dlg.heightForWidth(hint.width()))
+        dlg.resize(hint.boundedTo(SCREEN * 2 / 3).expandedTo(dlg.minimumSize()))
+    dlg.show()
+    settle(qapp, dlg)
+
+
+def settle(qapp, dlg: QDialog) -> None:
+    for _ in range(3):
+        qapp.processEvents()
+        dlg.layout().activate()
+
+
+def _inside_compound(w: QWidget, top: QWidget) -> bool:
+    """Part of another input (a spin box's line edit, a line edit's clear button, a combo's view)."""
+    p = w.parentWidget()
+    while p is not None and p is not top:
+        if isinstance(p, (QAbstractSpinBox, QComboBox, QAbstractItemView, QLineEdit)):
+            return True
+        p = p.parentWidget()
+    return False
+
+
+def clipped(dlg: QDialog) -> list[str]:
+    out = []
+    if dlg.width() > SCREEN.width() or dlg.height() > MAX_HEIGHT:
+        out.append(f"dialog is {dlg.width()}x{dlg.height()}")
+    for lab in dlg.findChildren(QLabel):
+        if not lab.isVisibleTo(dlg) or not lab.text() or _inside_compound(lab, dlg):
+            continue
+        if lab.wordWrap():
+            need = QSize(lab.minimumSizeHint().width(), lab.heightForWidth(lab.width()))
+        else:
+            need = lab.sizeHint()
+        if lab.width() < need.width() or lab.height() < need.height():
+            out.append(f"label {lab.text()[:50]!r}: {lab.width()}x{lab.height()} < {need.width()}x{need.height()}")
+    for w in dlg.findChildren(QWidget):
+        if not isinstance(w, INPUTS) or not w.isVisibleTo(dlg) or _inside_compound(w, dlg):
+            continue
+        # as a layout sees it (qSmartMinSize): a size fixed by the code wins over the hint
+        need = w.minimumSizeHint().boundedTo(w.maximumSize()).expandedTo(w.minimumSize())
+        if w.width() < need.width() or w.height() < need.height():
+            name = w.objectName() or getattr(w, "text", lambda: "")() or type(w).__name__
+            out.append(f"{type(w).__name__} {name!r}: {w.width()}x{w.height()} < {need.width()}x{need.height()}")
+    return out
+
+
+def check(qapp, dlg: QDialog, name: str, state: str, lang: str, doc: str = "") -> None:
+    """Screenshot ``dlg`` (also as /tmp/shots/docs/<lang>/<doc>.png: the README's name) and
+    check that nothing in it is clipped or squashed."""
+    settle(qapp, dlg)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    assert dlg.grab().save(str(SHOTS / f"{name}-{state}-{lang}.png"))
+    if doc:
+        (SHOTS / "docs" / lang).mkdir(parents=True, exist_ok=True)
+        assert dlg.grab().save(str(SHOTS / "docs" / lang / f"{doc}.png"))
+    problems = clipped(dlg)
+    assert problems == [], f"{name} ({state}, {lang}): " + "; ".join(problems)
+
+
+# -- the dialogs, empty and with their errors ------------------------------------------------------
+
+def test_new_product_fits(qtbot, qapp, lang, stub_client):
+    dlg = ProductDialog(stub_client)
+    qtbot.addWidget(dlg)
+    place(qapp, dlg)
+    check(qapp, dlg, "new-product", "empty", lang)
+    dlg.id_edit.setText("bad id!")
+    dlg.ok_button.click()
+    assert set(dlg.errors.errors()) == {"productName", "productID"}
+    check(qapp, dlg, "new-product", "errors", lang)
+
+
+def test_new_device_fits(qtbot, qapp, lang, stub_client):
+    dlg = DeviceDialog(stub_client, "prodA")
+    qtbot.addWidget(dlg)
+    place(qapp, dlg)
+    check(qapp, dlg, "new-device", "empty", lang)
+    dlg.name_edit.setText("has space")
+    dlg.ok_button.click()
+    assert set(dlg.errors.errors()) == {"deviceName", "version"}
+    check(qapp, dlg, "new-device", "errors", lang)
+
+
+def test_import_devices_fits(qtbot, qapp, lang, stub_client):
+    dlg = ImportDevicesDialog(stub_client, "prodA")
+    qtbot.addWidget(dlg)
+    place(qapp, dlg)
+    check(qapp, dlg, "import-devices", "empty", lang)
+    dlg.text_edit.setPlainText("bad name,1.0\n")
+    dlg.ok_button.click()
+    assert set(dlg.errors.errors()) == {"csv"}
+    check(qapp, dlg, "import-devices", "errors", lang)
+
+
+def test_new_firmware_fits(qtbot, qapp, lang, stub_client, fake_backend, tmp_path):
+    dlg = NewFirmwareDialog(stub_client, list(fake_backend.products.values()), "prodA")
+    qtbot.addWidget(dlg)
+    place(qapp, dlg)
+    check(qapp, dlg, "new-firmware", "empty", lang)
+    dlg.version_edit.setText("1.0 beta")
+    dlg.create_button.click()
+    assert set(dlg.errors.errors()) == {"name", "version", "files"}
+    check(qapp, dlg, "new-firmware", "errors", lang)
+    (tmp_path / "thermo-full-image.bin").write_bytes(b"x" * 180_000)
+    (tmp_path / "empty-config.json").write_bytes(b"")
+    with qtbot.waitSignal(dlg.add_files([str(tmp_path / "thermo-full-image.bin"),
+                                         str(tmp_path / "empty-config.json")]).finished):
+        pass
+    dlg.name_edit.setText("thermostat")
+    dlg.version_edit.setText("1.1.0")
+    assert dlg.errors.errors() == {}
+    check(qapp, dlg, "new-firmware", "files", lang)
+    stub_client.hold_uploads = True  # caught mid-upload, as in the README
+    dlg.desc_edit.setPlainText("Full image with the new UI" if lang == "en" else "含新界面的完整镜像")
+    dlg.create_button.click()
+    qtbot.waitUntil(lambda: bool(stub_client.pending_puts), timeout=5000)
+    stub_client.pending_puts[0].progress.emit(120_000, 180_000)
+    check(qapp, dlg, "new-firmware", "uploading", lang, doc="new-firmware-uploading")
+    with qtbot.waitSignal(dlg.uploader.cancelled):
+        dlg.cancel_button.click()
+
+
+def test_new_task_fits(qtbot, qapp, lang, stub_client, fake_backend):
+    fw = next(iter(fake_backend.firmwares.values()))
+    firmwares = [dto.Firmware(fw.firmwareID, fw.name, fw.version, fw.productID, fw.productName)]
+    dlg = NewTaskDialog(stub_client, firmwares, fw.firmwareID)
+    qtbot.addWidget(dlg)
+    place(qapp, dlg)
+    qtbot.waitUntil(lambda: dlg.versions_list.count() == 2 and dlg.picker.model.rowCount() == 32, timeout=5000)
+    check(qapp, dlg, "new-task", "empty", lang)
+    for i in range(dlg.versions_list.count()):  # filled in as in the README
+        dlg.versions_list.item(i).setCheckState(Qt.CheckState.Checked)
+    dlg.retry_spin.setValue(2)
+    dlg.retry_interval_spin.setValue(5)
+    dlg.timeout_spin.setValue(30)
+    dlg.rate_spin.setValue(40)
+    dlg.targeted_radio.setChecked(True)
+    dlg.picker.paste_edit.setPlainText("dev-001\ndev-002, dev-004\ndev-007")
+    dlg.picker.paste_button.click()
+    dlg.picker.search_edit.setText("dev-00")
+    check(qapp, dlg, "new-task", "filled", lang, doc="new-task")
+    dlg.picker.search_edit.clear()
+    dlg.picker.paste_edit.clear()
+    dlg.picker.paste_result.clear()
+    dlg.picker.model.clear_checked()
+    dlg.all_radio.setChecked(True)
+    for i in range(dlg.versions_list.count()):
+        dlg.versions_list.item(i).setCheckState(Qt.CheckState.Unchecked)
+    dlg.targeted_radio.setChecked(True)
+    dlg.schedule_check.setChecked(True)
+    dlg.schedule_edit.setDateTime(dlg.schedule_edit.dateTime().addDays(-2))
+    dlg.create_button.click()
+    dlg.firmware_combo.setCurrentIndex(0)
+    dlg.create_button.click()
+    assert set(dlg.errors.errors()) == {"firmwareID", "deviceList", "scheduleTime"}
+    check(qapp, dlg, "new-task", "errors", lang)
+    dlg.scroll.verticalScrollBar().setValue(dlg.scroll.verticalScrollBar().maximum())
+    check(qapp, dlg, "new-task", "errors-scrolled", lang)
+
+
+def test_settings_fits(qtbot, qapp, lang, settings, secret_store):
+    dlg = SettingsDialog(settings, secret_store)
+    qtbot.addWidget(dlg)
+    place(qapp, dlg)
+    check(qapp, dlg, "settings", "empty", lang)
+    dlg.http_port_spin.setValue(80)
+    dlg.mqtt_port_spin.setValue(80)
+    dlg.storage_url_edit.setText("http://minio:9000")
+    dlg.database_url_edit.setText("mysql://db")
+    dlg.submit()
+    assert set(dlg.errors.errors()) == {"http_port", "mqtt_port", "storage_access_key", "database_url"}
+    check(qapp, dlg, "settings", "errors", lang)
+
+
+@pytest.mark.parametrize("lan", [False, True])
+def test_connection_fits(qtbot, qapp, lang, settings, lan):
+    settings.lan_exposure = lan
+    settings.mqtt_port = 1883
+    dlg = ConnectionDialog(settings, addresses=["192.168.1.20", "10.8.0.3"])
+    qtbot.addWidget(dlg)
+    place(qapp, dlg)
+    check(qapp, dlg, "connection", "lan" if lan else "local", lang)
+
+
+def test_secret_fits(qtbot, qapp, lang):
+    dlg = SecretDialog(dto.Device("prodA", "thermo-001", deviceSecret=SECRET))
+    qtbot.addWidget(dlg)
+    place(qapp, dlg)
+    check(qapp, dlg, "secret", "hidden", lang)
+    dlg.show_button.click()
+    check(qapp, dlg, "secret", "shown", lang)
+    edit = dlg.secret_edit
+    assert edit.width() >= edit.fontMetrics().horizontalAdvance(SECRET) + 24  # the whole secret, with margin
+
+
+def test_imported_secrets_fits(qtbot, qapp, lang, tmp_path):
+    devices = [dto.Device("prodA", f"thermo-{i:03d}", deviceSecret=SECRET) for i in range(1, 4)]
+    dlg = ImportedSecretsDialog(devices)
+    qtbot.addWidget(dlg)
+    place(qapp, dlg)
+    check(qapp, dlg, "imported-secrets", "empty", lang)
+    with qtbot.waitSignal(dlg.save_to(str(tmp_path / "missing" / "x.csv")).failed):
+        pass
+    check(qapp, dlg, "imported-secrets", "errors", lang)

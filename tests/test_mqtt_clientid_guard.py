@@ -400,6 +400,8 @@ def test_without_the_plugin_the_broker_runs_as_before_and_warns(monkeypatch, tmp
         warnings = [r.getMessage() for r in caplog.records if "client ids are not bound" in r.getMessage()]
         assert len(warnings) == 1 and "install gcc and mosquitto-dev" in warnings[0]
         assert accepted(mosq.port, USER_B, B.secret, "P&b")
+        acl = mosq.acl_path.read_text()  # devices' topics then come from per-device ACL entries
+        assert "user P&a\ntopic write $ota/up/+/P/a\ntopic read $ota/down/+/P/a" in acl
     finally:
         mosq.stop()
 
@@ -416,6 +418,7 @@ def test_a_plugin_mosquitto_cannot_load_does_not_stop_the_broker(monkeypatch, tm
         assert "could not load" in mosq.client_id_guard_problem
         assert not [line for line in mosq.conf_path.read_text().splitlines() if line.startswith("plugin")]
         assert accepted(mosq.port, USER_B, B.secret, "P&b")
+        assert "user P&b\ntopic write $ota/up/+/P/b" in mosq.acl_path.read_text()  # ACL rewritten without it
     finally:
         mosq.stop()
 
@@ -425,3 +428,41 @@ def test_the_conf_names_the_plugin_and_the_service_user(guarded):
     plugin_lines = [line for line in conf if line.startswith("plugin")]
     assert plugin_lines[0].startswith("plugin /") and plugin_lines[0].endswith(".so")
     assert plugin_lines[1] == f"plugin_opt_service_user {guarded.service_user}"
+    assert plugin_lines[2] == "plugin_opt_device_acl true"
+
+
+# --------------------------------------------------------------------------- devices' topics (ACL)
+
+
+def test_the_plugin_decides_devices_topics_and_the_acl_file_stays_constant(guarded, tmp_path):
+    """With the plugin, the ACL file holds no device entries (adding a device rewrites only the
+    password file); a device (mosquitto_pub / mosquitto_sub, as real devices do) still reaches
+    only its own $ota topics."""
+    acl = guarded.acl_path.read_text()
+    assert "P&a" not in acl and "P&b" not in acl
+    guarded.update_devices([A, B, DeviceCredential("P", "c", "secret-c")])
+    assert guarded.acl_path.read_text() == acl
+    assert "P&c:" in guarded.passwd_path.read_text()
+
+    backend = TestClient(guarded.port, guarded.service_user, SERVICE_PASSWORD, subscribe=[("$ota/up/#", 1)])
+    sub = subprocess.Popen(["mosquitto_sub", "-p", str(guarded.port), "-u", USER_A, "-P", A.secret, "-i", "P&a&sub",
+                            "-q", "1", "-t", "$ota/down/#", "-v"], stdout=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: accepted(guarded.port, "P&c", "secret-c", "P&c"), 5, what="the new device accepted")
+        time.sleep(0.3)  # the subscriber's SUBSCRIBE is through
+        for topic in ("$ota/up/report/P/a", "$ota/up/report/P/b", "$ota/up/report/P/a/x", "$ota/up//P/a",
+                      "$ota/up/report/P&a", "$ota/down/upgrade/P/a", "other/P/a", "$ota/up/progress/P/a"):
+            subprocess.run(["mosquitto_pub", "-p", str(guarded.port), "-u", USER_A, "-P", A.secret, "-i", "P&a&pub",
+                            "-q", "1", "-t", topic, "-m", topic], check=True, timeout=10)
+        for topic in ("$ota/down/upgrade/P/a", "$ota/down/upgrade/P/b", "$ota/down/progress/P/a"):
+            backend.publish(topic, topic)
+        got = [backend.inbox.get()[0] for _ in range(2)]
+        assert sorted(got) == ["$ota/up/progress/P/a", "$ota/up/report/P/a"]
+        assert backend.inbox.empty_for(0.5)  # nothing forged reached the backend
+        time.sleep(0.5)
+    finally:
+        sub.terminate()
+        out = sub.communicate(timeout=5)[0]
+        backend.close()
+    assert sorted(line.split(" ")[0] for line in out.splitlines()) == \
+        ["$ota/down/progress/P/a", "$ota/down/upgrade/P/a"]  # its own pushes, not P&b's

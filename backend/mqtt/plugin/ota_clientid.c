@@ -54,6 +54,7 @@
 #  define MOSQ_ERR_NOMEM 1
 #  define MOSQ_ERR_INVAL 3
 #  define MOSQ_ERR_AUTH 11
+#  define MOSQ_ERR_ACL_DENIED 12
 #  define MOSQ_ERR_PLUGIN_DEFER 17
 #  define MOSQ_LOG_INFO (1 << 0)
 #  define MOSQ_LOG_NOTICE (1 << 1)
@@ -68,6 +69,7 @@ static mosquitto_plugin_id_t *plugin_id = NULL;
 static char *service_user = NULL;
 static char *reserved_prefix = NULL;
 static int track_owners = 0; /* the DISCONNECT and ACL_CHECK callbacks are registered */
+static int device_acl = 0;   /* plugin_opt_device_acl true: this plugin decides devices' ACL */
 
 /* ------------------------------------------------------------------ hash tables
  * Chained hash tables. owners: client id (strdup'd) -> user name (strdup'd, NULL for an
@@ -309,18 +311,14 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 }
 
 /* Record the client id of a live, authenticated connection that publishes or subscribes. */
-static int on_acl_check(int event, void *event_data, void *userdata)
+static int record_owner(struct mosquitto_evt_acl_check *ed)
 {
-	struct mosquitto_evt_acl_check *ed = event_data;
 	const char *id;
 	const char *user;
 	struct node **link;
 	struct node *n;
 	size_t hash;
 	int failed = 0;
-
-	(void)event;
-	(void)userdata;
 
 	link = find_client(&live, ed->client, hash_client(ed->client));
 	if(link == NULL || *link == NULL){
@@ -355,6 +353,64 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	}
 	table_add(&owners, n);
 	return MOSQ_ERR_PLUGIN_DEFER;
+}
+
+/* Whether topic is "$ota/<direction>/<one level>/<product>/<device>" for user "<product>&<device>". */
+static int own_topic(const char *topic, const char *direction, const char *user, const char *amp)
+{
+	size_t dlen = strlen(direction);
+	const char *kind;
+	const char *rest;
+	size_t plen = (size_t)(amp - user);
+
+	if(strncmp(topic, "$ota/", 5) != 0 || strncmp(topic + 5, direction, dlen) != 0 || topic[5 + dlen] != '/'){
+		return 0;
+	}
+	kind = topic + 5 + dlen + 1;
+	rest = strchr(kind, '/');
+	if(rest == NULL || rest == kind){
+		return 0;
+	}
+	rest++; /* "<product>/<device>" must be the user name with '/' for its '&' */
+	return strncmp(rest, user, plen) == 0 && rest[plen] == '/' && strcmp(rest + plen + 1, amp + 1) == 0;
+}
+
+/* A device credential ("P&d") may publish to $ota/up/+/P/d and receive $ota/down/+/P/d, nothing
+ * else; subscribing is always granted, as with Mosquitto's ACL file (delivery is what is checked).
+ * Deciding this here, from the user name, keeps the ACL file constant: adding, removing or
+ * rotating a device only rewrites the password file (a SIGHUP reload in Mosquitto is then linear
+ * in the number of devices; per-user ACL file entries made it quadratic). */
+static int check_device(const struct mosquitto_evt_acl_check *ed)
+{
+	const char *user = mosquitto_client_username(ed->client);
+	const char *amp;
+
+	if(user == NULL || (amp = strchr(user, '&')) == NULL || amp == user || amp[1] == '\0'){
+		return MOSQ_ERR_PLUGIN_DEFER; /* the service user, or no credential: the ACL file decides */
+	}
+	switch(ed->access){
+		case MOSQ_ACL_SUBSCRIBE:
+		case MOSQ_ACL_UNSUBSCRIBE:
+			return MOSQ_ERR_SUCCESS;
+		case MOSQ_ACL_WRITE:
+			return own_topic(ed->topic, "up", user, amp) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+		case MOSQ_ACL_READ:
+			return own_topic(ed->topic, "down", user, amp) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+		default:
+			return MOSQ_ERR_ACL_DENIED;
+	}
+}
+
+static int on_acl_check(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_acl_check *ed = event_data;
+
+	(void)event;
+	(void)userdata;
+	if(track_owners){
+		record_owner(ed);
+	}
+	return device_acl ? check_device(ed) : MOSQ_ERR_PLUGIN_DEFER;
 }
 
 /* A connection ends (also a refused one, whose id may be NULL by now): it owns nothing anymore. */
@@ -403,6 +459,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 			user = options[i].value;
 		}else if(strcmp(options[i].key, "reserved_prefix") == 0){
 			prefix = options[i].value;
+		}else if(strcmp(options[i].key, "device_acl") == 0){
+			device_acl = options[i].value != NULL && strcmp(options[i].value, "true") == 0;
 		}else{
 			mosquitto_log_printf(MOSQ_LOG_ERR, "ota_clientid: unknown option plugin_opt_%s.", options[i].key);
 			return MOSQ_ERR_INVAL;
@@ -433,13 +491,21 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 			mosquitto_callback_unregister(plugin_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
 		}
 	}
+	if(device_acl && !track_owners &&
+			mosquitto_callback_register(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL) != MOSQ_ERR_SUCCESS){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "ota_clientid: cannot check devices' ACL (plugin_opt_device_acl).");
+		mosquitto_callback_unregister(plugin_id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
+		free_options();
+		return MOSQ_ERR_INVAL;
+	}
 	if(!track_owners){
 		mosquitto_log_printf(MOSQ_LOG_WARNING,
 				"ota_clientid: this broker has no disconnect event for plugins; a live connection's client id is not protected.");
 	}
 	mosquitto_log_printf(MOSQ_LOG_INFO,
-			"ota_clientid: client ids with '&' are bound to their credential; ids starting with '%s' to user '%s'%s.",
-			reserved_prefix, service_user, track_owners ? "; a live connection owns its client id" : "");
+			"ota_clientid: client ids with '&' are bound to their credential; ids starting with '%s' to user '%s'%s%s.",
+			reserved_prefix, service_user, track_owners ? "; a live connection owns its client id" : "",
+			device_acl ? "; devices reach only their own $ota topics" : "");
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -450,12 +516,15 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	(void)option_count;
 	if(plugin_id != NULL){
 		mosquitto_callback_unregister(plugin_id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
-		if(track_owners){
+		if(track_owners || device_acl){
 			mosquitto_callback_unregister(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
+		}
+		if(track_owners){
 			mosquitto_callback_unregister(plugin_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
 		}
 	}
 	track_owners = 0;
+	device_acl = 0;
 	table_clear(&owners);
 	table_clear(&live);
 	free_options();

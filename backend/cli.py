@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
+from typing import Any
 
 from . import __version__
 from .config import ConfigError, load_settings
@@ -88,7 +89,7 @@ def _serve(runtime) -> int:  # noqa: ANN001
 
     from .app import create_app
     s = runtime.settings
-    tls = {}
+    tls: dict[str, Any] = {}  # uvicorn.Config's ssl_* keyword arguments
     scheme = "http"
     if s.tls:
         from .tls import fingerprint, tls_files

@@ -174,8 +174,10 @@ class Runtime:
         """Once, after the switch to a secret client id: messages the broker kept for the old
         fixed id ``ota-backend`` are applied, then that session is removed."""
         from .mqtt.link import LEGACY_CLIENT_ID, MqttLink, clear_session
+        dispatcher = self.dispatcher
+        assert dispatcher is not None  # started before this thread
         try:
-            legacy = MqttLink(url, LEGACY_CLIENT_ID, self.dispatcher.on_message, subscriptions=())
+            legacy = MqttLink(url, LEGACY_CLIENT_ID, dispatcher.on_message, subscriptions=())
             legacy.start()
             try:
                 if legacy.wait_connected(5):
@@ -273,13 +275,15 @@ class Runtime:
 
     def _sync_broker(self) -> None:
         """Device credentials reach the embedded broker's password/ACL files soon after a change."""
+        broker = self.broker
+        assert broker is not None  # this thread runs only with the embedded broker
         while not self._stop.is_set():
             if not self._devices_dirty.wait(0.5):
                 continue
             time.sleep(0.05)  # gather a burst of changes into one reload
             self._devices_dirty.clear()
             try:
-                self.broker.update_devices(self._device_credentials())
+                broker.update_devices(self._device_credentials())
             except Exception:
                 log.exception("could not update the broker's device list")
                 self._devices_dirty.set()

@@ -21,11 +21,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from backend.mqtt import broker as broker_module
 from backend.mqtt.broker import DeviceCredential, EmbeddedMosquitto
@@ -38,16 +41,24 @@ def child_nofile(pid: int) -> str:
     return "?"
 
 
-def connect_many(port: int, creds: list[tuple[str, str, str]], deadline_s: float) -> tuple[list, dict, int]:
-    """Connect every (client id, user, password); returns (clients, client id -> CONNACK seconds, failures)."""
+def connect_many(port: int, creds: list[tuple[str, str, str]],
+                 deadline_s: float) -> tuple[list[paho.Client], dict[str, float], int, selectors.BaseSelector]:
+    """Connect every (client id, user, password); returns (clients, client id -> CONNACK seconds,
+    failures, the selector they are registered with)."""
     sel = selectors.DefaultSelector()
     acked: dict[str, float] = {}
-    clients, failures = [], 0
+    clients: list[paho.Client] = []
+    failures = 0
     t0 = time.monotonic()
     for cid, user, pw in creds:
         c = paho.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=paho.MQTTv311)
         c.username_pw_set(user, pw)
-        c.on_connect = lambda cl, u, f, rc, p, cid=cid: acked.setdefault(cid, time.monotonic() - t0) if not rc.is_failure else None
+
+        def on_connect(_cl: paho.Client, _u: Any, _f: paho.ConnectFlags, rc: ReasonCode, _p: Properties | None,
+                       cid: str = cid) -> None:
+            if not rc.is_failure:
+                acked.setdefault(cid, time.monotonic() - t0)
+        c.on_connect = on_connect
         c._connect_timeout = 2.0
         try:
             c.connect("127.0.0.1", port, keepalive=300)
@@ -55,7 +66,9 @@ def connect_many(port: int, creds: list[tuple[str, str, str]], deadline_s: float
             failures += 1
             continue
         clients.append(c)
-        sel.register(c.socket().fileno(), selectors.EVENT_READ, c)
+        sock = c.socket()
+        assert sock is not None  # connect() returned: the socket is open
+        sel.register(sock.fileno(), selectors.EVENT_READ, c)
         _pump(sel, clients, 0)
         if time.monotonic() - t0 > deadline_s:
             break
@@ -93,7 +106,9 @@ def main() -> int:
         broker = EmbeddedMosquitto(Path(tmp), port=0, service_password="svc-pw")
         t = time.monotonic()
         broker.start(creds)
-        print(f"broker pid {broker.pid}, open files limit (soft hard) {child_nofile(broker.pid)}, "
+        pid = broker.pid
+        assert pid is not None  # started
+        print(f"broker pid {pid}, open files limit (soft hard) {child_nofile(pid)}, "
               f"{args.devices} credentials written and started in {time.monotonic() - t:.2f}s")
         try:
             service = [("svc-before", "ota-backend", "svc-pw")]

@@ -43,6 +43,7 @@ def main() -> int:
     if args.database_url:
         cmd += ["--database-url", args.database_url]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=dict(os.environ, OTA_ADMIN_TOKEN=TOKEN), cwd=ROOT)
+    assert proc.stdout is not None  # stdout=PIPE
     fleet = None
     try:
         parts = proc.stdout.readline().split()

@@ -44,6 +44,7 @@ def main() -> int:
     proc = subprocess.Popen([sys.executable, "-m", "backend", "--data-dir", str(work / "data"), "--http-port", "0",
                              "--mqtt-port", "0", "--log-level", "warning"], stdout=subprocess.PIPE, text=True,
                             env=env, cwd=ROOT)
+    assert proc.stdout is not None  # stdout=PIPE
     try:
         line = proc.stdout.readline()
         base = next(p for p in line.split() if p.startswith("http://"))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,7 +127,7 @@ HEADER = ("productID", "deviceName", "deviceSecret")
 
 
 def load_csv(path: str | Path) -> list[Credential]:
-    creds = []
+    creds: list[Credential] = []
     columns: tuple[int, int, int] | None = None  # positions of the three fields, from a header
     with open(path, newline="", encoding="utf-8-sig") as fh:
         for row in csv.reader(fh):
@@ -135,7 +135,8 @@ def load_csv(path: str | Path) -> list[Credential]:
                 continue
             cells = [c.strip() for c in row]
             if columns is None and not creds and all(h in cells for h in HEADER):
-                columns = tuple(cells.index(h) for h in HEADER)  # type: ignore[assignment]
+                p_at, d_at, s_at = (cells.index(h) for h in HEADER)
+                columns = (p_at, d_at, s_at)
                 continue
             at = columns or (0, 1, 2)
             if len(cells) <= max(at):
@@ -173,6 +174,7 @@ def load_credentials(path: str | Path) -> list[Credential]:
 
 def provisioned_endpoints(path: str | Path) -> tuple[str | None, str | None]:
     """``(baseUrl, mqtt://host:port)`` named by a provisioning export's first device, if any."""
+    first: Mapping[str, Any]
     if str(path).lower().endswith(".json") or _looks_like_json(path):
         with open(path, encoding="utf-8-sig") as fh:
             data = json.load(fh)
@@ -181,7 +183,8 @@ def provisioned_endpoints(path: str | Path) -> tuple[str | None, str | None]:
     else:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             rows = csv.DictReader(line for line in fh if line.strip() and not line.lstrip().startswith("#"))
-            first = next(iter(rows), None) or {}
+            row = next(iter(rows), None)
+            first = row or {}
     base = str(first.get("baseUrl") or "").strip() or None
     host, port = str(first.get("mqttHost") or "").strip(), str(first.get("mqttPort") or "").strip()
     mqtt = f"mqtt://{'[' + host + ']' if ':' in host else host}:{port}" if host and port.isdigit() else None

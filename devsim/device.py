@@ -68,8 +68,10 @@ class Runtime(Protocol):
     reactor: Reactor
     options: SimOptions
     http: httpx.Client
-    pool: Executor
     base_url: str
+
+    @property
+    def pool(self) -> Executor: ...  # read only: a fleet's ThreadPoolExecutor is one
 
     def touch(self) -> None: ...
 

@@ -137,6 +137,7 @@ class Fleet:
         o = self.options
         gate = ConnectGate(o.connect_concurrency)
         devs = list(self.devices.values())
+        conn: _Connection
         if self.shared_connections > 0:
             k = min(self.shared_connections, max(1, len(devs)))
             for i in range(k):

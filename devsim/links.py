@@ -180,7 +180,8 @@ class _Connection:
             self._retry_later()
 
     def _on_message(self, _client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        self.on_message_cb(msg.topic, msg.payload)
+        # paho types the payload bytes | bytearray; a received one is bytes, which bytes() returns as is
+        self.on_message_cb(msg.topic, bytes(msg.payload))
 
     # ---------------------------------------------------------------- overridden
     def set_error(self, error: str | None) -> None:
@@ -202,7 +203,7 @@ class _Connection:
     def abort(self) -> None:
         """Drop the TCP connection without an MQTT DISCONNECT (like a lost network)."""
         sock = self.client.socket()
-        if sock is not None:
+        if isinstance(sock, socket.socket):  # TCP, or TLS (ssl.SSLSocket): devsim uses no websockets
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -315,7 +316,8 @@ class SharedConnection(_Connection):
             batch = self.devices[i : i + per]
             topics = [(t, QOS) for d in batch for t in down_topics(d.product_id, d.name)]
             _rc, mid = self.client.subscribe(topics)
-            self._pending[mid] = batch
+            if mid is not None:  # None: not connected, nothing sent; the next connect subscribes again
+                self._pending[mid] = batch
 
     def _on_subscribe(self, client: mqtt.Client, _u: Any, mid: int, reasons: list[Any], _props: Any) -> None:
         batch = self._pending.pop(mid, None)

@@ -6,7 +6,7 @@ import signal
 import sys
 from importlib.resources import as_file, files
 
-from PySide6.QtCore import QCoreApplication, QSettings, QT_TRANSLATE_NOOP, QTimer
+from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QCheckBox, QMessageBox
 
@@ -15,6 +15,7 @@ from .app_events import AppEvents
 from .connection import BackendConnection
 from .core.api_client import ApiClient
 from .core.workers import cancel_all
+from .i18n import QT_TRANSLATE_NOOP
 from .secrets import SecretStore, remember_session_only, remembered_session_only
 from .settings import Settings
 
@@ -75,14 +76,14 @@ def ensure_secrets(secret_store: SecretStore, qsettings: QSettings | None = None
     from .ui.settings_dialog import KeyringChoiceDialog
 
     dlg = KeyringChoiceDialog(secret_store)
-    dlg.remember_box = QCheckBox(QCoreApplication.translate(
+    remember_box = QCheckBox(QCoreApplication.translate(
         "main", "Remember my choice: keep secrets for the session only at every start without asking"))
-    dlg.setCheckBox(dlg.remember_box)
+    dlg.setCheckBox(remember_box)
     dlg.setDetailedText(QCoreApplication.translate("main", KEYRING_HELP))
     dlg.exec()
     if dlg.clickedButton() is dlg.session_button:
         secret_store.use_session_only()
-        if dlg.remember_box.isChecked():
+        if remember_box.isChecked():
             remember_session_only(True, qsettings)
         return True
     return False
@@ -124,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
-    app = QApplication.instance() or QApplication(argv)
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv)
     app.setDesktopFileName("ota-desktop")
     settings = Settings()
     configure_app(app, settings)

@@ -107,7 +107,7 @@ def explain_failure(stderr: str, exit_code: int | None, options: BackendOptions 
     if "mosquitto" in low and ("not found" in low or "install" in low or "no such file" in low):
         return QCoreApplication.translate("BackendProcess", "The MQTT broker Mosquitto is not installed. Install it (for example "
                   "\"sudo apt-get install mosquitto\") or configure an external broker in Settings.")
-    if "address already in use" in low or "port" in low and "in use" in low:
+    if "address already in use" in low or ("port" in low and "in use" in low):
         ports = ""
         if options is not None:
             ports = QCoreApplication.translate("BackendProcess", " (HTTP port %1, MQTT port %2)").replace("%1", str(options.http_port)).replace(

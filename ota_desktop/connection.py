@@ -8,20 +8,36 @@ from __future__ import annotations
 import secrets as _random
 import time
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QObject, QTimer
+from PySide6.QtCore import QCoreApplication, QObject, QTimer
 
 from . import secrets as keys
 from .app_events import AppEvents
-from .backend_process import (BackendOptions, BackendProcess, backend_available, port_taken_message,
-                              port_taken_summary, taken_port)
-from .core.api_client import ApiClient, ApiError
+from .backend_process import (
+    BackendOptions,
+    BackendProcess,
+    backend_available,
+    port_taken_message,
+    port_taken_summary,
+    taken_port,
+)
+from .core.api_client import ApiCall, ApiClient, ApiError
 from .core.events_stream import EventStream
+from .i18n import QT_TRANSLATE_NOOP
+from .ports import (
+    DEFAULT_HTTP_PORT,
+    DEFAULT_MQTT_PORT,
+    LOOPBACK,
+    Endpoints,
+    choose_port,
+    lan_addresses,
+    listen_host,
+    port_is_free,
+)
 from .secrets import SecretStore, SecretsUnavailable
-from .ports import (DEFAULT_HTTP_PORT, DEFAULT_MQTT_PORT, LOOPBACK, Endpoints, choose_port, lan_addresses,
-                    listen_host, port_is_free)
 from .settings import REMOTE, Settings
 
 HEALTH_INTERVAL_MS = 10_000
@@ -110,7 +126,7 @@ class BackendConnection(QObject):
         self._port_deadline = 0.0
         self._options: BackendOptions | None = None
         self._generation = 0  # health answers of an earlier start are ignored
-        self._health_call = None  # the health request in flight (at most one)
+        self._health_call: ApiCall | None = None  # the health request in flight (at most one)
         self._problem = ("", "")
         self._state = "stopped"
         self._mode = ""
@@ -179,7 +195,7 @@ class BackendConnection(QObject):
             else:
                 self._start_embedded()
         except SecretsUnavailable:
-            self._set_state("failed", QCoreApplication.translate("BackendConnection", 
+            self._set_state("failed", QCoreApplication.translate("BackendConnection",
                 "No keyring is available to hold the backend token. Open Settings to choose how to keep secrets."))
 
     def restart(self) -> None:
@@ -198,7 +214,7 @@ class BackendConnection(QObject):
 
     def _start_embedded(self) -> None:
         if not backend_available():
-            self._set_state("failed", QCoreApplication.translate("BackendConnection", 
+            self._set_state("failed", QCoreApplication.translate("BackendConnection",
                 "The embedded backend is not installed with this application. Connect to a remote backend in Settings."))
             return
         s, sec = self._settings, self._secrets

@@ -17,6 +17,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QStandardPaths, QTranslator
 
+
+def QT_TRANSLATE_NOOP(context: str, source: str) -> str:  # noqa: N802 - the name lupdate looks for
+    """Mark ``source`` for translation in ``context`` and return it unchanged, as Qt's does
+    (PySide6's stubs type the result as ``object``; lupdate finds the calls by this name)."""
+    return source
+
+
 log = logging.getLogger(__name__)
 
 DOMAIN = "ota_desktop"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 
 import keyring
-from PySide6.QtCore import QSettings
 from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
+from PySide6.QtCore import QSettings
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def _backend_is_usable(backend: keyring.backend.KeyringBackend) -> bool:
     if isinstance(backend, chainer.ChainerBackend):
         return bool(backend.backends)
     try:
-        return backend.priority > 0  # type: ignore[operator]
+        return backend.priority > 0
     except Exception:  # noqa: BLE001 - a backend whose priority check fails is not usable
         return False
 

@@ -5,7 +5,8 @@ Secrets never go here: see :mod:`ota_desktop.secrets`.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar, cast
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
@@ -35,21 +36,21 @@ def default_data_dir() -> str:
 class Setting(Generic[T]):
     """A typed key with a default (a value or a callable giving one)."""
 
-    def __init__(self, key: str, type_: type, default: T | Callable[[], T]) -> None:
+    def __init__(self, key: str, type_: type[T], default: T | Callable[[], T]) -> None:
         self.key, self.type, self._default = key, type_, default
 
     def default(self) -> T:
-        return self._default() if callable(self._default) else self._default  # type: ignore[return-value]
+        return self._default() if callable(self._default) else self._default
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, obj: "Settings | None", owner: type) -> Any:
+    def __get__(self, obj: Settings | None, owner: type) -> Any:
         if obj is None:
             return self
         return obj.get(self)
 
-    def __set__(self, obj: "Settings", value: T) -> None:
+    def __set__(self, obj: Settings, value: T) -> None:
         obj.set(self, value)
 
 
@@ -82,7 +83,7 @@ class Settings:
         value = self._qs.value(setting.key, setting.default(), setting.type)
         if setting.name == "language" and value not in LANGUAGES:
             return setting.default()
-        return value
+        return cast(T, value)  # QSettings converted it to setting.type
 
     def set(self, setting: Setting[T], value: T) -> None:
         self._qs.setValue(setting.key, value)

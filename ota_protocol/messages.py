@@ -275,6 +275,7 @@ def _depth_exceeds(doc: Any, limit: int) -> bool:
     stack: list[tuple[Any, int]] = [(doc, 1)]
     while stack:
         node, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(node, dict):
             children = node.values()
         elif isinstance(node, list):

@@ -166,6 +166,7 @@ def check_mosquitto(executable: Path) -> None:
         conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n{user}{plugin_lines}")
         proc = subprocess.Popen([str(executable), "-c", str(conf)], env=env, cwd=tmp,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert proc.stdout is not None  # stdout=PIPE
         try:
             deadline = time.monotonic() + 10
             while True:

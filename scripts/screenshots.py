@@ -136,9 +136,9 @@ def render(lang: str, out: Path) -> None:
         small = [str(files / "thermo-app.bin"), str(files / "thermo-ui.zip")]
 
         def firmware_dialog():  # noqa: ANN202
-            window.firmware_page.dialog = None
+            before = getattr(window.firmware_page, "dialog", None)  # set once a form opened
             window.firmware_page.new_firmware()
-            spin(app, lambda: window.firmware_page.dialog is not None, 10, "the firmware form")
+            spin(app, lambda: getattr(window.firmware_page, "dialog", None) is not before, 10, "the firmware form")
             dlg = window.firmware_page.dialog
             dlg.product_combo.setCurrentIndex(dlg.product_combo.findData("thermo01"))
             return dlg
@@ -180,9 +180,9 @@ def render(lang: str, out: Path) -> None:
         dlg.reject()
 
         # -- the new-task form, filled in
-        window.tasks_page.dialog = None
+        before = getattr(window.tasks_page, "dialog", None)  # set once a form opened
         window.tasks_page.new_task(firmware_id)
-        spin(app, lambda: window.tasks_page.dialog is not None, 10, "the task form")
+        spin(app, lambda: getattr(window.tasks_page, "dialog", None) is not before, 10, "the task form")
         tdlg = window.tasks_page.dialog
         spin(app, lambda: tdlg.versions_list.count() == 2 and tdlg.picker.model.rowCount() == DEVICES, 10,
              "versions and devices")

@@ -5,17 +5,23 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
-from PySide6.QtCore import QSettings, QStandardPaths, QTimer
+from PySide6.QtCore import QLocale, QSettings, QSize, QStandardPaths, QTimer, QTranslator
 
+from ota_desktop import i18n
 from ota_desktop.core import dto
 from ota_desktop.core.api_client import CODE_PARAMETER, ApiCall, ApiClient, ApiError
 from ota_desktop.secrets import SecretStore
 from ota_desktop.settings import Settings
+from ota_desktop.ui import forms, task_dialog
+
+#: the fixtures, for the test modules' `from ._desktop_fixtures import *`
+__all__ = ["desktop_env", "fake_backend", "lang", "secret_store", "settings", "stub_client"]
 
 # Qt messages that the offscreen platform prints for any top-level window
 QT_LOG_IGNORE = [r"This plugin does not support propagateSizeHints\(\)",
@@ -129,7 +135,7 @@ class FakeBackend:
                 "total": len(items)}
 
     def r_things_product_info_index(self, body: dict) -> dict:
-        return self._page([dict(productID=p.productID, productName=p.productName, desc=p.desc)
+        return self._page([{"productID": p.productID, "productName": p.productName, "desc": p.desc}
                            for p in self.products.values()], body)
 
     def r_things_product_info_create(self, body: dict) -> dict:
@@ -214,8 +220,8 @@ class FakeBackend:
         self.last_task_body = body
         tid = next(self._ids)
         uid = f"uid-{tid}"
-        self.tasks[tid] = dict(taskID=tid, taskUid=uid, type=body["type"], upgradeType=body["upgradeType"],
-                               status=1, createdTime=int(time.time() * 1000), firmwareID=body["firmwareID"])
+        self.tasks[tid] = {"taskID": tid, "taskUid": uid, "type": body["type"], "upgradeType": body["upgradeType"],
+                          "status": 1, "createdTime": int(time.time() * 1000), "firmwareID": body["firmwareID"]}
         return {"taskID": tid, "taskUid": uid}
 
     def r_things_ota_task_index(self, body: dict) -> dict:
@@ -244,14 +250,14 @@ class FakeBackend:
         rec = self._record(body["id"])
         if rec.status in (401, 501):
             raise _Fail(2100001, "record status does not allow a retry", 409)
-        self.retried = getattr(self, "retried", []) + [rec.id]
+        self.retried = [*getattr(self, "retried", []), rec.id]
         return {}
 
     def r_things_ota_task_device_cancel(self, body: dict) -> dict:
         rec = self._record(body["id"])
         if rec.status in (501, 601):
             raise _Fail(2100002, "upgrade already finished", 409)
-        self.cancelled = getattr(self, "cancelled", []) + [rec.id]
+        self.cancelled = [*getattr(self, "cancelled", []), rec.id]
         return {}
 
     def r_things_ota_task_analysis(self, body: dict) -> dict:
@@ -274,7 +280,7 @@ class StubClient(ApiClient):
         self.pending_puts: list[ApiCall] = []
         self.set_endpoint("http://127.0.0.1:1", "stub-token")
 
-    def request(self, path: str, body: dict | None = None, parse=None, timeout_ms=None) -> ApiCall:  # noqa: ANN001
+    def request(self, path: str, body: dict | None = None, parse=None, timeout_ms=None) -> ApiCall:
         body = body or {}
         self.calls.append((path, body))
         call = ApiCall(self)
@@ -336,3 +342,20 @@ def stub_client(fake_backend, qapp) -> StubClient:
     client = StubClient(fake_backend)
     yield client
     client.deleteLater()
+
+
+#: a 1366x768 laptop screen less a 40 px taskbar (the fit tests)
+AVAILABLE = QSize(1366, 728)
+
+
+@pytest.fixture(params=["en", "zh_CN"])
+def lang(request, qapp, monkeypatch):
+    """The app in English, then in 简体中文, on a 1366x768 screen (the fit tests)."""
+    monkeypatch.setattr(forms, "available_size", lambda widget: QSize(AVAILABLE))
+    monkeypatch.setattr(task_dialog, "available_size", lambda widget: QSize(AVAILABLE))
+    assert i18n.install(qapp, request.param) == request.param
+    yield request.param
+    for t in qapp.findChildren(QTranslator):
+        qapp.removeTranslator(t)
+        t.deleteLater()
+    QLocale.setDefault(QLocale("en_US"))

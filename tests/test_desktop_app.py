@@ -10,9 +10,11 @@ import pytest
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
-from ._desktop_fixtures import QT_LOG_IGNORE, desktop_env  # noqa: F401
 from ota_desktop import __main__ as app_main
 from ota_desktop import backend_process
+
+from ._desktop_fixtures import *  # noqa: F403 - the fixtures: pytest finds them in the module by name
+from ._desktop_fixtures import QT_LOG_IGNORE
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE), pytest.mark.mqtt,
@@ -55,7 +57,7 @@ def test_main_starts_backend_shows_window_and_stops_cleanly(qapp, monkeypatch, t
         qapp.setStyleSheet("")  # the application object outlives this test
     assert seen.get("title") == "OTA Desktop" and seen["icon"]
     assert seen["data_dir"].startswith(str(tmp_path))  # standard dirs were redirected
-    gone, alive = psutil.wait_procs([psutil.Process(seen["pid"])] if psutil.pid_exists(seen["pid"]) else [],
+    _gone, alive = psutil.wait_procs([psutil.Process(seen["pid"])] if psutil.pid_exists(seen["pid"]) else [],
                                     timeout=10)
     assert alive == []
     brokers = [p for p in psutil.process_iter(["cmdline"]) if seen["data_dir"] in " ".join(p.info["cmdline"] or [])]

@@ -9,13 +9,15 @@ import sys
 import psutil
 import pytest
 
-from ._desktop_fixtures import QT_LOG_IGNORE, desktop_env, secret_store, settings  # noqa: F401
 from ota_desktop import backend_process
 from ota_desktop import secrets as keys
 from ota_desktop.app_events import AppEvents
 from ota_desktop.backend_process import BackendOptions, BackendProcess
 from ota_desktop.connection import BackendConnection
 from ota_desktop.core.api_client import ApiClient
+
+from ._desktop_fixtures import *  # noqa: F403 - the fixtures: pytest finds them in the module by name
+from ._desktop_fixtures import QT_LOG_IGNORE
 
 pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE)]
 
@@ -29,7 +31,7 @@ def fake_backend_command(monkeypatch, script: str) -> None:
                         lambda args: (sys.executable, ["-c", script, *args]))
 
 
-def options(tmp_path) -> BackendOptions:  # noqa: ANN001
+def options(tmp_path) -> BackendOptions:
     return BackendOptions(data_dir=str(tmp_path / "data"), admin_token="tok")
 
 
@@ -109,7 +111,7 @@ def test_embedded_backend_starts_streams_is_lost_and_restarts(qtbot, settings, s
         proc = conn.process._proc
         pid = proc.processId() if proc is not None else 0
         conn.stop()
-    assert pid and not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert (pid and not psutil.pid_exists(pid)) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     broker = [p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])]
     _gone, alive = psutil.wait_procs(broker, timeout=5)
     assert alive == [], "the backend's broker outlived it"

@@ -13,22 +13,24 @@ import pytest
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QLineEdit
 
-from ._desktop_fixtures import (QT_LOG_IGNORE, desktop_env, fake_backend, secret_store, settings,  # noqa: F401
-                                stub_client)
 from devsim import cli as devsim_cli
 from devsim.credentials import Credential, load_credentials
-from ota_desktop import backend_process, connection as connection_mod
+from ota_desktop import backend_process
+from ota_desktop import connection as connection_mod
 from ota_desktop.app_events import AppEvents
 from ota_desktop.backend_process import explain_failure, taken_port
 from ota_desktop.connection import BackendConnection, health_problem
 from ota_desktop.core import api_client, workers
 from ota_desktop.core.api_client import ApiClient
+from ota_desktop.core.provisioning import write_provisioning
 from ota_desktop.ports import Endpoints, choose_port, port_is_free
+from ota_desktop.ui import products_page
 from ota_desktop.ui.connection_dialog import ConnectionDialog
 from ota_desktop.ui.main_window import MainWindow
-from ota_desktop.core.provisioning import write_provisioning
-from ota_desktop.ui import products_page
 from ota_desktop.ui.products_page import ProductsPage
+
+from ._desktop_fixtures import *  # noqa: F403 - the fixtures: pytest finds them in the module by name
+from ._desktop_fixtures import QT_LOG_IGNORE
 
 pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE)]
 
@@ -205,7 +207,7 @@ def test_export_is_read_by_devsim(qtbot, stub_client, fake_backend, monkeypatch,
         lambda *a, **k: (str(tmp_path / "fleet"), chosen)))  # no extension typed: the filter decides
     gui_thread, writers = threading.get_ident(), []
 
-    def write(ctx, *args):  # noqa: ANN001
+    def write(ctx, *args):
         writers.append(threading.get_ident())
         return write_provisioning(ctx, *args)
 

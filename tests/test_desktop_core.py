@@ -10,7 +10,6 @@ import keyring
 import pytest
 from keyring.backends import fail
 
-from ._desktop_fixtures import desktop_env, secret_store, settings  # noqa: F401
 from ota_desktop import backend_process, i18n
 from ota_desktop.connection import with_password
 from ota_desktop.core import dto
@@ -22,6 +21,8 @@ from ota_desktop.settings import EMBEDDED, Settings
 from ota_protocol import codes
 from ota_protocol.task_options import OPTIONS, TaskSpec
 from tests._examples import example
+
+from ._desktop_fixtures import *  # noqa: F403 - the fixtures: pytest finds them in the module by name
 
 pytestmark = pytest.mark.qt_log_level_fail("WARNING")
 
@@ -222,10 +223,10 @@ def test_binding_singleton_references_survive_many_calls():
 
     from ota_desktop.core import qtcompat
 
-    class O(QObject):
+    class Emitter(QObject):
         s = Signal()
 
-    o = O()
+    o = Emitter()
     for _ in range(200_000):  # far more than the references these singletons start with
         o.s.emit()
         o.setObjectName("x")

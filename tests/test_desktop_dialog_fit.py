@@ -11,42 +11,42 @@ import os
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QLocale, QSize, Qt, QTranslator
-from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSpinBox, QComboBox, QDialog, QLabel,
-                               QLineEdit, QPlainTextEdit, QWidget)
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QAbstractSpinBox,
+    QComboBox,
+    QDialog,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QWidget,
+)
 
-from ._desktop_fixtures import (QT_LOG_IGNORE, desktop_env, fake_backend, secret_store, settings,  # noqa: F401
-                                stub_client)
-from ota_desktop import i18n
 from ota_desktop.core import dto
-from ota_desktop.ui import forms, task_dialog
-from ota_desktop.ui.catalog_dialogs import (DeviceDialog, ImportDevicesDialog, ImportedSecretsDialog, ProductDialog,
-                                            SecretDialog)
+from ota_desktop.ui.catalog_dialogs import (
+    DeviceDialog,
+    ImportDevicesDialog,
+    ImportedSecretsDialog,
+    ProductDialog,
+    SecretDialog,
+)
 from ota_desktop.ui.connection_dialog import ConnectionDialog
 from ota_desktop.ui.firmware_dialogs import NewFirmwareDialog
 from ota_desktop.ui.settings_dialog import SettingsDialog
 from ota_desktop.ui.task_dialog import NewTaskDialog
 
+from ._desktop_fixtures import *  # noqa: F403 - the fixtures: pytest finds them in the module by name
+from ._desktop_fixtures import QT_LOG_IGNORE
+
 pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE)]
 
 SCREEN = QSize(1366, 768)
-AVAILABLE = QSize(1366, 728)  # a 40 px taskbar
 MAX_HEIGHT = 700  # and the window's title bar
 SHOTS = Path(os.environ.get("OTA_SHOTS", "/tmp/shots"))
 SECRET = "Qm9vdHN0cmFwU2VjcmV0MjQ"[:23] + "W"  # 24 characters, wide ones included
 INPUTS = (QLineEdit, QAbstractSpinBox, QComboBox, QPlainTextEdit, QAbstractButton, QAbstractItemView)
-
-
-@pytest.fixture(params=["en", "zh_CN"])
-def lang(request, qapp, monkeypatch):
-    monkeypatch.setattr(forms, "available_size", lambda widget: QSize(AVAILABLE))
-    monkeypatch.setattr(task_dialog, "available_size", lambda widget: QSize(AVAILABLE))
-    assert i18n.install(qapp, request.param) == request.param
-    yield request.param
-    for t in qapp.findChildren(QTranslator):
-        qapp.removeTranslator(t)
-        t.deleteLater()
-    QLocale.setDefault(QLocale("en_US"))
 
 
 def place(qapp, dlg: QDialog) -> None:
@@ -212,7 +212,7 @@ def test_new_task_fits(qtbot, qapp, lang, stub_client, fake_backend):
     dlg.create_button.click()
     assert set(dlg.errors.errors()) == {"firmwareID", "deviceList", "scheduleTime"}
     check(qapp, dlg, "new-task", "errors", lang)
-    dlg.scroll.verticalScrollBar().setValue(dlg.scroll.verticalScrollBar().maximum())
+    dlg.scroll_area.verticalScrollBar().setValue(dlg.scroll_area.verticalScrollBar().maximum())
     check(qapp, dlg, "new-task", "errors-scrolled", lang)
 
 

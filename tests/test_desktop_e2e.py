@@ -11,7 +11,6 @@ import shutil
 
 import pytest
 
-from ._desktop_fixtures import QT_LOG_IGNORE, desktop_env, secret_store, settings  # noqa: F401
 from ota_desktop import backend_process
 from ota_desktop.app_events import AppEvents
 from ota_desktop.connection import BackendConnection
@@ -19,6 +18,9 @@ from ota_desktop.core.api_client import ApiClient
 from ota_desktop.core.dto import FirmwareDetail, RecordStatus
 from ota_desktop.ui.live_view import LiveTaskView
 from ota_desktop.ui.main_window import MainWindow
+
+from ._desktop_fixtures import *  # noqa: F403 - the fixtures: pytest finds them in the module by name
+from ._desktop_fixtures import QT_LOG_IGNORE
 
 HAVE_MOSQUITTO = bool(shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto"))
 
@@ -38,12 +40,12 @@ class CountingClient(ApiClient):
         super().__init__()
         self.paths: list[str] = []
 
-    def request(self, path, body=None, parse=None, timeout_ms=None):  # noqa: ANN001, ANN201
+    def request(self, path, body=None, parse=None, timeout_ms=None):
         self.paths.append(path)
         return super().request(path, body, parse, timeout_ms)
 
 
-def call(qtbot, api_call, timeout=30_000):  # noqa: ANN001, ANN201
+def call(qtbot, api_call, timeout=30_000):
     with qtbot.waitCallback(timeout=timeout) as cb:
         api_call.then(cb, cb)
     return cb.args[0]

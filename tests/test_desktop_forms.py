@@ -10,8 +10,6 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QDialog
 
-from ._desktop_fixtures import (QT_LOG_IGNORE, desktop_env, fake_backend, secret_store, settings,  # noqa: F401
-                                stub_client)
 from ota_desktop import secrets as keys
 from ota_desktop.core import dto
 from ota_desktop.core.api_client import ApiError
@@ -22,17 +20,20 @@ from ota_desktop.ui.settings_dialog import KeyringChoiceDialog, SettingsDialog
 from ota_desktop.ui.task_dialog import NewTaskDialog
 from ota_protocol.task_options import OPTIONS
 
+from ._desktop_fixtures import *  # noqa: F403 - the fixtures: pytest finds them in the module by name
+from ._desktop_fixtures import QT_LOG_IGNORE
+
 pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE)]
 
 Accepted = QDialog.DialogCode.Accepted
 Rejected = QDialog.DialogCode.Rejected
 
 
-def errors_of(dlg) -> dict[str, str]:  # noqa: ANN001
+def errors_of(dlg) -> dict[str, str]:
     return dlg.errors.errors()
 
 
-def wait_result(qtbot, dlg, code=Accepted):  # noqa: ANN001
+def wait_result(qtbot, dlg, code=Accepted):
     qtbot.waitUntil(lambda: dlg.result() == code and not dlg.isVisible(), timeout=5000)
 
 
@@ -172,7 +173,7 @@ def test_secret_dialog_hides_shows_and_copies(qtbot):
 
 # -- firmware ----------------------------------------------------------------------------------
 
-def make_files(tmp_path, *specs):  # noqa: ANN001, ANN201
+def make_files(tmp_path, *specs):
     paths = []
     for i, (name, size) in enumerate(specs):
         d = tmp_path / f"src{i}"
@@ -183,7 +184,7 @@ def make_files(tmp_path, *specs):  # noqa: ANN001, ANN201
     return paths
 
 
-def firmware_dialog(qtbot, stub_client, fake_backend, tmp_path, files=(("app.bin", 300_000), ("cfg.zip", 1234))):  # noqa: ANN001, ANN201
+def firmware_dialog(qtbot, stub_client, fake_backend, tmp_path, files=(("app.bin", 300_000), ("cfg.zip", 1234))):
     dlg = NewFirmwareDialog(stub_client, list(fake_backend.products.values()), "prodA")
     qtbot.addWidget(dlg)
     dlg.show()
@@ -294,7 +295,7 @@ def test_firmware_form_accepts_dropped_files(qtbot, stub_client, fake_backend, t
 
 # -- tasks -------------------------------------------------------------------------------------
 
-def task_dialog(qtbot, stub_client, fake_backend):  # noqa: ANN001, ANN201
+def task_dialog(qtbot, stub_client, fake_backend):
     fw = next(iter(fake_backend.firmwares.values()))
     firmwares = [dto.Firmware(fw.firmwareID, fw.name, fw.version, fw.productID, fw.productName)]
     dlg = NewTaskDialog(stub_client, firmwares, fw.firmwareID)
@@ -645,7 +646,7 @@ def test_device_version_says_it_is_required(qtbot, stub_client):
 def test_task_dialog_fits_a_laptop_screen(qtbot, stub_client, fake_backend):
     dlg = task_dialog(qtbot, stub_client, fake_backend)
     assert dlg.height() <= 700 and dlg.minimumSizeHint().height() <= 700
-    assert dlg.scroll.widget().isAncestorOf(dlg.picker)  # the fields scroll, the buttons stay
+    assert dlg.scroll_area.widget().isAncestorOf(dlg.picker)  # the fields scroll, the buttons stay
 
 
 def test_file_dialogs_open_in_the_last_folder(qtbot, stub_client, fake_backend, tmp_path, monkeypatch):
@@ -654,11 +655,11 @@ def test_file_dialogs_open_in_the_last_folder(qtbot, stub_client, fake_backend, 
     paths = make_files(tmp_path, ("a.bin", 1))
     asked: list[str] = []
 
-    def get_open_file_names(parent, caption="", folder="", *a):  # noqa: ANN001, ANN202
+    def get_open_file_names(parent, caption="", folder="", *a):
         asked.append(folder)
         return paths, ""
 
-    def get_open_file_name(parent, caption="", folder="", *a):  # noqa: ANN001, ANN202
+    def get_open_file_name(parent, caption="", folder="", *a):
         asked.append(folder)
         return "", ""
 

@@ -7,12 +7,13 @@ from importlib.resources import files
 import pytest
 from PySide6.QtCore import QCoreApplication, QLocale
 
-from ._desktop_fixtures import desktop_env  # noqa: F401
 from ota_desktop import i18n
 from ota_desktop.core.api_client import ApiError
 from ota_desktop.ui.forms import api_error_text, backend_error_text
 from ota_desktop.ui.status import code_text, record_status_text, step_text, task_status_text
-from ota_protocol.codes import TEXT, ErrorCode, IsDiff, RecordStatus, Step, TaskStatus, TaskType
+from ota_protocol.codes import TEXT, ErrorCode, IsDiff, TaskStatus, TaskType
+
+from ._desktop_fixtures import *  # noqa: F403 - the fixtures: pytest finds them in the module by name
 
 pytestmark = pytest.mark.qt_log_level_fail("WARNING")
 

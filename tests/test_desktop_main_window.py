@@ -5,12 +5,13 @@ import pytest
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QKeySequence
 
-from ._desktop_fixtures import (QT_LOG_IGNORE, desktop_env, fake_backend, secret_store, settings,  # noqa: F401
-                                stub_client)
 from ota_desktop.app_events import AppEvents
 from ota_desktop.core import dto
 from ota_desktop.ui.live_view import LiveTaskView
 from ota_desktop.ui.main_window import MainWindow
+
+from ._desktop_fixtures import *  # noqa: F403 - the fixtures: pytest finds them in the module by name
+from ._desktop_fixtures import QT_LOG_IGNORE
 
 pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE)]
 

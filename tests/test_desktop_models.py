@@ -4,14 +4,21 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
-from ._desktop_fixtures import QT_LOG_IGNORE, desktop_env  # noqa: F401
 from ota_desktop.core import dto
 from ota_desktop.core.uploader import UploadFile
 from ota_desktop.ui.models.base import ROW_ROLE, SORT_ROLE, VALUE_ROLE
-from ota_desktop.ui.models.catalog_models import (DevicePickerModel, DevicesModel, FirmwareFilesModel, FirmwareModel,
-                                                  ProductsModel)
+from ota_desktop.ui.models.catalog_models import (
+    DevicePickerModel,
+    DevicesModel,
+    FirmwareFilesModel,
+    FirmwareModel,
+    ProductsModel,
+)
 from ota_desktop.ui.models.records_model import RecordsFilterProxy, RecordsModel
 from ota_desktop.ui.models.task_models import TasksModel, UploadFilesModel
+
+from ._desktop_fixtures import *  # noqa: F403 - the fixtures: pytest finds them in the module by name
+from ._desktop_fixtures import QT_LOG_IGNORE
 
 pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE)]
 

@@ -6,7 +6,6 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from ._desktop_fixtures import QT_LOG_IGNORE, desktop_env, fake_backend, stub_client  # noqa: F401
 from ota_desktop.app_events import AppEvents
 from ota_desktop.core import dto
 from ota_desktop.ui.catalog_dialogs import SecretDialog
@@ -14,10 +13,13 @@ from ota_desktop.ui.live_view import LiveTaskView
 from ota_desktop.ui.models.records_model import RecordsModel
 from ota_desktop.ui.products_page import ProductsPage
 
+from ._desktop_fixtures import *  # noqa: F403 - the fixtures: pytest finds them in the module by name
+from ._desktop_fixtures import QT_LOG_IGNORE
+
 pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE)]
 
 
-def select_all(view) -> None:  # noqa: ANN001
+def select_all(view) -> None:
     sel = view.selectionModel()
     model = view.model()
     for r in range(model.rowCount()):

@@ -12,11 +12,13 @@ import time
 import pytest
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
-from ._desktop_fixtures import QT_LOG_IGNORE, desktop_env, fake_backend, stub_client  # noqa: F401
 from ota_desktop.app_events import AppEvents
 from ota_desktop.core import dto
 from ota_desktop.ui.live_view import LiveTaskView
 from ota_desktop.ui.models.records_model import RecordsModel
+
+from ._desktop_fixtures import *  # noqa: F403 - the fixtures: pytest finds them in the module by name
+from ._desktop_fixtures import QT_LOG_IGNORE
 
 pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE)]
 

@@ -10,7 +10,6 @@ from PySide6.QtGui import QGuiApplication, QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from ._desktop_fixtures import QT_LOG_IGNORE, desktop_env, fake_backend, stub_client  # noqa: F401
 from ota_desktop.app_events import AppEvents
 from ota_desktop.core import dto
 from ota_desktop.ui.firmware_page import FirmwarePage
@@ -22,13 +21,16 @@ from ota_desktop.ui.products_page import ProductsPage
 from ota_desktop.ui.tasks_page import TasksPage
 from ota_desktop.ui.widgets import table_view, text_filter_proxy
 
+from ._desktop_fixtures import *  # noqa: F403 - the fixtures: pytest finds them in the module by name
+from ._desktop_fixtures import QT_LOG_IGNORE
+
 pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE)]
 
 NAMES = ["mtr00002", "mtr00303", "mtr00003", "dev10", "dev2", "Dev1", "mtr00010"]
 NATURAL = ["Dev1", "dev2", "dev10", "mtr00002", "mtr00003", "mtr00010", "mtr00303"]
 
 
-def shown(view, column: int = 0) -> list[str]:  # noqa: ANN001
+def shown(view, column: int = 0) -> list[str]:
     model = view.model() if hasattr(view, "model") and callable(view.model) else view
     return [model.index(r, column).data() for r in range(model.rowCount())]
 
@@ -99,12 +101,12 @@ def test_columns_fit_content_at_the_default_size(qtbot, live_table):
     assert header.sectionSize(RecordsModel.DEVICE) < 250
 
 
-def drag_divider(header, column: int, dx: int) -> None:  # noqa: ANN001
+def drag_divider(header, column: int, dx: int) -> None:
     x = header.sectionViewportPosition(column) + header.sectionSize(column) - 1
     y = header.height() // 2
     vp = header.viewport()
 
-    def send(kind, pos, buttons):  # noqa: ANN001, ANN202
+    def send(kind, pos, buttons):
         ev = QMouseEvent(kind, QPointF(pos), QPointF(vp.mapToGlobal(pos)), Qt.MouseButton.LeftButton, buttons,
                          Qt.KeyboardModifier.NoModifier)
         QApplication.sendEvent(vp, ev)
@@ -140,11 +142,11 @@ def test_user_column_widths_and_sort_persist_per_table(qtbot, stub_client, fake_
 
 
 # -- item 14: context menus, Ctrl+C, Delete ----------------------------------------------------
-def menu_texts(actions) -> list[tuple[str, bool]]:  # noqa: ANN001
+def menu_texts(actions) -> list[tuple[str, bool]]:
     return [(a.text(), a.isEnabled()) for a in actions.build_menu().actions() if not a.isSeparator()]
 
 
-def select_rows(view, rows) -> None:  # noqa: ANN001
+def select_rows(view, rows) -> None:
     sel, model = view.selectionModel(), view.model()
     for r in rows:
         sel.select(model.index(r, 0), QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
@@ -182,7 +184,7 @@ def test_products_page_menus_copy_and_delete_key_confirms(qtbot, stub_client, fa
     page.devices_view.setFocus()
     asked = []
 
-    def no(*args):  # noqa: ANN002, ANN202
+    def no(*args):
         asked.append(args[2])
         return QMessageBox.StandardButton.No
 

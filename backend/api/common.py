@@ -93,7 +93,7 @@ def _field_name(loc: tuple) -> str:
 async def _validation_error(_req: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
-    err = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
+    err: dict[str, Any] = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
     field = _field_name(tuple(err.get("loc", ())))
     if err.get("type") == "json_invalid" or (field == "body" and err.get("type") in ("missing", "model_attributes_type", "dict_type")):
         return error_response(400, ErrorCode.PARAMETER, "body: must be a JSON object")

@@ -115,7 +115,7 @@ def parse_csv(text: str) -> list[DeviceIn]:
     else:
         cols = list(CSV_COLUMNS[: len(header)])
         rows = _chain(first, rows)
-    out = []
+    out: list[DeviceIn] = []
     for n, row in rows:
         if len(out) == MAX_IMPORT:
             raise bad_request("csv", f"more than {MAX_IMPORT} devices (line {n}); import them in parts")
@@ -132,7 +132,7 @@ def parse_csv(text: str) -> list[DeviceIn]:
         try:
             out.append(DeviceIn.model_validate(item))
         except ValueError as exc:
-            err = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}  # type: ignore[attr-defined]
+            err = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}
             field = ".".join(str(p) for p in err["loc"]) or "row"
             raise bad_request(f"csv line {n} {field}", str(err["msg"]).removeprefix("Value error, ")) from None
     return out

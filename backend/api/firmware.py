@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from pydantic import Field, field_validator
@@ -12,7 +12,7 @@ from ..db.models import Device, Firmware, Product
 from ..ota.catalog import NewFile
 from ..storage.base import PRIVATE_BUCKET
 from .common import Paged, Req, RuntimeDep, SessionDep, bad_request, contains, listing, not_found, ok
-from .validators import Choice, FileName, Filter, Id, Ident, Millis, PathStr, Version
+from .validators import FileName, Filter, Id, Ident, Millis, PathStr, Version, one_of
 
 router = APIRouter(prefix="/api/v1/things/ota/firmware")
 
@@ -26,7 +26,7 @@ class FirmwareCreate(Req):
     name: str = Field(min_length=1, max_length=128)
     product_id: Ident = Field(alias="productID")
     version: Version
-    is_diff: Choice(1, 2) = Field(default=1, alias="isDiff")
+    is_diff: Annotated[int, one_of(1, 2)] = Field(default=1, alias="isDiff")
     sign_method: Literal["md5", "sha256"] = Field(default="md5", alias="signMethod")
     desc: str = Field(default="", max_length=2000)
     ext_data: str = Field(default="", alias="extData", max_length=10000)

@@ -252,7 +252,8 @@ def build_document(app: FastAPI) -> dict[str, Any]:
         "contract, MQTT included, is docs/protocol.md in the repository."))
     models: dict[tuple[str, str], type[BaseModel]] = {
         key: _reply_model(_name(key[1]), data) for key, data in REPLIES.items()}
-    keyed, top = models_json_schema([(m, "serialization") for m in [*models.values(), ErrorReply]],
+    documented: list[type[BaseModel]] = [*models.values(), ErrorReply]
+    keyed, top = models_json_schema([(m, "serialization") for m in documented],
                                     ref_template="#/components/schemas/{model}")
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):

@@ -192,7 +192,7 @@ def _s3_error(body: bytes, upstream: httpx.Response) -> str:
     return f"HTTP {upstream.status_code}" + (f" {snippet}" if snippet else "")
 
 
-async def _ranged_get(client: httpx.AsyncClient, url: str, headers: dict, rng: tuple[int | None, int | None]) -> httpx.Response:
+async def _ranged_get(client: httpx.AsyncClient, url: str, headers: dict, rng: tuple[int | None, int | None]) -> httpx.Response | Response:
     """A GET for one byte range, answered as RFC 9110 says whatever ranges the store supports.
 
     The store is asked for the range as is first (``first-`` / ``first-last``); when it cannot

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, Response
 from pydantic import Field, create_model
@@ -18,7 +18,7 @@ from ..db.models import DeviceRecord, Firmware, Product, Task
 from ..ota.engine import OtaEngine
 from ..ota.views import record_view
 from .common import Paged, Req, RuntimeDep, SessionDep, bad_request, contains, json_list, listing, not_found, ok
-from .validators import Choice, Filter, Id, Ident
+from .validators import Filter, Id, Ident, one_of
 
 router = APIRouter(prefix="/api/v1/things/ota/task")
 
@@ -30,18 +30,25 @@ def _option_field(o: Option) -> tuple[Any, Any]:
     if isinstance(o.default, list):  # a JSON array, or a string holding one (checked by json_list)
         return Any, Field(default="", alias=o.wire, description=o.doc)
     if o.choices:
-        return Choice(*o.choices), Field(default=int(o.default), alias=o.wire, description=o.doc)
+        return Annotated[int, one_of(*o.choices)], Field(default=int(o.default), alias=o.wire, description=o.doc)
     if isinstance(o.default, bool):
         return bool, Field(default=o.default, alias=o.wire, description=o.doc)
     return int, Field(default=o.default, ge=o.low, le=o.high, alias=o.wire, description=o.doc)
 
 
-#: task/create's body: every task option, and the idempotency key (or the Idempotency-Key header)
-TaskCreate = create_model(  # type: ignore[call-overload]
-    "TaskCreate", __base__=Req,
+_TASK_CREATE_FIELDS: dict[str, Any] = {
     **{name: _option_field(o) for name, o in OPTIONS.items()},
-    client_token=(str | None, Field(default=None, alias="clientToken")),
-)
+    "client_token": (str | None, Field(default=None, alias="clientToken")),
+}
+
+if TYPE_CHECKING:
+    class TaskCreate(Req):
+        """What the type checker knows of the model built below (its option fields come from OPTIONS)."""
+
+        client_token: str | None
+else:
+    #: task/create's body: every task option, and the idempotency key (or the Idempotency-Key header)
+    TaskCreate = create_model("TaskCreate", __base__=Req, **_TASK_CREATE_FIELDS)
 
 
 #: an idempotency key: 1-64 printable ASCII characters (space included), like an MQTT clientToken
@@ -66,7 +73,7 @@ class TaskRef(Req):
 class TaskIndex(Paged):
     firmware_id: Id | None = Field(default=None, alias="firmwareID")
     task_uid: Filter | None = Field(default=None, alias="taskUid")
-    status: Choice(*TaskStatus) | None = None
+    status: Annotated[int, one_of(*TaskStatus)] | None = None
 
 
 class UidRef(Req):
@@ -76,7 +83,7 @@ class UidRef(Req):
 class DeviceIndex(Paged):
     task_uid: Ident = Field(alias="taskUid")
     device_name: Filter | None = Field(default=None, alias="deviceName")
-    status: Choice(*RS) | None = None
+    status: Annotated[int, one_of(*RS)] | None = None
 
 
 class RecordRef(Req):
@@ -99,8 +106,9 @@ def task_summary(t: Task) -> dict:
 def create(req: TaskCreate, rt: RuntimeDep, response: Response,
            header_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> dict:
     key = idempotency_key(req.client_token, header_key)
-    spec = TaskSpec(**{name: json_list(o.wire, getattr(req, name)) if isinstance(o.default, list)
-                        else getattr(req, name) for name, o in OPTIONS.items()})
+    values: dict[str, Any] = {name: json_list(o.wire, getattr(req, name)) if isinstance(o.default, list)
+                              else getattr(req, name) for name, o in OPTIONS.items()}
+    spec = TaskSpec(**values)
     if key is None:
         task = rt.engine.create_task(spec)
     else:

@@ -82,13 +82,14 @@ def check_path(v: str, *, single_segment: bool = False) -> str:
     return v
 
 
-def Choice(*values: int) -> object:  # noqa: N802 - reads as a type
-    """An int that must be one of `values`: unlike Literal, true and 1.0 are refused (strict int)."""
+def one_of(*values: int) -> AfterValidator:
+    """For ``Annotated[int, one_of(1, 2)]``: an int that must be one of `values`; unlike
+    Literal, true and 1.0 are refused (strict int)."""
     def check(v: int) -> int:
         if v not in values:
             raise ValueError(f"must be one of {', '.join(map(str, values))}")
         return v
-    return Annotated[int, AfterValidator(check)]
+    return AfterValidator(check)
 
 
 Ident = Annotated[str, AfterValidator(_ident)]

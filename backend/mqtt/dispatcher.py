@@ -25,6 +25,7 @@ from collections.abc import Callable
 from ota_protocol import messages as wire
 from ota_protocol.codes import ErrorCode
 
+from ..ota.ports import Presence
 from .presence import LOG_TOPIC, PresenceTracker
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,10 @@ def _device_key(topic: object) -> str:
 def _short(text: object, limit: int = 300) -> str:
     text = str(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# a device message and its acknowledgement (None: nothing to acknowledge)
+_Parsed = tuple[wire.Report | wire.Progress | Presence, Callable[[], None] | None]
 
 
 class Dispatcher:
@@ -186,7 +191,7 @@ class Dispatcher:
 
     def _parse(self, batch: list) -> list:
         """(message, ack) pairs to apply; refused messages are acknowledged here."""
-        parsed = []
+        parsed: list[_Parsed] = []
         for it in batch:
             if it is None or it[0] == "__drain__":
                 continue
@@ -262,7 +267,8 @@ class Dispatcher:
                 return list(items)
             log.warning("could not apply a batch of %d device messages; applying them one by one",
                         len(parsed), exc_info=True)
-        started, any_applied, failed = time.monotonic(), False, []
+        started, any_applied = time.monotonic(), False
+        failed: list[_Parsed] = []
         for i, (msg, ack) in enumerate(items):  # one bad message must not discard the other devices' messages
             if not any_applied and i and time.monotonic() - started > RETRY_BUDGET_S:
                 log.error("%d device messages not applied: none of the first %d could be applied within %gs",

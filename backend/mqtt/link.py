@@ -198,7 +198,7 @@ class MqttLink:
         self,
         url: str,
         client_id: str,
-        on_message: Callable[[str, bytes], None],
+        on_message: Callable[..., None],
         subscriptions: Sequence[tuple[str, int]] = DEFAULT_SUBSCRIPTIONS,
         on_state: Callable[[bool], None] | None = None,
         *,
@@ -385,11 +385,14 @@ class MqttLink:
     def _handle_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
         if self._paused:
             return  # never acknowledged: delivered again to the next session
+        # paho types the payload bytes | bytearray (an outgoing one may be either); a received one
+        # is bytes, which bytes() returns as is
+        payload = bytes(message.payload)
         try:
             if self._manual_ack:
-                self._on_message(message.topic, message.payload, self._acker(message.mid, message.qos))
+                self._on_message(message.topic, payload, self._acker(message.mid, message.qos))
             else:
-                self._on_message(message.topic, message.payload)
+                self._on_message(message.topic, payload)
         except Exception:
             log.exception("MQTT message handler failed on %s", message.topic)
 

@@ -11,7 +11,7 @@ from ..ota.ports import ProgressAck, UpgradeOrder
 
 
 class MqttOutbound:
-    def __init__(self, publish: Callable[[str, bytes], None]) -> None:
+    def __init__(self, publish: Callable[[str, bytes], object]) -> None:  # its result is not used
         self._publish = publish
 
     def push(self, order: UpgradeOrder) -> None:

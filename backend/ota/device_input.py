@@ -60,7 +60,7 @@ class Batch:
                     DeviceRecord.status.in_((*ACTIVE, RS.FAILED))).order_by(DeviceRecord.id)):
                 if (r.product_id, r.device_name) in active:
                     active[(r.product_id, r.device_name)].append(r)
-        ids = list({m.record_id for m in msgs if getattr(m, "record_id", None) is not None})
+        ids = list({m.record_id for m in msgs if not isinstance(m, Presence) and m.record_id is not None})
         for i in range(0, len(ids), 900):  # into the identity map: session.get() then costs no query
             list(s.scalars(select(DeviceRecord).where(DeviceRecord.id.in_(ids[i:i + 900]))))
         task_ids = {r.task_id for rs in active.values() for r in rs if r.status in ACTIVE}
@@ -137,9 +137,9 @@ class DeviceInput:
                 fx.events.append(record_event(rec))
             batch.finish.add(task)
         if not recs:
-            rec = self._join_dynamic(w, dev, m.client_token)
-            if rec is not None:
-                batch.active.setdefault((dev.product_id, dev.device_name), []).append(rec)
+            joined = self._join_dynamic(w, dev, m.client_token)
+            if joined is not None:
+                batch.active.setdefault((dev.product_id, dev.device_name), []).append(joined)
 
     def _pushable_again(self, w: Work, task: Task, rec: DeviceRecord, client_token: str) -> None:
         """The device reported (it is online and listening): push its record now if we may."""

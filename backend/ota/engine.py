@@ -60,7 +60,7 @@ def spec_of(task: Task) -> TaskSpec:
     values = {name: json.loads(getattr(task, _LIST_COLUMNS[name]) or "[]") if name in _LIST_COLUMNS
               else getattr(task, name) for name in OPTIONS}
     values["overwrite"] = bool(values["overwrite"])
-    return TaskSpec(**values)  # type: ignore[arg-type]
+    return TaskSpec(**values)
 
 
 class OtaEngine:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QFile, QIODevice, QObject, QUrl, Signal
 from PySide6.QtNetwork import QNetworkAccessManager, QNetworkReply, QNetworkRequest
@@ -67,7 +68,8 @@ class ApiCall(QObject):
 
     finished = Signal(object)
     failed = Signal(object)
-    progress = Signal("qlonglong", "qlonglong")  # bytes sent, bytes total (uploads)
+    progress = Signal("qlonglong", "qlonglong")  # type: ignore[arg-type]  # C++ type names: PySide6 takes them (64-bit ints); its stubs only know types
+    # (bytes sent, bytes total of uploads)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -79,7 +81,7 @@ class ApiCall(QObject):
         return self._done
 
     def then(self, on_ok: Callable[[Any], Any] | None = None,
-             on_error: Callable[[ApiError], Any] | None = None) -> "ApiCall":
+             on_error: Callable[[ApiError], Any] | None = None) -> ApiCall:
         if on_ok is not None:
             self.finished.connect(on_ok)
         if on_error is not None:

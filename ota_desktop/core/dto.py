@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 # the shared codes are re-exported: the desktop imports them from here or from ota_protocol.codes
 from ota_protocol.codes import IsDiff, RecordStatus, SignMethod, TaskStatus, TaskType, UpgradeType  # noqa: F401
@@ -41,7 +41,7 @@ class _FromJson:
     """Build a dataclass from a JSON object, ignoring unknown keys (the API may add fields)."""
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]):
+    def from_json(cls, obj: dict[str, Any]) -> Self:
         names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
         return cls(**{k: v for k, v in obj.items() if k in names})
 
@@ -101,7 +101,7 @@ class FirmwareDetail(_FromJson):
     files: list[FirmwareFile] = field(default_factory=list)
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> "FirmwareDetail":
+    def from_json(cls, obj: dict[str, Any]) -> FirmwareDetail:
         names = {f.name for f in fields(cls)} - {"files"}
         detail = cls(**{k: v for k, v in obj.items() if k in names})
         detail.files = [FirmwareFile.from_json(f) for f in obj.get("files") or []]

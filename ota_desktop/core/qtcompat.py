@@ -35,7 +35,7 @@ def _drops(singleton: object, call) -> bool:  # noqa: ANN001
 def affected() -> dict[str, object]:
     """The singletons this binding drops references to (name -> object)."""
     probe = _Probe()
-    found = {}
+    found: dict[str, object] = {}
     if _drops(True, probe.fired.emit):
         found["True"] = True
     if _drops(None, lambda: probe.setObjectName("probe")):

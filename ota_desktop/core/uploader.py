@@ -113,7 +113,7 @@ class FirmwareUploader(QObject):
         file_path, upload_uri = data["filePath"], data["uploadUri"]
         call = self._client.put_file(upload_uri, f.path)
         call.progress.connect(self._on_put_progress)
-        call.then(lambda _=None, fp=file_path: self._on_put_done(fp), self._fail)
+        call.then(lambda _data: self._on_put_done(file_path), self._fail)
         self._call = call
 
     def _on_put_progress(self, sent: int, total: int) -> None:
@@ -138,7 +138,7 @@ class FirmwareUploader(QObject):
     def _maybe_create(self) -> None:
         if not self._running or self._hashes_pending or len(self._uploaded) < len(self.files):
             return
-        if self._firmware_id is not None or self._call is not None and not self._call.done:
+        if self._firmware_id is not None or (self._call is not None and not self._call.done):
             return
         assert self._firmware is not None
         self.stage_changed.emit("creating")

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 
 HASH_CHUNK = 1 << 20
 
-_alive: set["Job"] = set()
+_alive: set[Job] = set()
 
 
 class Cancelled(Exception):
@@ -24,7 +25,7 @@ class Cancelled(Exception):
 class JobContext:
     """What a worker function may use: cancellation check and progress reports."""
 
-    def __init__(self, job: "Job") -> None:
+    def __init__(self, job: Job) -> None:
         self._job = job
         self._cancel = job._cancel_flag
 
@@ -62,7 +63,7 @@ class Job(QObject):
         self.destroyed.connect(lambda *_, job=self: _alive.discard(job))
 
     def then(self, on_ok: Callable[[Any], Any] | None = None,
-             on_error: Callable[[str], Any] | None = None) -> "Job":
+             on_error: Callable[[str], Any] | None = None) -> Job:
         if on_ok is not None:
             self.finished.connect(on_ok)
         if on_error is not None:

@@ -9,12 +9,23 @@ import tempfile
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core import dto
-from ..core.api_client import ApiClient, ApiError
-from ..core.workers import read_text, run_in_pool
+from ..core.api_client import ApiCall, ApiClient, ApiError
+from ..core.workers import Job, read_text, run_in_pool
 from .forms import ERROR_STYLE, FieldErrors, fit_on_show, fit_window, last_folder, remember_folder
 
 PRODUCT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
@@ -47,7 +58,7 @@ class _ApiForm(QDialog):
     def validate(self) -> dict[str, str]:
         return {}
 
-    def call(self):  # noqa: ANN201 - returns an ApiCall
+    def call(self) -> ApiCall:
         raise NotImplementedError
 
     def submit(self) -> None:
@@ -89,7 +100,7 @@ class ProductDialog(_ApiForm):
             problems["productID"] = self.tr("Use letters, digits, '-' and '_' only (at most 64).")
         return problems
 
-    def call(self):  # noqa: ANN201
+    def call(self) -> ApiCall:
         return self.client.create_product(self.name_edit.text().strip(), self.id_edit.text().strip(),
                                           self.desc_edit.text().strip())
 
@@ -123,7 +134,7 @@ class DeviceDialog(_ApiForm):
             problems["version"] = self.tr("Enter the version the device runs now.")
         return problems
 
-    def call(self):  # noqa: ANN201
+    def call(self) -> ApiCall:
         return self.client.create_device(self.product_id, self.name_edit.text().strip(),
                                          self.version_edit.text().strip(), self.secret_edit.text())
 
@@ -202,7 +213,7 @@ class ImportDevicesDialog(_ApiForm):
         return {"csv": self.tr("Line %1 needs a device name (no spaces or / + # & $) and a version.").replace(
             "%1", problem.split(":")[1])}
 
-    def call(self):  # noqa: ANN201
+    def call(self) -> ApiCall:
         return self.client.import_devices_csv(self.product_id, self.text_edit.toPlainText())
 
 
@@ -288,7 +299,7 @@ class ImportedSecretsDialog(QDialog):
     def __init__(self, devices: list[dto.Device], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.devices = list(devices)
-        self.job = None
+        self.job: Job | None = None
         self.saved_path = ""
         self.setWindowTitle(self.tr("Devices imported"))
         intro = QLabel(self.tr("%n device(s) created. Save their secrets to a file (CSV: productID, deviceName, "
@@ -332,12 +343,12 @@ class ImportedSecretsDialog(QDialog):
             remember_folder(path)
             self.save_to(path)
 
-    def save_to(self, path: str):  # noqa: ANN201 - returns the Job (tests wait on it)
-        """Write the CSV on a worker thread."""
+    def save_to(self, path: str) -> Job:
+        """Write the CSV on a worker thread (the Job: tests wait on it)."""
         self.save_button.setEnabled(False)
-        self.job = run_in_pool(write_private_text, path, self.text())
-        self.job.then(self._saved, self._save_failed)
-        return self.job
+        self.job = job = run_in_pool(write_private_text, path, self.text())
+        job.then(self._saved, self._save_failed)
+        return job
 
     def _saved(self, path: str) -> None:
         self.save_button.setEnabled(True)

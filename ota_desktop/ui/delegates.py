@@ -1,7 +1,7 @@
 """Painting helpers for table cells."""
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar, QStyleOptionViewItem
 
@@ -14,7 +14,7 @@ class ProgressDelegate(QStyledItemDelegate):
     """A progress bar for an integer 0..100 in VALUE_ROLE; a negative value (a failed step)
     is painted as the cell's text in red."""
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
         value = index.data(VALUE_ROLE)
         if value is None:
             super().paint(painter, option, index)

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from ..app_events import AppEvents
 from ..core import dto
@@ -176,14 +175,15 @@ class LiveTaskView(QWidget):
         rows: list[dto.DeviceRecord] = selected_rows(self.view)
         ok_rows = [r for r in rows if eligible(r)]
         skipped = len(rows) - len(ok_rows)
-        state = {"pending": len(ok_rows), "done": 0, "failed": []}
+        state = {"pending": len(ok_rows), "done": 0}
+        failed: list[str] = []
 
         def finish() -> None:
             text = self.tr("%1: %2 done").replace("%1", verb).replace("%2", str(state["done"]))
             if skipped:
                 text += ", " + self.tr("%n skipped (status does not allow it)", "", skipped)
-            if state["failed"]:
-                text += ", " + self.tr("failed: %1").replace("%1", "; ".join(state["failed"][:5]))
+            if failed:
+                text += ", " + self.tr("failed: %1").replace("%1", "; ".join(failed[:5]))
             self.action_label.setText(text)
 
         def one(ok: bool, rec: dto.DeviceRecord, error: ApiError | None = None) -> None:
@@ -191,7 +191,7 @@ class LiveTaskView(QWidget):
             if ok:
                 state["done"] += 1
             else:
-                state["failed"].append(f"{rec.deviceName}: {backend_error_text(error) if error else ''}")
+                failed.append(f"{rec.deviceName}: {backend_error_text(error) if error else ''}")
             if state["pending"] == 0:
                 finish()
 

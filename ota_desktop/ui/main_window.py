@@ -4,10 +4,18 @@ from __future__ import annotations
 import html
 import sys
 
-from PySide6.QtCore import QCoreApplication, QProcess, Qt
+from PySide6.QtCore import QCoreApplication, QProcess, QSize, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
-                               QTabWidget, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+    QWidget,
+)
 
 from .. import __version__
 from ..app_events import AppEvents
@@ -16,12 +24,14 @@ from ..core import dto
 from ..core.api_client import ApiClient
 from ..secrets import SecretStore, remember_session_only, remembered_session_only
 from ..settings import Settings
+from . import forms
 from .connection_dialog import ConnectionDialog
 from .firmware_page import FirmwarePage
 from .live_view import LiveTaskView
 from .products_page import ProductsPage
 from .settings_dialog import SettingsDialog
 from .tasks_page import TasksPage
+
 
 def restart_command() -> tuple[str, list[str]]:
     """(program, arguments) that start this app again, in a frozen bundle or from Python."""
@@ -30,6 +40,7 @@ def restart_command() -> tuple[str, list[str]]:
     return sys.executable, ["-m", "ota_desktop", *sys.argv[1:]]
 
 
+DEFAULT_SIZE = QSize(1200, 760)
 STATE_COLOURS = {"ready": "#15803d", "starting": "#b45309", "failed": "#dc2626", "lost": "#dc2626",
                  "stopped": "#6b7280"}
 
@@ -41,7 +52,8 @@ class MainWindow(QMainWindow):
         self.client, self.events, self.settings, self.secrets = client, events, settings, secret_store
         self.connection = connection
         self.setWindowTitle(self.tr("OTA Desktop"))
-        self.resize(1200, 760)
+        # at most the free area of the screen, title bar included (768 px laptop screens: 728 free)
+        self.resize(DEFAULT_SIZE.boundedTo(forms.available_size(self) - QSize(0, forms.FRAME_ALLOWANCE)))
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -74,7 +86,7 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
 
     # -- actions -------------------------------------------------------------------------------
-    def _action(self, text: str, shortcut: QKeySequence | str | None, slot, menu) -> QAction:  # noqa: ANN001
+    def _action(self, text: str, shortcut: QKeySequence | QKeySequence.StandardKey | str | None, slot, menu) -> QAction:  # noqa: ANN001
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -253,6 +265,7 @@ class MainWindow(QMainWindow):
     def restart_app(self) -> None:
         """Quit, and once the backend has stopped (aboutToQuit), start the app again."""
         app = QCoreApplication.instance()
+        assert app is not None  # a window exists, so does the application
         program, args = restart_command()
         app.aboutToQuit.connect(lambda: QProcess.startDetached(program, args))
         QApplication.closeAllWindows()

@@ -1,13 +1,24 @@
 """Products and their devices: list, add, import, delete, secret on request."""
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QSplitter,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..app_events import AppEvents
 from ..core import dto
-from ..core.api_client import ApiClient
+from ..core.api_client import ApiClient, ApiError
 from ..core.provisioning import provisioning_rows, write_provisioning
 from ..core.workers import run_in_pool
 from ..ports import Endpoints
@@ -137,7 +148,7 @@ class ProductsPage(QWidget):
             "%1", product.productName or product.productID) if product else self.tr("<b>Devices</b>"))
         if product is not None:
             self.client.devices(product.productID).then(
-                lambda rows, pid=product.productID: self._devices_loaded(pid, rows), self._error)
+                partial(self._devices_loaded, product.productID), self._error)
         self._update_buttons()
 
     def _devices_loaded(self, product_id: str, rows: list[dto.Device]) -> None:
@@ -190,7 +201,7 @@ class ProductsPage(QWidget):
             return
         dlg = ImportDevicesDialog(self.client, product.productID, self)
         if dlg.exec():
-            created = dlg.result_data or []
+            created = dlg.result_data if isinstance(dlg.result_data, list) else []
             self._product_selected()
             if created:
                 ImportedSecretsDialog(created, self).exec()
@@ -256,6 +267,9 @@ class ProductsPage(QWidget):
             if pending["n"] == 0:
                 self._product_selected()
 
+        def one_failed(error: ApiError) -> None:
+            self._error(error)
+            one_done()
+
         for d in rows:
-            self.client.delete_device(d.productID, d.deviceName).then(one_done, lambda e: (self._error(e),
-                                                                                           one_done()))
+            self.client.delete_device(d.productID, d.deviceName).then(one_done, one_failed)

@@ -4,9 +4,25 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
-                               QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton,
-                               QRadioButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .. import secrets as keys
 from ..secrets import SecretStore, SecretsUnavailable
@@ -239,8 +255,7 @@ class SettingsDialog(QDialog):
 
     def _update_enabled(self) -> None:
         remote = self.remote_radio.isChecked()
-        for w in (self.remote_url_edit,):
-            w.setEnabled(remote)
+        self.remote_url_edit.setEnabled(remote)
         self.remote_token_edit.setEnabled(remote and self.secrets.usable)
         for w in (self.data_dir_edit, self.http_port_spin, self.mqtt_port_spin, self.lan_check,
                   self.mqtt_url_edit, self.storage_url_edit, self.storage_key_edit, self.database_url_edit):

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from enum import Enum
 
-from PySide6.QtCore import QCoreApplication, QT_TRANSLATE_NOOP
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap, Qt
 
 from ota_protocol.codes import TEXT, RecordStatus, Step, TaskStatus
+
+from ..i18n import QT_TRANSLATE_NOOP
 
 # the .ts context of ota_protocol's code texts
 CODES_CONTEXT = "ota_protocol"

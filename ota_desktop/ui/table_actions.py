@@ -3,7 +3,7 @@ selected rows (tab-separated, with headers), Delete where the page can delete (i
 for confirmation), and columns sized by their content whose user-set widths persist per table."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QPoint, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
@@ -132,6 +132,10 @@ class ColumnWidths(QObject):
         self._fit_timer.timeout.connect(self.fit)
         model.modelReset.connect(self._fit_timer.start)
         model.rowsInserted.connect(self._rows_inserted)
+        # live updates fill cells in (a record's description): columns grow to show them, never shrink
+        self._grow_timer = QTimer(self, singleShot=True, interval=250)
+        self._grow_timer.timeout.connect(self.grow)
+        model.dataChanged.connect(self._data_changed)
 
     @property
     def header(self) -> QHeaderView:
@@ -156,6 +160,27 @@ class ColumnWidths(QObject):
                 header.resizeSection(c, min(width, MAX_AUTO_WIDTH))
         finally:
             self._fitting = False
+
+    def grow(self) -> None:
+        """Widen the columns whose content grew (not after the user sized columns)."""
+        if self.user_sized or self.view.model() is None:
+            return
+        header = self.header
+        self._fitting = True
+        try:
+            last = header.logicalIndex(header.count() - 1)
+            for c in range(header.count()):
+                if header.isSectionHidden(c) or c == last:
+                    continue
+                width = min(self.view.sizeHintForColumn(c), MAX_AUTO_WIDTH)
+                if width > header.sectionSize(c):
+                    header.resizeSection(c, width)
+        finally:
+            self._fitting = False
+
+    def _data_changed(self) -> None:
+        if not self.user_sized and self.view.model().rowCount() <= 200 and not self._grow_timer.isActive():
+            self._grow_timer.start()
 
     def _rows_inserted(self) -> None:
         if self.view.model().rowCount() <= 200:  # the first rows of a live table, not every burst
@@ -186,7 +211,7 @@ class ColumnWidths(QObject):
     def _sort_changed(self, column: int, order: Qt.SortOrder) -> None:
         qs = self._qsettings()
         qs.setValue(self._key("sort_column"), int(column))
-        qs.setValue(self._key("sort_order"), int(order.value if hasattr(order, "value") else order))
+        qs.setValue(self._key("sort_order"), int(order.value))
 
     def save(self) -> None:
         qs = self._qsettings()
@@ -206,13 +231,13 @@ class ColumnWidths(QObject):
         header = self.header
         state = qs.value(self._key("header"))
         if isinstance(state, QByteArray) and not state.isEmpty() and \
-                int(qs.value(self._key("columns"), -1)) == header.count():
+                int(str(qs.value(self._key("columns"), -1))) == header.count():
             sort = header.sortIndicatorSection(), header.sortIndicatorOrder()
             if header.restoreState(state):
                 self.user_sized = True
                 header.setStretchLastSection(True)
                 header.setSortIndicator(*sort)
         column = qs.value(self._key("sort_column"))
-        if column is not None and 0 <= int(column) < header.count():
-            order = Qt.SortOrder(int(qs.value(self._key("sort_order"), 0)))
-            self.view.sortByColumn(int(column), order)
+        if column is not None and 0 <= int(str(column)) < header.count():
+            order = Qt.SortOrder(int(str(qs.value(self._key("sort_order"), 0))))
+            self.view.sortByColumn(int(str(column)), order)

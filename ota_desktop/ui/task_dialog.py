@@ -1,11 +1,32 @@
 """The New-task form: every field of task/create (spec section 5), rollout settings included."""
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import QDateTime, Qt, Signal
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDateTimeEdit, QDialog, QDialogButtonBox,
-                               QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QPushButton, QRadioButton, QScrollArea, QSizePolicy, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ota_protocol.task_options import OPTIONS
 
@@ -142,13 +163,13 @@ class NewTaskDialog(QDialog):
         cl.addLayout(form, 1)
         cl.addWidget(rollout)
         cl.addWidget(self.general_error)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setWidget(content)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setWidget(content)
         lay = QVBoxLayout(self)
-        lay.addWidget(self.scroll, 1)
+        lay.addWidget(self.scroll_area, 1)
         lay.addWidget(self.buttons)
         fit_on_show(self)
 
@@ -198,9 +219,9 @@ class NewTaskDialog(QDialog):
         if fw is None:
             return
         self.client.firmware_device_versions(fw.firmwareID).then(
-            lambda versions, fid=fw.firmwareID: self._versions_loaded(fid, versions), self.errors.show_api_error)
+            partial(self._versions_loaded, fw.firmwareID), self.errors.show_api_error)
         self.client.devices(fw.productID).then(
-            lambda devices, fid=fw.firmwareID: self._devices_loaded(fid, devices), self.errors.show_api_error)
+            partial(self._devices_loaded, fw.firmwareID), self.errors.show_api_error)
 
     def _versions_loaded(self, firmware_id: int, versions: list[str]) -> None:
         if self.firmware_combo.currentData() != firmware_id:

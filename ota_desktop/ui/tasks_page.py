@@ -1,17 +1,19 @@
 """Upgrade tasks: list with status and per-status counts, New task, cancel, open live view."""
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from ..app_events import AppEvents
 from ..core import dto
-from ..core.api_client import ApiClient
+from ..core.api_client import ApiClient, ApiError
 from .forms import error_reporter
 from .models.task_models import TasksModel
 from .status import record_status_text, task_status_colour, task_status_text
-from .task_dialog import NewTaskDialog
 from .table_actions import ColumnWidths, TableActions
+from .task_dialog import NewTaskDialog
 from .widgets import current_row, table_view, text_filter_proxy
 
 
@@ -96,8 +98,12 @@ class TasksPage(QWidget):
             if pending["n"] == 0 and generation == self._generation:
                 self._tasks_loaded(sorted(collected, key=lambda t: -t.taskID))
 
+        def failed(error: ApiError) -> None:
+            self._error(error)
+            done()
+
         for f in chosen:
-            self.client.tasks(f).then(got, lambda e: (self._error(e), done()))
+            self.client.tasks(f).then(got, failed)
 
     def _tasks_loaded(self, rows: list[dto.Task]) -> None:
         self.model.set_rows(rows)
@@ -125,7 +131,7 @@ class TasksPage(QWidget):
         self.analysis_label.clear()
         if task is not None:
             self.client.task_analysis(task.taskUid).then(
-                lambda result, uid=task.taskUid: self._analysis(uid, result), lambda _e: None)
+                partial(self._analysis, task.taskUid), lambda _e: None)
 
     def _analysis(self, task_uid: str, result: tuple[dict[int, int], float | None]) -> None:
         task = self.current()

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QDateTime, QModelIndex, QObject, Qt, QT_TRANSLATE_NOOP, Signal
+from PySide6.QtCore import QCoreApplication, QDateTime, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
 from ...core import dto
+from ...i18n import QT_TRANSLATE_NOOP
 from .base import NUMERIC, Column, RowTableModel, format_size, format_time
 
 
@@ -36,7 +37,7 @@ class DevicesModel(RowTableModel[dto.Device]):
 
     def apply_device_events(self, events: list[dict[str, Any]]) -> None:
         """Live version/online changes (events of type "device") for devices in the table."""
-        by_name = {(d.productID, d.deviceName): i for i, d in enumerate(self._rows)}
+        by_name: dict[tuple[str | None, str | None], int] = {(d.productID, d.deviceName): i for i, d in enumerate(self._rows)}
         changed = set()
         for ev in events:
             i = by_name.get((ev.get("productID"), ev.get("deviceName")))
@@ -70,7 +71,7 @@ class DevicePickerModel(DevicesModel):
         self._checked &= names
         self.checked_changed.emit(len(self._checked))
 
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         flags = super().flags(index)
         if index.isValid() and index.column() == self.NAME:
             flags |= Qt.ItemFlag.ItemIsUserCheckable
@@ -81,7 +82,7 @@ class DevicePickerModel(DevicesModel):
             return Qt.CheckState.Checked if row.deviceName in self._checked else Qt.CheckState.Unchecked
         return None
 
-    def setData(self, index: QModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+    def setData(self, index: QModelIndex | QPersistentModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
         if not index.isValid() or role != Qt.ItemDataRole.CheckStateRole or index.column() != self.NAME:
             return False
         name = self._rows[index.row()].deviceName

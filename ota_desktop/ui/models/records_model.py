@@ -9,10 +9,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QObject, QSortFilterProxyModel, Qt, QTimer, QT_TRANSLATE_NOOP, Signal
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal
 
 from ...core import dto
 from ...core.dto import RecordStatus
+from ...i18n import QT_TRANSLATE_NOOP
 from ..status import dot_icon, record_status_colour, record_status_text, step_text
 from .base import NUMERIC, ROW_ROLE, SORT_ROLE, VALUE_ROLE, Column, RowTableModel, format_time
 
@@ -143,8 +144,8 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
         dirty = self._dirty
         for ev in events:
             if ev["id"] is None:  # a device's new current version
-                for i in self._by_device.get(ev["deviceName"], ()):
-                    dirty.setdefault(i, []).append(ev)
+                for row in self._by_device.get(ev["deviceName"], ()):
+                    dirty.setdefault(row, []).append(ev)
                 continue
             rid = int(ev["id"])
             i = self._by_id.get(rid)
@@ -295,7 +296,7 @@ class RecordsFilterProxy(QSortFilterProxyModel):
         self._text = text.strip().casefold()
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
         model = self.sourceModel()
         rec = model.data(model.index(source_row, 0, source_parent), ROW_ROLE)
         if rec is None:

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QLocale, Qt, QT_TRANSLATE_NOOP
+from PySide6.QtCore import QCoreApplication, QLocale, Qt
 
 from ...core import dto
 from ...core.uploader import UploadFile
+from ...i18n import QT_TRANSLATE_NOOP
 from ..status import dot_icon, task_status_colour, task_status_text
 from .base import NUMERIC, VALUE_ROLE, Column, RowTableModel, format_time
 
@@ -46,7 +47,7 @@ class TasksModel(RowTableModel[dto.Task]):
         return counts
 
     def apply_task_events(self, events: list[dict[str, Any]]) -> None:
-        index = {t.taskUid: i for i, t in enumerate(self._rows)}
+        index: dict[str | None, int] = {t.taskUid: i for i, t in enumerate(self._rows)}
         changed = set()
         for ev in events:
             i = index.get(ev.get("taskUid"))

@@ -57,7 +57,10 @@ class DevicePicker(QWidget):
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.verticalHeader().hide()
-        self.view.horizontalHeader().setSectionResizeMode(DevicePickerModel.NAME, QHeaderView.ResizeMode.Stretch)
+        header = self.view.horizontalHeader()
+        # the other columns take what their texts need (a full "Last seen" time); the name the rest
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(DevicePickerModel.NAME, QHeaderView.ResizeMode.Stretch)
         self.view.setMinimumHeight(150)
         self.view.setWordWrap(False)
         self.view.verticalHeader().setDefaultSectionSize(24)

@@ -48,6 +48,8 @@ class Runtime:
         self.dispatcher: Dispatcher | None = None
         self._stop = threading.Event()
         self._devices_dirty = threading.Event()
+        self._dispatch_wanted = threading.Event()  # a task was planned: push its records now
+        self._dispatcher_thread: threading.Thread | None = None
         self._timer: threading.Thread | None = None
         self.outages = OutageLog()
         from .storage.health import HealthChecks
@@ -78,11 +80,13 @@ class Runtime:
         self.store = self._make_store()
         self.events = EventBus(s.events_buffer)
         self.engine = OtaEngine(self.db, self._file_url, self.events, minute_seconds=s.minute_seconds,
-                                outages=self.outages)
+                                outages=self.outages, on_planned=self._dispatch_wanted.set)
         self.catalog = Catalog(self.store, on_devices_changed=self._devices_dirty.set)
         self._start_mqtt()
         self._timer = threading.Thread(target=self._timers, name="ota-timers", daemon=True)
         self._timer.start()
+        self._dispatcher_thread = threading.Thread(target=self._dispatching, name="ota-dispatch", daemon=True)
+        self._dispatcher_thread.start()
         from .storage.health import watch
         threading.Thread(target=watch, args=(self.health, self._stop), name="ota-health", daemon=True).start()
         if self.broker is not None:
@@ -210,8 +214,11 @@ class Runtime:
 
     def stop(self) -> None:
         self._stop.set()
+        self._dispatch_wanted.set()
         if self._timer is not None:
             self._timer.join(5)
+        if self._dispatcher_thread is not None:
+            self._dispatcher_thread.join(5)
         # Drain: take no new device messages (unacknowledged, the broker keeps them for the next
         # run), apply everything queued (acknowledgements and answers go out on the still-open
         # link), then close the link.
@@ -229,6 +236,20 @@ class Runtime:
             self.db.dispose()
 
     # ---- timers -------------------------------------------------------------------------
+    def _dispatching(self) -> None:
+        """Push a planned task's records as soon as task/create has answered (the timers push
+        what becomes due later)."""
+        while not self._stop.is_set():
+            if not self._dispatch_wanted.wait(1.0):
+                continue
+            self._dispatch_wanted.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.engine.dispatch()
+            except Exception:
+                log.exception("dispatching a planned task failed; the timers retry")
+
     def _timers(self) -> None:
         tick_s = max(0.05, min(1.0, self.settings.minute_seconds / 30))
         last_supervise = 0.0

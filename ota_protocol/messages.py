@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import string
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -459,6 +458,12 @@ def progress_reply(
 
 
 def new_client_token() -> str:
-    """A fresh token in the seed's style, e.g. ``PPXLSKBUPZ-444``."""
-    letters = "".join(secrets.choice(string.ascii_uppercase) for _ in range(10))
-    return f"{letters}-{secrets.randbelow(1000):03d}"
+    """A fresh token in the seed's style, e.g. ``PPXLSKBUPZ-444`` (one read of the OS's randomness:
+    a rollout makes one per device; it correlates messages, it is not a secret)."""
+    raw = secrets.token_bytes(12)
+    letters = raw[:10].translate(_TOKEN_LETTERS).decode("ascii")
+    return f"{letters}-{int.from_bytes(raw[10:], 'big') % 1000:03d}"
+
+
+#: byte -> an uppercase letter (for new_client_token)
+_TOKEN_LETTERS = bytes(65 + b % 26 for b in range(256))

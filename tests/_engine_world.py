@@ -86,9 +86,14 @@ class World:
     sign: Signer = field(default_factory=Signer)
     use_outages: bool = True
 
-    def engine(self) -> OtaEngine:
-        return OtaEngine(self.db, self.sign, self.sent, outbound=self.sent, minute_seconds=MINUTE_S,
-                         clock=self.clock, outages=self.outages if self.use_outages else None)
+    def engine(self, dispatch_at_once: bool = True) -> OtaEngine:
+        """``dispatch_at_once``: push right after a task is planned (what the backend's
+        dispatcher thread does a moment later); False: only ``dispatch()``/``tick()`` push."""
+        e = OtaEngine(self.db, self.sign, self.sent, outbound=self.sent, minute_seconds=MINUTE_S,
+                      clock=self.clock, outages=self.outages if self.use_outages else None)
+        if dispatch_at_once:
+            e.on_planned = e.dispatch
+        return e
 
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)

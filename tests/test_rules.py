@@ -910,3 +910,17 @@ def test_a_differential_sha256_package_is_pushed_as_such(world: World) -> None:
     assert (order.is_diff, order.sign_method) == (2, "sha256")
     assert [(f.name, f.signature, f.size) for f in order.files] == [("f0.bin", f"{0:064x}", 10),
                                                                      ("f1.bin", f"{1:064x}", 11)]
+
+
+def test_planning_is_not_pushing_create_answers_first_dispatch_pushes(world: World) -> None:
+    """task/create plans and commits; the backend's dispatcher pushes right after (dispatch())."""
+    world.devices(7)
+    world.devices(2, online=False, prefix="off")
+    e = world.engine(dispatch_at_once=False)
+    task = e.create_task(world.spec(world.firmware(TARGET)))
+    assert world.sent.orders == []
+    statuses = world.statuses(task.id)
+    assert sorted(statuses.values()) == [RS.QUEUED] * 7 + [RS.QUEUED_OFFLINE] * 2
+    assert e.dispatch() == 7
+    assert sorted(world.sent.pushed_devices()) == [f"dev{i:05d}" for i in range(1, 8)]
+    assert e.dispatch() == 0 and len(world.sent.orders) == 7  # nothing twice

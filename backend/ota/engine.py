@@ -29,14 +29,14 @@ from ota_protocol.task_options import OPTIONS, TaskSpec
 
 from ..db.models import Device, DeviceRecord, Firmware, Task, now_ms
 from ..db.session import Database
-from .device_input import Batch, DeviceInput, Message, new_record
+from .device_input import Batch, DeviceInput, Message, new_records
 from .errors import Conflict, NotFound
 from .lifecycle import maybe_finish
 from .outages import OutageLog
 from .pacing import Pacer
 from .planning import check_spec, targets
 from .ports import Effects, EventSink, Outbound, UrlSigner
-from .pushing import Pusher
+from .pushing import BATCH, Pusher
 from .records import HOLDS_DEVICE, PUSHABLE, move
 from .timers import tick
 from .views import record_event, task_event
@@ -66,8 +66,11 @@ def spec_of(task: Task) -> TaskSpec:
 class OtaEngine:
     def __init__(self, db: Database, sign: UrlSigner, events: EventSink, outbound: Outbound | None = None,
                  minute_seconds: float = 60.0, clock: Callable[[], int] = now_ms,
-                 outages: OutageLog | None = None):
+                 outages: OutageLog | None = None, on_planned: Callable[[], None] | None = None):
         self.db, self.events, self.clock = db, events, clock
+        #: called after a task was planned (committed, nothing pushed yet): the runtime wakes its
+        #: dispatcher, which pushes through ``dispatch``; in-process tests dispatch right away
+        self.on_planned = on_planned
         #: where orders and acknowledgements go (set once the MQTT link exists)
         self.outbound = outbound
         #: our own unavailability; None: every device failure counts against the task
@@ -107,7 +110,13 @@ class OtaEngine:
 
     # ---- tasks ------------------------------------------------------------------------
     def create_task(self, spec: TaskSpec) -> Task:
-        return self._run(lambda w: self._create_task(w, spec))
+        task = self._run(lambda w: self._create_task(w, spec))
+        self._planned()
+        return task
+
+    def _planned(self) -> None:
+        if self.on_planned is not None:
+            self.on_planned()
 
     def create_task_once(self, spec: TaskSpec, client_token: str) -> tuple[Task, bool]:
         """Idempotent create: (task, created). The task already created with ``client_token`` is
@@ -121,10 +130,12 @@ class OtaEngine:
                                "with a different request body", ErrorCode.DUPLICATE)
             return task, False
         try:
-            return self._run(work)
+            result = self._run(work)
         except IntegrityError:
             # the same key committed by a concurrent request (the unique index): answer that task
-            return self._run(work)
+            result = self._run(work)
+        self._planned()
+        return result
 
     def _create_task(self, w: Work, spec: TaskSpec, client_token: str | None = None) -> Task:
         s, now = w.s, w.now
@@ -152,9 +163,7 @@ class OtaEngine:
         for r in s.scalars(select(DeviceRecord).where(DeviceRecord.product_id == fw.product_id, HOLDS_DEVICE,
                                                       DeviceRecord.task_id != task.id)):
             busy[r.device_name].append(r)
-        records = [new_record(w, task, d, busy.get(d.device_name, []))
-                   for d in targets(task, devices, spec.version_list)]
-        s.flush()
+        records = new_records(w, task, targets(task, devices, spec.version_list), busy)
         overwritten = {o.task_id for rs in busy.values() for o in rs if o.status == RS.CANCELLED}
         for other in overwritten:  # a task whose last device was taken over is done now
             other_task = s.get(Task, other)
@@ -163,8 +172,7 @@ class OtaEngine:
         w.fx.events.extend(record_event(r) for r in records)
         w.fx.events.append(task_event(task))
         if task.status == TS.UPGRADING:
-            self.pusher.push_queued(w, task)
-            maybe_finish(w, task)
+            maybe_finish(w, task)  # planning is not pushing: dispatch() pushes, right after
         return task
 
     # ---- manual actions -----------------------------------------------------------------
@@ -287,9 +295,28 @@ class OtaEngine:
             s.execute(update(DeviceRecord).where(DeviceRecord.status.in_(PUSHABLE))
                       .values(status=RS.QUEUED_OFFLINE))
 
-    # ---- timers -------------------------------------------------------------------------
+    # ---- timers and dispatching ----------------------------------------------------------
     def tick(self) -> None:
         self._run(lambda w: tick(w, self.pusher, self.minute_ms))
+
+    def dispatch(self) -> int:
+        """Push what running tasks may push now, a batch per transaction (device messages get
+        the lock between batches); returns how many were pushed."""
+        total = 0
+        while True:
+            pushed = self._run(self._dispatch_batch)
+            total += pushed
+            if pushed < BATCH:
+                return total
+
+    def _dispatch_batch(self, w: Work) -> int:
+        pushed = 0
+        for task in list(w.s.scalars(select(Task).where(Task.status == TS.UPGRADING))):
+            pushed += self.pusher.push_queued(w, task, limit=BATCH - pushed)
+            maybe_finish(w, task)
+            if pushed >= BATCH:
+                break
+        return pushed
 
     # ---- reading ------------------------------------------------------------------------
     @staticmethod

@@ -43,21 +43,25 @@ class Pusher:
         move(w.fx, rec, w.now, RS.PUSHED, step=0, desc=desc, due=w.now + task.timeout_minutes * self.minute_ms)
         rec.pushed_time = w.now
 
-    def push_queued(self, w: Work, task: Task) -> None:
-        """Push the task's queued records (online devices) that its pace allows now."""
-        budget = self.budget(w, task)
+    def push_queued(self, w: Work, task: Task, limit: int = BATCH) -> int:
+        """Push the task's queued records (online devices) that its pace allows now, at most
+        ``limit``; returns how many were pushed."""
+        budget = min(self.budget(w, task), limit)
         if budget <= 0:
-            return
+            return 0
         q = select(DeviceRecord).where(DeviceRecord.task_id == task.id, DeviceRecord.status.in_(PUSHABLE))
         if not healthy(self.outages):  # records re-queued by our outage wait until it is over
             q = q.where(~DeviceRecord.desc.startswith(REPUSH_PREFIX))
-        recs = list(w.s.scalars(q.order_by(DeviceRecord.id).limit(min(budget, BATCH))))
+        recs = list(w.s.scalars(q.order_by(DeviceRecord.id).limit(budget)))
+        pushed = 0
         if recs:
             fw = w.s.get(Firmware, task.firmware_id)
             for rec in recs:
                 if waits_for_health(rec) and self._already_on_target(w, rec):
                     continue
                 self.push(w, task, rec, fw=fw)
+                pushed += 1
+        return pushed
 
     @staticmethod
     def _already_on_target(w: Work, rec: DeviceRecord) -> bool:

@@ -37,7 +37,14 @@ from tests.test_api_routes import (
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.both_databases]
 
-MISSING = object()
+class _Missing:
+    """A field left out of the body (a stable repr: test ids must be the same in every process)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
 
 
 def with_changes(body: dict, changes: dict) -> dict:

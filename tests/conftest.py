@@ -263,3 +263,22 @@ def api(shared_backend):
     client = shared_backend.api()
     yield client
     client.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _desktop_preferred_ports_per_worker():
+    """The app prefers 7777/1883 for its embedded backend; test workers running side by side
+    (pytest-xdist) would race for them, and one worker's devices would reach another worker's
+    broker. Each worker gets preferred ports of its own (below the ephemeral range that port-0
+    listeners use); the app's logic around them is unchanged."""
+    try:
+        import ota_desktop.connection as connection
+    except ImportError:  # no PySide6: no desktop tests
+        yield
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    n = int(worker[2:]) if worker[2:].isdigit() else 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(connection, "DEFAULT_HTTP_PORT", 21007 + 10 * n)
+        mp.setattr(connection, "DEFAULT_MQTT_PORT", 21003 + 10 * n)
+        yield

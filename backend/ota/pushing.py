@@ -3,7 +3,9 @@ may push now within its pace."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from types import SimpleNamespace
+
+from sqlalchemy import select, update
 
 from ota_protocol.codes import RecordStatus as RS
 from ota_protocol.messages import new_client_token
@@ -12,8 +14,9 @@ from ..db.models import Device, DeviceRecord, Firmware, Task
 from .outages import OutageLog
 from .pacing import Pacer
 from .ports import OrderFile, UpgradeOrder, UrlSigner
-from .records import PUSHABLE, move, succeed
+from .records import PUSHABLE, check_move, move, succeed
 from .recovery import REPUSH_PREFIX, healthy, waits_for_health
+from .views import record_event
 from .work import Work
 
 #: at most this many records are pushed by one unit of work (the next tick takes the rest)
@@ -45,22 +48,55 @@ class Pusher:
 
     def push_queued(self, w: Work, task: Task, limit: int = BATCH) -> int:
         """Push the task's queued records (online devices) that its pace allows now, at most
-        ``limit``; returns how many were pushed."""
+        ``limit``; returns how many were pushed.
+
+        The usual case (queued 201/203 -> pushed 301) is one SELECT of plain rows and one UPDATE
+        for the whole batch, checked against the state machine's table once per status; records
+        re-queued by our outage take the per-record path (they keep their desc, and may have
+        reached the target meanwhile)."""
         budget = min(self.budget(w, task), limit)
         if budget <= 0:
             return 0
-        q = select(DeviceRecord).where(DeviceRecord.task_id == task.id, DeviceRecord.status.in_(PUSHABLE))
+        cols = (DeviceRecord.id, DeviceRecord.status, DeviceRecord.desc, DeviceRecord.product_id,
+                DeviceRecord.device_name, DeviceRecord.task_uid, DeviceRecord.version, DeviceRecord.target_version,
+                DeviceRecord.retry_count)
+        q = select(*cols).where(DeviceRecord.task_id == task.id, DeviceRecord.status.in_(PUSHABLE))
         if not healthy(self.outages):  # records re-queued by our outage wait until it is over
             q = q.where(~DeviceRecord.desc.startswith(REPUSH_PREFIX))
-        recs = list(w.s.scalars(q.order_by(DeviceRecord.id).limit(budget)))
-        pushed = 0
-        if recs:
-            fw = w.s.get(Firmware, task.firmware_id)
-            for rec in recs:
-                if waits_for_health(rec) and self._already_on_target(w, rec):
-                    continue
-                self.push(w, task, rec, fw=fw)
-                pushed += 1
+        rows = w.s.execute(q.order_by(DeviceRecord.id).limit(budget)).all()
+        if not rows:
+            return 0
+        fw = w.s.get(Firmware, task.firmware_id)
+        assert fw is not None
+        plain = [r for r in rows if not (r.desc or "").startswith(REPUSH_PREFIX)]
+        repushes = [r.id for r in rows if (r.desc or "").startswith(REPUSH_PREFIX)]
+        for status in {r.status for r in plain}:
+            check_move(status, RS.PUSHED)
+        due = w.now + task.timeout_minutes * self.minute_ms
+        if plain:
+            ids = [r.id for r in plain]
+            w.s.execute(update(DeviceRecord).where(DeviceRecord.id.in_(ids)).values(
+                status=RS.PUSHED, step=0, desc="pushed", due_time=due, updated_time=w.now, pushed_time=w.now))
+            # one set of URLs for the batch: signed at the same moment for the same objects, every
+            # device's URLs would be the same anyway (a later push, e.g. a retry, gets fresh ones)
+            files = tuple(OrderFile(f.name, f.signature(fw.sign_method), f.size, self.sign(f.object_key))
+                          for f in fw.files)
+            for r in plain:
+                w.fx.orders.append(UpgradeOrder(r.product_id, r.device_name, r.id, new_client_token(), fw.version,
+                                                fw.is_diff, fw.sign_method, files, w.now))
+                self.pacer.pushed(w.s, task, w.now)
+                w.fx.events.append(record_event(SimpleNamespace(
+                    id=r.id, task_uid=r.task_uid, product_id=r.product_id, device_name=r.device_name,
+                    version=r.version, target_version=r.target_version, status=RS.PUSHED, step=0, desc="pushed",
+                    retry_count=r.retry_count, updated_time=w.now)))
+        pushed = len(plain)
+        for record_id in repushes:
+            rec = w.s.get(DeviceRecord, record_id)
+            assert rec is not None
+            if self._already_on_target(w, rec):
+                continue
+            self.push(w, task, rec, fw=fw)
+            pushed += 1
         return pushed
 
     @staticmethod

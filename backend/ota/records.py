@@ -50,6 +50,12 @@ def can_move(src: int, dst: int) -> bool:
     return RS(dst) in TRANSITIONS[RS(src)]
 
 
+def check_move(src: int, dst: RS) -> None:
+    """Raise IllegalTransition unless the table allows ``src`` -> ``dst`` (for bulk changes)."""
+    if not can_move(src, dst):
+        raise IllegalTransition(f"records in {RS(src).name} cannot become {dst.name}")
+
+
 def move(fx: Effects, rec: DeviceRecord, now: int, status: RS, *, step: int | None = None,
          desc: str | None = None, due: int | None = None) -> None:
     """Change ``rec``'s status (and step, text, due time), announcing it as an event."""

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from ..db.models import Device, DeviceRecord, Task
+from ..db.models import Device, Task
 
 
-def record_view(r: DeviceRecord) -> dict[str, Any]:
+class RecordFields(Protocol):
+    """What a record's view reads (a DeviceRecord, or a row with the same names)."""
+
+    id: int
+    task_uid: str
+    product_id: str
+    device_name: str
+    version: str
+    target_version: str
+    status: int
+    step: int
+    desc: str
+    retry_count: int
+    updated_time: int
+
+
+def record_view(r: RecordFields) -> dict[str, Any]:
     return {"id": r.id, "taskUid": r.task_uid, "productID": r.product_id, "deviceName": r.device_name,
             "version": r.version, "targetVersion": r.target_version, "status": r.status, "step": r.step,
             "desc": r.desc, "retryCount": r.retry_count, "updatedTime": r.updated_time}
 
 
-def record_event(r: DeviceRecord) -> dict[str, Any]:
+def record_event(r: RecordFields) -> dict[str, Any]:
     return {"type": "record", **record_view(r)}
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -21,12 +23,12 @@ from ota_protocol.messages import Progress, Report
 from ..db.models import Device, DeviceRecord, Task
 from .lifecycle import fail, maybe_finish
 from .outages import OutageLog
-from .planning import NEWER_DESC, first_status, is_newer, joins_dynamic
+from .planning import NEWER_DESC, DeviceFields, first_status, is_newer, joins_dynamic
 from .ports import Presence, ProgressAck
 from .pushing import Pusher
 from .records import ACTIVE, HOLDS_DEVICE, PUSHABLE, QUEUED, move, succeed
 from .recovery import healthy, requeue_after_outage, stale_failure, waits_for_health
-from .views import device_event, record_event
+from .views import RecordFields, device_event, record_event
 from .work import Work
 
 log = logging.getLogger(__name__)
@@ -235,8 +237,9 @@ class DeviceInput:
         reply()
 
 
-def new_records(w: Work, task: Task, devices: list[Device], busy: dict[str, list[DeviceRecord]]) -> list[DeviceRecord]:
-    """The records of a new task, inserted in one statement (thousands at once)."""
+def new_records(w: Work, task: Task, devices: Sequence[DeviceFields], busy: dict[str, list[DeviceRecord]]) -> list[RecordFields]:
+    """The records of a new task, inserted in one statement (thousands at once); returned as
+    plain values (what their events show), not as loaded objects."""
     rows = []
     for dev in devices:
         status, desc, cancel = first_status(task, dev, busy.get(dev.device_name, []))
@@ -248,7 +251,8 @@ def new_records(w: Work, task: Task, devices: list[Device], busy: dict[str, list
     if not rows:
         return []
     w.s.flush()  # the cancellations first
-    return list(w.s.scalars(insert(DeviceRecord).returning(DeviceRecord), rows))
+    ids = w.s.scalars(insert(DeviceRecord).returning(DeviceRecord.id, sort_by_parameter_order=True), rows).all()
+    return [SimpleNamespace(id=i, step=0, retry_count=0, **row) for i, row in zip(ids, rows, strict=True)]
 
 
 def new_record(w: Work, task: Task, dev: Device, others: list[DeviceRecord]) -> DeviceRecord:

@@ -6,10 +6,12 @@ those and stores the result.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
 from collections.abc import Iterable, Sequence
+from typing import Protocol, TypeVar
 
 from ota_protocol.codes import RecordStatus as RS
 from ota_protocol.codes import TaskType, UpgradeType
@@ -18,6 +20,16 @@ from ota_protocol.task_options import TaskSpec
 from ..db.models import Device, DeviceRecord, Task
 from .errors import Invalid
 from .records import holds_device
+
+
+class DeviceFields(Protocol):
+    """What planning reads of a device (a Device, or a row with these names)."""
+
+    product_id: str
+    device_name: str
+    version: str
+    online: bool
+
 
 NEWER_DESC = "device version is newer than the package"
 BUSY_DESC = "another task is upgrading this device"
@@ -36,6 +48,7 @@ def check_spec(spec: TaskSpec, firmware_version: str) -> None:
         raise Invalid(f"versionList: contains the firmware's own version {firmware_version!r}")
 
 
+@functools.lru_cache(maxsize=4096)  # a fleet has few distinct versions; a rollout asks per device
 def _version_key(v: str) -> tuple[int, ...] | None:
     parts = re.findall(r"\d+", v)
     if not parts or re.sub(r"[\d.\-_vV]", "", v):
@@ -59,7 +72,10 @@ def in_gray(task: Task, device_name: str) -> bool:
     return task.gray_percent >= 100 or gray_rank(task.task_uid, device_name) % 100 < task.gray_percent
 
 
-def targets(task: Task, devices: Iterable[Device], version_list: Sequence[str]) -> list[Device]:
+D = TypeVar("D", bound=DeviceFields)
+
+
+def targets(task: Task, devices: Iterable[D], version_list: Sequence[str]) -> list[D]:
     """The devices of a new task: on a source version (if any are named), not on the target,
     and within the gray share."""
     chosen = [d for d in devices if (not version_list or d.version in version_list) and d.version != task.version]
@@ -76,7 +92,7 @@ def joins_dynamic(task: Task, dev: Device, source_versions: Sequence[str]) -> bo
     return dev.version != task.version and dev.version in source_versions and in_gray(task, dev.device_name)
 
 
-def first_status(task: Task, dev: Device, others: Iterable[DeviceRecord]) -> tuple[RS, str, list[DeviceRecord]]:
+def first_status(task: Task, dev: DeviceFields, others: Iterable[DeviceRecord]) -> tuple[RS, str, list[DeviceRecord]]:
     """What a device's new record in ``task`` starts as: (status, desc, records to cancel).
 
     ``others`` are the device's records in other tasks; those still holding it make the new

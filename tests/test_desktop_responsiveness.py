@@ -20,7 +20,8 @@ from ota_desktop.ui.models.records_model import RecordsModel
 from ._desktop_fixtures import *  # noqa: F403 - the fixtures: pytest finds them in the module by name
 from ._desktop_fixtures import QT_LOG_IGNORE
 
-pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE)]
+pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE),
+              pytest.mark.serial]  # event-loop timings: measured alone, after the parallel phase
 
 RATE = 5_000  # events per second
 SECONDS = 5.0

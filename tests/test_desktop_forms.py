@@ -702,3 +702,11 @@ def test_imported_secrets_are_saved_owner_only(qtbot, tmp_path):
     assert str(path) in dlg.status_label.text()
     dlg.copy_button.click()
     assert QGuiApplication.clipboard().text().startswith("productID,deviceName,deviceSecret\nprodB,imp-1,s1")
+
+
+def test_settings_says_a_language_change_applies_after_a_restart(qtbot, settings, secret_store, desktop_env):
+    dlg = SettingsDialog(settings, secret_store)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    assert dlg.language_note.isVisible()
+    assert dlg.language_note.text() == "The new language is used after OTA Desktop restarts."

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -237,17 +238,21 @@ class DeviceInput:
         reply()
 
 
+def _record_values(w: Work, task: Task, dev: DeviceFields, others: list[DeviceRecord]) -> dict[str, Any]:
+    """A new record's columns; the device's records in other tasks that still hold it are
+    cancelled when the task overwrites (else the new record fails, see first_status)."""
+    status, desc, cancel = first_status(task, dev, others)
+    for o in cancel:
+        move(w.fx, o, w.now, RS.CANCELLED, desc=f"overwritten by task {task.task_uid}", due=0)
+    return {"task_id": task.id, "task_uid": task.task_uid, "product_id": dev.product_id,
+            "device_name": dev.device_name, "version": dev.version, "target_version": task.version,
+            "status": status, "desc": desc, "created_time": w.now, "updated_time": w.now}
+
+
 def new_records(w: Work, task: Task, devices: Sequence[DeviceFields], busy: dict[str, list[DeviceRecord]]) -> list[RecordFields]:
     """The records of a new task, inserted in one statement (thousands at once); returned as
     plain values (what their events show), not as loaded objects."""
-    rows = []
-    for dev in devices:
-        status, desc, cancel = first_status(task, dev, busy.get(dev.device_name, []))
-        for o in cancel:
-            move(w.fx, o, w.now, RS.CANCELLED, desc=f"overwritten by task {task.task_uid}", due=0)
-        rows.append({"task_id": task.id, "task_uid": task.task_uid, "product_id": dev.product_id,
-                     "device_name": dev.device_name, "version": dev.version, "target_version": task.version,
-                     "status": status, "desc": desc, "created_time": w.now, "updated_time": w.now})
+    rows = [_record_values(w, task, dev, busy.get(dev.device_name, [])) for dev in devices]
     if not rows:
         return []
     w.s.flush()  # the cancellations first
@@ -256,15 +261,7 @@ def new_records(w: Work, task: Task, devices: Sequence[DeviceFields], busy: dict
 
 
 def new_record(w: Work, task: Task, dev: Device, others: list[DeviceRecord]) -> DeviceRecord:
-    """A device's record in `task`; `others` are its records in other tasks (those still holding
-    the device are cancelled when the task overwrites, else the new record fails)."""
-    status, desc, cancel = first_status(task, dev, others)
-    for o in cancel:
-        move(w.fx, o, w.now, RS.CANCELLED, desc=f"overwritten by task {task.task_uid}", due=0)
-    rec = DeviceRecord(task_id=task.id, task_uid=task.task_uid, product_id=dev.product_id,
-                       device_name=dev.device_name, version=dev.version, target_version=task.version,
-                       status=status, created_time=w.now, updated_time=w.now)
-    if desc:
-        rec.desc = desc
+    """A device's record in `task` (a device joining a dynamic task), as a loaded object."""
+    rec = DeviceRecord(**_record_values(w, task, dev, others))
     w.s.add(rec)
     return rec

@@ -306,19 +306,11 @@ class OtaEngine:
         the lock between batches); returns how many were pushed."""
         total = 0
         while True:
-            pushed = self._run(self._dispatch_batch)
+            pushed = self._run(self.pusher.push_running)
             total += pushed
             if pushed < BATCH:
                 return total
 
-    def _dispatch_batch(self, w: Work) -> int:
-        pushed = 0
-        for task in list(w.s.scalars(select(Task).where(Task.status == TS.UPGRADING))):
-            pushed += self.pusher.push_queued(w, task, limit=BATCH - pushed)
-            maybe_finish(w, task)
-            if pushed >= BATCH:
-                break
-        return pushed
 
     # ---- reading ------------------------------------------------------------------------
     @staticmethod

@@ -41,5 +41,5 @@ class Pacer:
             return UNLIMITED
         return max(0, task.max_per_minute - len(times))
 
-    def pushed(self, s: Session, task: Task, now: int) -> None:
-        self._window(s, task, now).append(now)
+    def pushed(self, s: Session, task: Task, now: int, count: int = 1) -> None:
+        self._window(s, task, now).extend([now] * count)

@@ -8,9 +8,11 @@ from types import SimpleNamespace
 from sqlalchemy import select, update
 
 from ota_protocol.codes import RecordStatus as RS
+from ota_protocol.codes import TaskStatus as TS
 from ota_protocol.messages import new_client_token
 
 from ..db.models import Device, DeviceRecord, Firmware, Task
+from .lifecycle import maybe_finish
 from .outages import OutageLog
 from .pacing import Pacer
 from .ports import OrderFile, UpgradeOrder, UrlSigner
@@ -27,10 +29,15 @@ class Pusher:
     def __init__(self, sign: UrlSigner, pacer: Pacer, minute_ms: int, outages: OutageLog | None) -> None:
         self.sign, self.pacer, self.minute_ms, self.outages = sign, pacer, minute_ms, outages
 
-    def order(self, rec: DeviceRecord, fw: Firmware, client_token: str, now: int) -> UpgradeOrder:
-        files = tuple(OrderFile(f.name, f.signature(fw.sign_method), f.size, self.sign(f.object_key))
-                      for f in fw.files)
-        return UpgradeOrder(rec.product_id, rec.device_name, rec.id, client_token, fw.version, fw.is_diff,
+    def files(self, fw: Firmware) -> tuple[OrderFile, ...]:
+        """The firmware's files with freshly signed download URLs."""
+        return tuple(OrderFile(f.name, f.signature(fw.sign_method), f.size, self.sign(f.object_key))
+                     for f in fw.files)
+
+    @staticmethod
+    def order(product_id: str, device_name: str, record_id: int, fw: Firmware, files: tuple[OrderFile, ...],
+              client_token: str, now: int) -> UpgradeOrder:
+        return UpgradeOrder(product_id, device_name, record_id, client_token, fw.version, fw.is_diff,
                             fw.sign_method, files, now)
 
     def budget(self, w: Work, task: Task) -> int:
@@ -40,7 +47,8 @@ class Pusher:
              fw: Firmware | None = None) -> None:
         fw = fw or w.s.get(Firmware, task.firmware_id)
         assert fw is not None
-        w.fx.orders.append(self.order(rec, fw, client_token or new_client_token(), w.now))
+        w.fx.orders.append(self.order(rec.product_id, rec.device_name, rec.id, fw, self.files(fw),
+                                      client_token or new_client_token(), w.now))
         self.pacer.pushed(w.s, task, w.now)
         desc = rec.desc if waits_for_health(rec) else "pushed"  # a re-push after our outage says why
         move(w.fx, rec, w.now, RS.PUSHED, step=0, desc=desc, due=w.now + task.timeout_minutes * self.minute_ms)
@@ -79,12 +87,10 @@ class Pusher:
                 status=RS.PUSHED, step=0, desc="pushed", due_time=due, updated_time=w.now, pushed_time=w.now))
             # one set of URLs for the batch: signed at the same moment for the same objects, every
             # device's URLs would be the same anyway (a later push, e.g. a retry, gets fresh ones)
-            files = tuple(OrderFile(f.name, f.signature(fw.sign_method), f.size, self.sign(f.object_key))
-                          for f in fw.files)
+            files = self.files(fw)
+            self.pacer.pushed(w.s, task, w.now, len(plain))
             for r in plain:
-                w.fx.orders.append(UpgradeOrder(r.product_id, r.device_name, r.id, new_client_token(), fw.version,
-                                                fw.is_diff, fw.sign_method, files, w.now))
-                self.pacer.pushed(w.s, task, w.now)
+                w.fx.orders.append(self.order(r.product_id, r.device_name, r.id, fw, files, new_client_token(), w.now))
                 w.fx.events.append(record_event(SimpleNamespace(
                     id=r.id, task_uid=r.task_uid, product_id=r.product_id, device_name=r.device_name,
                     version=r.version, target_version=r.target_version, status=RS.PUSHED, step=0, desc="pushed",
@@ -97,6 +103,15 @@ class Pusher:
                 continue
             self.push(w, task, rec, fw=fw)
             pushed += 1
+        return pushed
+
+    def push_running(self, w: Work) -> int:
+        """Push what every running task may push now (at most BATCH per task); each task is
+        checked for completion. Returns how many were pushed."""
+        pushed = 0
+        for task in list(w.s.scalars(select(Task).where(Task.status == TS.UPGRADING))):
+            pushed += self.push_queued(w, task)
+            maybe_finish(w, task)
         return pushed
 
     @staticmethod

@@ -50,17 +50,16 @@ def can_move(src: int, dst: int) -> bool:
     return RS(dst) in TRANSITIONS[RS(src)]
 
 
-def check_move(src: int, dst: RS) -> None:
-    """Raise IllegalTransition unless the table allows ``src`` -> ``dst`` (for bulk changes)."""
+def check_move(src: int, dst: RS, what: str = "records") -> None:
+    """Raise IllegalTransition unless the table allows ``src`` -> ``dst``."""
     if not can_move(src, dst):
-        raise IllegalTransition(f"records in {RS(src).name} cannot become {dst.name}")
+        raise IllegalTransition(f"{what}: {RS(src).name} -> {dst.name}")
 
 
 def move(fx: Effects, rec: DeviceRecord, now: int, status: RS, *, step: int | None = None,
          desc: str | None = None, due: int | None = None) -> None:
     """Change ``rec``'s status (and step, text, due time), announcing it as an event."""
-    if not can_move(rec.status, status):
-        raise IllegalTransition(f"record {rec.id} ({rec.device_name}): {RS(rec.status).name} -> {status.name}")
+    check_move(rec.status, status, f"record {rec.id} ({rec.device_name})")
     rec.status = status
     if step is not None:
         rec.step = step

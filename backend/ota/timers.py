@@ -10,7 +10,7 @@ from ota_protocol.codes import Step
 from ota_protocol.codes import TaskStatus as TS
 
 from ..db.models import Device, DeviceRecord, Task
-from .lifecycle import fail, maybe_finish
+from .lifecycle import fail
 from .planning import NEWER_DESC, is_newer
 from .pushing import Pusher
 from .records import move
@@ -44,6 +44,4 @@ def tick(w: Work, pusher: Pusher, minute_ms: int) -> None:
         move(w.fx, rec, w.now, RS.QUEUED_RETRY if dev is not None and dev.online else RS.QUEUED_OFFLINE,
              desc="waiting for automatic retry", due=0)
     s.flush()
-    for task in list(s.scalars(select(Task).where(Task.status == TS.UPGRADING))):
-        pusher.push_queued(w, task)
-        maybe_finish(w, task)
+    pusher.push_running(w)

@@ -57,10 +57,10 @@ class DevicePicker(QWidget):
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.verticalHeader().hide()
-        header = self.view.horizontalHeader()
-        # the other columns take what their texts need (a full "Last seen" time); the name the rest
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(DevicePickerModel.NAME, QHeaderView.ResizeMode.Stretch)
+        # the name takes what is left; the other columns are sized to their texts (a full "Last
+        # seen" time) once per load, not at every check-box change
+        self.view.horizontalHeader().setSectionResizeMode(DevicePickerModel.NAME, QHeaderView.ResizeMode.Stretch)
+        self.model.modelReset.connect(self._fit_columns)
         self.view.setMinimumHeight(150)
         self.view.setWordWrap(False)
         self.view.verticalHeader().setDefaultSectionSize(24)
@@ -100,6 +100,11 @@ class DevicePicker(QWidget):
 
     def set_devices(self, devices: list[dto.Device]) -> None:
         self.model.set_rows(devices)
+
+    def _fit_columns(self) -> None:
+        for column in range(self.model.columnCount()):
+            if column != DevicePickerModel.NAME:
+                self.view.resizeColumnToContents(column)
 
     def checked_names(self) -> list[str]:
         return self.model.checked_names()

@@ -147,34 +147,29 @@ class ColumnWidths(QObject):
     # -- fitting -------------------------------------------------------------------------------
     def fit(self) -> None:
         """Size every column by its content (not after the user sized columns)."""
-        if self.user_sized or self.view.model() is None:
-            return
-        header = self.header
-        self._fitting = True
-        try:
-            last = header.logicalIndex(header.count() - 1)
-            for c in range(header.count()):
-                if header.isSectionHidden(c) or c == last:
-                    continue
-                width = max(self.view.sizeHintForColumn(c), header.sectionSizeHint(c), self.defaults.get(c, 0))
-                header.resizeSection(c, min(width, MAX_AUTO_WIDTH))
-        finally:
-            self._fitting = False
+        self._size(grow_only=False)
 
     def grow(self) -> None:
         """Widen the columns whose content grew (not after the user sized columns)."""
+        self._size(grow_only=True)
+
+    def _size(self, grow_only: bool) -> None:
         if self.user_sized or self.view.model() is None:
             return
         header = self.header
         self._fitting = True
         try:
-            last = header.logicalIndex(header.count() - 1)
+            last = header.logicalIndex(header.count() - 1)  # the last column takes what is left
             for c in range(header.count()):
                 if header.isSectionHidden(c) or c == last:
                     continue
-                width = min(self.view.sizeHintForColumn(c), MAX_AUTO_WIDTH)
-                if width > header.sectionSize(c):
-                    header.resizeSection(c, width)
+                if grow_only:
+                    width = min(self.view.sizeHintForColumn(c), MAX_AUTO_WIDTH)
+                    if width > header.sectionSize(c):
+                        header.resizeSection(c, width)
+                else:
+                    width = max(self.view.sizeHintForColumn(c), header.sectionSizeHint(c), self.defaults.get(c, 0))
+                    header.resizeSection(c, min(width, MAX_AUTO_WIDTH))
         finally:
             self._fitting = False
 

@@ -37,7 +37,40 @@ class JobContext:
             raise Cancelled()
 
     def report(self, done: int, total: int) -> None:
-        self._job._progress_from_worker.emit(done, total)
+        self._job._relay.progress.emit(self._job, done, total)
+
+
+class _Relay(QObject):
+    """The one object pool threads emit on. Qt leaves it undefined to delete a QObject while another
+    thread is inside one of its signals' emit: a Job emitting its own result could be delivered,
+    deleteLater-ed and destroyed by the GUI thread before the pool thread's emit had returned (a
+    segfault in a later test). The relay lives on the GUI thread until the process ends."""
+
+    result = Signal(object, int, object)  # job, 0 ok / 1 error / 2 cancelled, payload
+    progress = Signal(object, object, object)  # job, done, total
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.result.connect(self._result, Qt.ConnectionType.QueuedConnection)
+        self.progress.connect(self._progress, Qt.ConnectionType.QueuedConnection)
+
+    @staticmethod
+    def _result(job: Job, kind: int, payload: object) -> None:
+        job._deliver(kind, payload)
+
+    @staticmethod
+    def _progress(job: Job, done: object, total: object) -> None:
+        job._relay_progress(done, total)
+
+
+_relay: _Relay | None = None
+
+
+def _gui_relay() -> _Relay:
+    global _relay
+    if _relay is None:  # first job: created on the calling (GUI) thread, which it then belongs to
+        _relay = _Relay()
+    return _relay
 
 
 class Job(QObject):
@@ -46,19 +79,15 @@ class Job(QObject):
     cancelled = Signal()
     progress = Signal(object, object)
 
-    _result_from_worker = Signal(int, object)  # 0 ok / 1 error / 2 cancelled, payload
-    _progress_from_worker = Signal(object, object)
-
     def __init__(self) -> None:
         super().__init__()
         self._cancel_flag = threading.Event()
-        self._result_from_worker.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
-        self._progress_from_worker.connect(self._relay_progress, Qt.ConnectionType.QueuedConnection)
+        self._relay = _gui_relay()
         self.running = True
         # Held in _alive until Qt has deleted it (deleteLater in _deliver). The pool thread holds
-        # references too (runnable, context) and drops them whenever it gets the GIL: it must never
-        # drop the last one to a live Job, which would destroy this GUI-thread QObject on the pool
-        # thread, racing the GUI thread's own deferred delete.
+        # references too (runnable, context, queued signal arguments) and drops them whenever it
+        # gets the GIL: it must never drop the last one to a live Job, which would destroy this
+        # GUI-thread QObject on the pool thread, racing the GUI thread's own deferred delete.
         _alive.add(self)
         self.destroyed.connect(lambda *_, job=self: _alive.discard(job))
 
@@ -94,15 +123,15 @@ class _Runnable(QRunnable):
         self._job, self._fn, self._args = job, fn, args
 
     def run(self) -> None:
-        job = self._job
+        job, relay = self._job, self._job._relay
         try:
             result = self._fn(JobContext(job), *self._args)
         except Cancelled:
-            job._result_from_worker.emit(2, None)
+            relay.result.emit(job, 2, None)
         except Exception as exc:  # noqa: BLE001 - reported to the GUI, never lost
-            job._result_from_worker.emit(1, f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
+            relay.result.emit(job, 1, f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
         else:
-            job._result_from_worker.emit(0, result)
+            relay.result.emit(job, 0, result)
 
 
 def run_in_pool(fn: Callable[..., Any], *args: Any, pool: QThreadPool | None = None) -> Job:

@@ -1,23 +1,23 @@
-"""How long the embedded broker stops serving when one device is added, at N devices.
+"""How long the embedded broker stops serving when one device changes, at N devices.
 
 A device publishes a small message every 2 ms to its own topic; the backend's connection
-receives them. Adding one device rewrites the broker's credential files and makes Mosquitto
-reload them (SIGHUP); the longest gap between two received messages around that moment is how
-long the broker stopped serving. Also: how long until the new device is accepted, and how
-long writing N credentials takes.
+receives them. The longest gap between two received messages around one device being added is
+how long the broker stopped serving; the baseline is the longest gap of the same stream over the
+same time with no change. Also: how long until the new device is accepted, and how long the
+broker side of a bulk import of N devices takes (password file with N hashes + live changes).
 
-Two set-ups side by side: the ota_clientid plugin deciding devices' topics (the ACL file stays
-constant: what the backend uses), and the plugin left out (one ACL entry per device: what the
-backend falls back to without gcc/mosquitto-dev). The second is measured at sizes where it
-finishes.
+Set-ups side by side: the ota_clientid plugin with device credentials changed over $CONTROL
+(what the backend uses), the same plugin made to reload the password file (SIGHUP: the backend's
+fallback when a change is refused), and without the plugin (one ACL entry per device, reloaded:
+the fallback without gcc/mosquitto-dev; run only where it finishes).
 
-    .venv/bin/python benchmarks/broker_device_changes.py [N ...]   (default: 10000 100000)
+    .venv/bin/python benchmarks/broker_device_changes.py [--devices 100000] [--runs 3] [--quick]
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
-import statistics
 import sys
 import tempfile
 import threading
@@ -28,8 +28,12 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _report import Figure, add_common_args, emit
 
 from backend.mqtt import broker as broker_mod
+from backend.mqtt import broker_control
 from backend.mqtt.broker import DeviceCredential, EmbeddedMosquitto
 from backend.procs import wait_for_port
 
@@ -67,27 +71,45 @@ def accepted(port: int, user: str, password: str) -> bool:
     return bool(result) and not result[0].is_failure
 
 
-def measure(n: int, plugin: bool) -> dict[str, float]:
+def _refuse(self: object, lines: object) -> int:
+    raise broker_control.ControlError("left out for the benchmark")
+
+
+def measure(n: int, setup: str, runs: int) -> dict[str, list[float]]:
+    """setup: "live" (plugin, $CONTROL), "reload" (plugin, SIGHUP), "acl" (no plugin, SIGHUP)."""
     devices = [DeviceCredential("PB", f"d{i:06d}", f"secret-{i:06d}") for i in range(n)]
-    saved = broker_mod.client_id_plugin
-    if not plugin:
+    saved_plugin, saved_send = broker_mod.client_id_plugin, broker_control.DeviceControl.send
+    if setup == "acl":
         broker_mod.client_id_plugin = lambda exe: (None, "left out for the benchmark")  # type: ignore[assignment]
+    if setup == "reload":
+        broker_control.DeviceControl.send = _refuse  # type: ignore[method-assign]
     try:
         with tempfile.TemporaryDirectory() as tmp:
             mosq = EmbeddedMosquitto(Path(tmp), port=0, service_password=SERVICE_PASSWORD)
-            t0 = time.perf_counter()
-            mosq.start(devices)
-            start_s = time.perf_counter() - t0
-            wait_for_port("127.0.0.1", mosq.port, 30)
+            if setup == "live":  # the broker side of a bulk import: from one device to n
+                mosq.start(devices[:1])
+                wait_for_port("127.0.0.1", mosq.port, 30)
+                t0 = time.perf_counter()
+                mosq.update_devices(devices)
+                bulk_s = time.perf_counter() - t0
+                assert mosq.reloads == 0, "the bulk import went by reload"
+            else:
+                mosq.start(devices)
+                wait_for_port("127.0.0.1", mosq.port, 30)
+                bulk_s = float("nan")
             try:
-                return _changes(mosq, devices, start_s)
+                result = _changes(mosq, devices, runs)
+                if setup == "live":
+                    assert mosq.reloads == 0, "a change went by reload"
+                return result | {"bulk_s": [bulk_s]}
             finally:
                 mosq.stop()
     finally:
-        broker_mod.client_id_plugin = saved
+        broker_mod.client_id_plugin = saved_plugin
+        broker_control.DeviceControl.send = saved_send  # type: ignore[method-assign]
 
 
-def _changes(mosq: EmbeddedMosquitto, devices: list[DeviceCredential], start_s: float) -> dict[str, float]:
+def _changes(mosq: EmbeddedMosquitto, devices: list[DeviceCredential], runs: int) -> dict[str, list[float]]:
     arrivals: list[float] = []
     backend = client(mosq.port, mosq.service_user, SERVICE_PASSWORD, "ota-backend-bench")
     backend.on_message = lambda c, u, m: arrivals.append(time.perf_counter())
@@ -104,13 +126,15 @@ def _changes(mosq: EmbeddedMosquitto, devices: list[DeviceCredential], start_s: 
     threading.Thread(target=beat, daemon=True).start()
     time.sleep(1.0)
     new = DeviceCredential("PB", "added", "secret-added")
-    gaps, accept = [], []
-    for _round in range(3):
+    gaps, accept, idle = [], [], []
+    for _round in range(runs):
+        arrivals.clear()  # baseline: the same stream over the same time, nothing changing
+        time.sleep(0.3 + 0.5)
+        idle.append(max(b - a for a, b in itertools.pairwise(arrivals)) if len(arrivals) > 1 else float("inf"))
         arrivals.clear()
         time.sleep(0.3)
         t0 = time.perf_counter()
         mosq.update_devices([*devices, new])
-        write_s = time.perf_counter() - t0
         while not accepted(mosq.port, "PB&added", new.secret):
             time.sleep(0.001)
         accept.append(time.perf_counter() - t0)
@@ -122,22 +146,36 @@ def _changes(mosq: EmbeddedMosquitto, devices: list[DeviceCredential], start_s: 
     stop.set()
     device.loop_stop()
     backend.loop_stop()
-    return {"start_s": start_s, "write_s": write_s, "stall_ms": statistics.median(gaps) * 1000,
-            "accept_ms": statistics.median(accept) * 1000}
+    return {"stall_ms": [g * 1000 for g in gaps], "accept_ms": [a * 1000 for a in accept],
+            "idle_ms": [g * 1000 for g in idle]}
 
 
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [10_000, 100_000]
-    print(f"{'devices':>8} {'set-up':<22} {'start':>7} {'files':>7} {'stall':>9} {'new device in':>14}")
-    for n in sizes:
-        for plugin in (True, False):
-            if not plugin and n > PER_DEVICE_ACL_MAX:
-                print(f"{n:>8} {'per-device ACL file':<22} {'(not run: quadratic reload, see docstring)':>40}")
-                continue
-            r = measure(n, plugin)
-            name = "plugin decides topics" if plugin else "per-device ACL file"
-            print(f"{n:>8} {name:<22} {r['start_s']:>6.2f}s {r['write_s']:>6.2f}s {r['stall_ms']:>7.0f}ms "
-                  f"{r['accept_ms']:>12.0f}ms", flush=True)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--devices", type=int, default=100_000)
+    add_common_args(ap)
+    args = ap.parse_args()
+    n, runs = (2_000, 1) if args.quick else (args.devices, args.runs)
+    size = f"{n:,} devices"
+    figures = []
+    live = measure(n, "live", runs)
+    figures += [
+        Figure("broker: longest stop while one device is added", size, live["stall_ms"], "ms", goal="< 100 ms",
+               met=sorted(live["stall_ms"])[len(live["stall_ms"]) // 2] < 100, baseline="longest gap, no change",
+               baseline_runs=live["idle_ms"], note="credentials over $CONTROL (plugin)"),
+        Figure("broker: a new device is accepted after", size, live["accept_ms"], "ms"),
+        Figure("broker: credentials of a bulk import (1 → N devices)", size, live["bulk_s"], "s",
+               goal="< 60 s (whole import)", met=live["bulk_s"][0] < 60,
+               note="N password hashes written + live changes, no reload"),
+    ]
+    reload = measure(n, "reload", runs)
+    figures.append(Figure("broker: longest stop, change by reload (fallback)", size, reload["stall_ms"], "ms",
+                          baseline="longest gap, no change", baseline_runs=reload["idle_ms"]))
+    acl_n = min(n, PER_DEVICE_ACL_MAX if not args.quick else n)
+    acl = measure(acl_n, "acl", runs)
+    figures.append(Figure("broker: longest stop, no plugin (per-device ACL, reload)", f"{acl_n:,} devices",
+                          acl["stall_ms"], "ms", baseline="longest gap, no change", baseline_runs=acl["idle_ms"]))
+    emit(figures, args.json)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import Figure, add_common_args, emit  # noqa: E402
 from broker_connect_storm import _pump, connect_many  # noqa: E402
 
 TOKEN = "bench-token"
@@ -336,12 +337,14 @@ def mosquitto_version() -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--devices", type=int, default=10000)
-    ap.add_argument("--runs", type=int, default=3)
+    add_common_args(ap)
     ap.add_argument("--deadline", type=float, default=60.0, help="seconds per wait (connect, pushes, online)")
     ap.add_argument("--raw-publisher", metavar="SPEC", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.raw_publisher:
         return raw_publisher(args.raw_publisher)
+    if args.quick:
+        args.devices, args.runs = 500, 1
     n = args.devices
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = n + 500
@@ -433,6 +436,7 @@ def main() -> int:
             print(f"run {run}: ours {ours['got']}/{n} last {ours['last']:.3f} s, raw {raw['got']}/{n} "
                   f"last {raw['last']:.3f} s", flush=True)
         report(n, rows, rx)
+        figures(n, rows, args.json)
         return 0
     finally:
         if rx is not None:
@@ -497,6 +501,23 @@ def report(n: int, rows: list[tuple[dict[str, Any], dict[str, Any]]], rx: Receiv
     ok_ratio = med["ratio"] >= 0.5
     print(f"goal: create → last push < 3 s: {'PASS' if ok_time else 'FAIL'} ({med['last']:.3f} s); "
           f"ours ≥ 50% of raw: {'PASS' if ok_ratio else 'FAIL'} ({med['ratio'] * 100:.0f}%)")
+
+
+def figures(n: int, rows: list[tuple[dict[str, Any], dict[str, Any]]], json_path: Path | None) -> None:
+    size = f"{n:,} online devices"
+    last = [o["last"] for o, _ in rows]
+    raw_last = [r["last"] for _, r in rows]
+    ours_rate = [n / v for v in last]
+    raw_rate = [n / v for v in raw_last]
+    ratio = statistics.median(ours_rate) / statistics.median(raw_rate)
+    emit([
+        Figure("dispatch: task/create answers", size, [o["answer"] for o, _ in rows], "s"),
+        Figure("dispatch: task/create → last push received", size, last, "s", goal="< 3 s",
+               met=statistics.median(last) < 3, baseline="raw paho publisher, same pushes", baseline_runs=raw_last),
+        Figure("dispatch: pushes/s", size, ours_rate, "msg/s", goal="≥ 50% of raw paho",
+               met=ratio >= 0.5, baseline="raw paho publisher", baseline_runs=raw_rate,
+               note=f"{ratio * 100:.0f}% of raw"),
+    ], json_path)
 
 
 def paho_version() -> str:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import queue
+import threading
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from backend.mqtt import broker as broker_mod
 from backend.mqtt.broker import (
@@ -194,6 +198,73 @@ def test_update_devices_adds_and_removes_without_restart(broker):
     finally:
         dev.close()
         backend.close()
+
+
+def _device_session(b: EmbeddedMosquitto, user: str, secret: str) -> tuple[paho.Client, threading.Event]:
+    """A device connection that does not reconnect, and an event set when the broker drops it."""
+    dropped = threading.Event()
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"{user}&live", protocol=paho.MQTTv311)
+    client.username_pw_set(user, secret)
+    client.on_disconnect = lambda *a: dropped.set()
+    client.connect("127.0.0.1", b.port)
+    client.loop_start()
+    wait_for(client.is_connected, 5, what="the device connected")
+    return client, dropped
+
+
+def test_device_changes_reach_the_running_broker_without_a_reload(broker):
+    """Add, rotate and remove go over $CONTROL to the plugin: no SIGHUP, and whoever connected with
+    a secret that is no longer valid is disconnected at once."""
+    if not broker.client_id_guard:
+        pytest.skip(f"no broker plugin here: {broker.client_id_guard_problem}")
+    p1d1, p1d2 = (f"{d.product_id}&{d.device_name}" for d in DEVICES[:2])
+    rotated, rotated_dropped = _device_session(broker, p1d1, DEVICES[0].secret)
+    removed, removed_dropped = _device_session(broker, p1d2, DEVICES[1].secret)
+    try:
+        new = DeviceCredential("P3", "d8", "fresh")
+        broker.update_devices([DEVICES[0]._replace(secret="turned"), *DEVICES[2:], new])
+        assert (broker.reloads, broker.live_changes) == (0, 3)
+        assert not connect_result(broker.port, "P3&d8", "fresh").is_failure  # at once: no reload to wait for
+        assert rotated_dropped.wait(3) and removed_dropped.wait(3)
+        assert connect_result(broker.port, p1d1, DEVICES[0].secret).is_failure
+        assert not connect_result(broker.port, p1d1, "turned").is_failure
+        assert connect_result(broker.port, p1d2, DEVICES[1].secret).is_failure
+        # what was changed live is in the files too: a restarted broker knows the same
+        broker.restart()
+        assert not connect_result(broker.port, "P3&d8", "fresh").is_failure
+        assert connect_result(broker.port, p1d2, DEVICES[1].secret).is_failure
+        assert not connect_result(broker.port, p1d1, "turned").is_failure
+    finally:
+        for client in (rotated, removed):
+            client.disconnect()
+            client.loop_stop()
+
+
+def test_devices_cannot_change_credentials_or_read_the_control_answers(broker):
+    if not broker.client_id_guard:
+        pytest.skip(f"no broker plugin here: {broker.client_id_guard_problem}")
+    d = DEVICES[0]
+    spy = device(broker, d, subscribe=[("$CONTROL/#", 1)])
+    try:
+        spy.publish("$CONTROL/ota-devices/v1", f"add P1&evil {b'pw'.hex()}")
+        assert connect_result(broker.port, "P1&evil", "pw").is_failure
+        broker.update_devices([*DEVICES, DeviceCredential("P3", "d9", "hidden")])
+        assert broker.live_changes == 1
+        with pytest.raises(queue.Empty):
+            spy.inbox.queue.get(timeout=0.5)  # the answers (and the lines) never reach a device
+    finally:
+        spy.close()
+
+
+def test_a_refused_control_line_is_named_and_the_change_then_goes_by_reload(broker, monkeypatch):
+    if not broker.client_id_guard:
+        pytest.skip(f"no broker plugin here: {broker.client_id_guard_problem}")
+    from backend.mqtt import broker_control
+
+    monkeypatch.setattr(broker_control, "add", lambda user, secret: f"add {user} not-hex")
+    broker.update_devices([*DEVICES, DeviceCredential("P3", "d5", "x")])
+    assert (broker.live_changes, broker.reloads) == (0, 1)
+    wait_for(lambda: not connect_result(broker.port, "P3&d5", "x").is_failure, timeout=3)
 
 
 def test_update_devices_at_scale(broker):

@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 from ..procs import die_with_parent, free_port
+from . import broker_control
 from .plugin_build import client_id_plugin
 
 log = logging.getLogger(__name__)
@@ -305,6 +306,11 @@ class EmbeddedMosquitto:
         self._wanted = False  # started and not stopped: ensure_running brings it back
         self._lock = threading.RLock()
         self._hash_cache: dict[str, tuple[str, str]] = {}  # user -> (secret, hash)
+        # user -> secret the broker knows (password file + live changes); None: unknown
+        self._applied: dict[str, str] | None = None
+        self._control: broker_control.DeviceControl | None = None
+        self.live_changes = 0  # device changes applied over $CONTROL (no reload)
+        self.reloads = 0
         self.restarts = 0
         # The plugin ota_clientid.so (plugin_build.py) binds client ids to their credential, so a
         # device cannot take another device's session over. client_id_guard: it is loaded;
@@ -375,7 +381,9 @@ class EmbeddedMosquitto:
             f"acl_file {self.acl_path}",
             *([f"plugin {self._plugin}", f"plugin_opt_service_user {self.service_user}",
                # the plugin decides which $ota topics a device may use: the ACL file stays constant
-               "plugin_opt_device_acl true"] if self._plugin else []),
+               "plugin_opt_device_acl true",
+               # and holds device credentials changed over $CONTROL/ota-devices/v1 (no reload)
+               "plugin_opt_device_control true"] if self._plugin else []),
             "persistence true",
             f"persistence_location {self.dir}/",
             "persistence_file mosquitto.db",
@@ -420,9 +428,13 @@ class EmbeddedMosquitto:
             f"user {self.service_user}",
             "topic readwrite $ota/#",
             "topic read $SYS/broker/log/N",
+            # device credentials changed live (broker_control.py); '#' never matches '$' topics
+            f"topic readwrite {broker_control.TOPIC}",
+            f"topic readwrite {broker_control.RESPONSE_TOPIC}",
             "topic readwrite #",
         ]
         seen = {self.service_user}
+        applied: dict[str, str] = {}
         for raw in devices:
             cred = DeviceCredential(*raw)
             problem = credential_problem(cred)
@@ -433,6 +445,7 @@ class EmbeddedMosquitto:
                 log.warning("MQTT credentials not written for a device: %s", problem)
                 continue
             seen.add(user)
+            applied[user] = cred.secret
             passwd.append(f"{user}:{self._hash_for(user, cred.secret)}")
             if not self._plugin:
                 # without the plugin, one ACL entry per device (a reload is then quadratic in the
@@ -449,6 +462,7 @@ class EmbeddedMosquitto:
         # ACL first: a device in the new password file must never find no ACL entry.
         _atomic_write(self.acl_path, "\n".join(acl) + "\n")
         _atomic_write(self.passwd_path, "\n".join(passwd) + "\n")
+        self._applied = applied  # what the broker knows once it has read these files
         return len(seen) - 1
 
     # ------------------------------------------------------------------ process
@@ -594,23 +608,61 @@ class EmbeddedMosquitto:
                     "(a device can take over another device's session by using its client id); %s", problem)
 
     def update_devices(self, devices: Iterable[DeviceCredential]) -> int:
-        """Rewrite the password and ACL files atomically and make the broker reload them.
+        """Make the broker's device credentials ``devices``; the number of valid ones.
 
-        Returns the number of device credentials written (invalid ones are skipped and
-        logged, see ``credential_problem``). Mosquitto disconnects clients whose
-        credentials are gone.
+        The password (and ACL) files are rewritten atomically either way, for the next start. With
+        the plugin, only the differences go to the running broker over ``$CONTROL`` (no reload:
+        the broker keeps serving); removed and rotated devices are disconnected. Otherwise, or if
+        that fails, the broker reloads the files (SIGHUP), which disconnects clients whose
+        credentials are gone. Invalid credentials are skipped and logged (``credential_problem``).
         """
         with self._lock:
             self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            devices = list(devices)
+            before = self._applied
             count = self._write_credentials(devices)
             pid = self.pid
-            if pid is not None:
-                os.kill(pid, signal.SIGHUP)
+            if pid is None:
+                return count
+            if self._plugin and before is not None:
+                lines = self._changes(before, self._applied or {})
+                try:
+                    self.live_changes += self._control_channel().send(lines)
+                    return count
+                except broker_control.ControlError as exc:
+                    log.warning("device changes go to the broker by a reload: %s", exc)
+                    self._drop_control()
+            os.kill(pid, signal.SIGHUP)
+            self.reloads += 1
             return count
+
+    @staticmethod
+    def _changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
+        lines = [broker_control.remove(user) for user in before.keys() - after.keys()]
+        for user, secret in after.items():
+            old = before.get(user)
+            if old is None:
+                lines.append(broker_control.add(user, secret))
+            elif old != secret:
+                lines.append(broker_control.rotate(user, secret))
+        return lines
+
+    def _control_channel(self) -> broker_control.DeviceControl:
+        if self._control is None:
+            self._control = broker_control.DeviceControl(
+                _connect_host(self.host), self._port, self.service_user, self.service_password,
+                client_id=f"{self.service_user}-control")
+        return self._control
+
+    def _drop_control(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM (mosquitto saves its persistence file), wait, then SIGKILL."""
         with self._lock:
+            self._drop_control()
             self._wanted = False
             self._terminate(timeout)
             self._proc = None

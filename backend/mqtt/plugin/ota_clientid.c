@@ -29,6 +29,20 @@
  * has not subscribed or published yet owns nothing. Without the DISCONNECT event (it exists
  * since Mosquitto 2.0.0) ownership is not enforced at all, as it could never be released.
  *
+ * Device credentials changed live (plugin_opt_device_control true): the service user publishes
+ * to $CONTROL/ota-devices/v1 lines of
+ *     seq <token>          echoed in the answer (first line, optional)
+ *     add <user> <hex>     a new device credential (secret hex-encoded)
+ *     set <user> <hex>     a changed secret: the user's live connections are disconnected
+ *     del <user>           a removed device: refused from now on, live connections disconnected
+ *     ping                 nothing (does the broker have this plugin?)
+ * and the plugin answers on $CONTROL/ota-devices/v1/response to the publishing client id:
+ * "<token> ok <lines applied>" or "<token> error <line number> <reason>". These entries are
+ * checked before the password file, so adding, removing or rotating one device needs no reload
+ * (a SIGHUP reload re-reads the whole password file: 180 ms unresponsive at 100,000 devices). The
+ * backend still writes the password file for the next start; a reload (which follows a full
+ * rewrite) forgets these entries, the file then being complete. Secrets live here in memory only.
+ *
  * Configuration:
  *   plugin /path/to/ota_clientid.so
  *   plugin_opt_service_user ota-backend
@@ -37,6 +51,7 @@
  *   gcc -shared -fPIC -O2 -o ota_clientid.so ota_clientid.c
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +85,10 @@ static char *service_user = NULL;
 static char *reserved_prefix = NULL;
 static int track_owners = 0; /* the DISCONNECT and ACL_CHECK callbacks are registered */
 static int device_acl = 0;   /* plugin_opt_device_acl true: this plugin decides devices' ACL */
+static int device_control = 0; /* plugin_opt_device_control true: credentials over $CONTROL */
+
+#define CONTROL_TOPIC "$CONTROL/ota-devices/v1"
+#define CONTROL_RESPONSE_TOPIC CONTROL_TOPIC "/response"
 
 /* ------------------------------------------------------------------ hash tables
  * Chained hash tables. owners: client id (strdup'd) -> user name (strdup'd, NULL for an
@@ -209,6 +228,75 @@ static void table_clear(struct table *t)
 	t->count = 0;
 }
 
+static char *dup_or_null(const char *s, int *failed);
+
+/* ------------------------------------------------------------------ credentials overlay
+ * user name -> secret (removed: refused). Reuses struct node: id = user name, username = the
+ * secret (NULL for a removed user). */
+static struct table creds = {NULL, 0, 0};
+
+/* 1: the password matches, 0: it does not (or the user was removed), -1: not in the overlay. */
+static int overlay_check(const char *user, const char *password)
+{
+	struct node **link;
+	const char *secret;
+	size_t i, len;
+	unsigned char diff = 0;
+
+	if(user == NULL || creds.count == 0){
+		return -1;
+	}
+	link = find_id(&creds, user, hash_id(user));
+	if(link == NULL || *link == NULL){
+		return -1;
+	}
+	secret = (*link)->username;
+	if(secret == NULL || password == NULL){
+		return 0;
+	}
+	len = strlen(secret);
+	if(strlen(password) != len){
+		return 0;
+	}
+	for(i = 0; i < len; i++){
+		diff |= (unsigned char)(secret[i] ^ password[i]);
+	}
+	return diff == 0;
+}
+
+/* Record user -> secret (NULL: removed). MOSQ_ERR_NOMEM when memory runs out. */
+static int overlay_put(const char *user, const char *secret)
+{
+	size_t hash = hash_id(user);
+	struct node **link;
+	struct node *n;
+	char *copy = NULL;
+	int failed = 0;
+
+	if(secret != NULL && (copy = strdup(secret)) == NULL){
+		return MOSQ_ERR_NOMEM;
+	}
+	link = find_id(&creds, user, hash);
+	if(link != NULL && *link != NULL){
+		free((*link)->username);
+		(*link)->username = copy;
+		return MOSQ_ERR_SUCCESS;
+	}
+	if(table_reserve(&creds) != MOSQ_ERR_SUCCESS || (n = calloc(1, sizeof(*n))) == NULL){
+		free(copy);
+		return MOSQ_ERR_NOMEM;
+	}
+	n->hash = hash;
+	n->id = dup_or_null(user, &failed);
+	n->username = copy;
+	if(failed){
+		node_free(n);
+		return MOSQ_ERR_NOMEM;
+	}
+	table_add(&creds, n);
+	return MOSQ_ERR_SUCCESS;
+}
+
 static int same_user(const char *a, const char *b)
 {
 	return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
@@ -307,7 +395,14 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		}
 		mark_live(ed->client);
 	}
-	return MOSQ_ERR_PLUGIN_DEFER;
+	switch(device_control ? overlay_check(user, ed->password) : -1){
+		case 1:
+			return MOSQ_ERR_SUCCESS;
+		case 0:
+			return MOSQ_ERR_AUTH;
+		default:
+			return MOSQ_ERR_PLUGIN_DEFER; /* the password file decides */
+	}
 }
 
 /* Record the client id of a live, authenticated connection that publishes or subscribes. */
@@ -437,6 +532,143 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* ------------------------------------------------------------------ $CONTROL/ota-devices/v1 */
+
+static int hex_value(char c)
+{
+	if(c >= '0' && c <= '9') return c - '0';
+	if(c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if(c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes hex in place (NUL-terminated); 0 when it is not an even run of hex digits or holds a NUL. */
+static int unhex(char *text)
+{
+	size_t i, len = strlen(text);
+	int hi, lo;
+
+	if(len == 0 || len % 2 != 0){
+		return 0;
+	}
+	for(i = 0; i < len / 2; i++){
+		hi = hex_value(text[2 * i]);
+		lo = hex_value(text[2 * i + 1]);
+		if(hi < 0 || lo < 0 || (hi == 0 && lo == 0)){
+			return 0;
+		}
+		text[i] = (char)(hi * 16 + lo);
+	}
+	text[len / 2] = '\0';
+	return 1;
+}
+
+/* One command line (NUL-terminated, modified in place): NULL when applied, else the reason. */
+static const char *control_line(char *line, char *seq, size_t seq_size)
+{
+	char *verb = strtok(line, " ");
+	char *user = strtok(NULL, " ");
+	char *secret = strtok(NULL, " ");
+
+	if(verb == NULL){
+		return NULL; /* blank line */
+	}
+	if(strcmp(verb, "seq") == 0 && user != NULL && secret == NULL){
+		snprintf(seq, seq_size, "%s", user);
+		return NULL;
+	}
+	if(strcmp(verb, "ping") == 0 && user == NULL){
+		return NULL;
+	}
+	if(user == NULL || strtok(NULL, " ") != NULL){
+		return "malformed line";
+	}
+	if(strchr(user, '&') == NULL){
+		return "not a device user name";
+	}
+	if(strcmp(verb, "del") == 0 && secret == NULL){
+		if(overlay_put(user, NULL) != MOSQ_ERR_SUCCESS){
+			return "out of memory";
+		}
+		mosquitto_kick_client_by_username(user, false);
+		return NULL;
+	}
+	if((strcmp(verb, "add") == 0 || strcmp(verb, "set") == 0) && secret != NULL){
+		if(!unhex(secret)){
+			return "the secret is not hex";
+		}
+		if(overlay_put(user, secret) != MOSQ_ERR_SUCCESS){
+			return "out of memory";
+		}
+		if(verb[0] == 's'){
+			mosquitto_kick_client_by_username(user, false); /* connected with the old secret */
+		}
+		return NULL;
+	}
+	return "unknown command";
+}
+
+static int on_control(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_control *ed = event_data;
+	const char *user = mosquitto_client_username(ed->client);
+	const char *id = mosquitto_client_id(ed->client);
+	const char *problem = NULL;
+	char seq[64] = "-";
+	char answer[256];
+	char *text, *line, *next;
+	long applied = 0, number = 0;
+
+	(void)event;
+	(void)userdata;
+	if(user == NULL || strcmp(user, service_user) != 0){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "ota_clientid: %s from user '%s' ignored.", CONTROL_TOPIC, user ? user : "");
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	text = malloc((size_t)ed->payloadlen + 1);
+	if(text == NULL){
+		problem = "out of memory";
+	}else{
+		memcpy(text, ed->payload, (size_t)ed->payloadlen);
+		text[ed->payloadlen] = '\0';
+		if(memchr(ed->payload, '\0', (size_t)ed->payloadlen) != NULL){
+			problem = "NUL in the payload";
+		}
+		for(line = text; problem == NULL && line != NULL; line = next){
+			next = strchr(line, '\n');
+			if(next != NULL){
+				*next++ = '\0';
+			}
+			number++;
+			problem = control_line(line, seq, sizeof(seq));
+			if(problem == NULL && line[0] != '\0' && strcmp(line, "seq") != 0 && strcmp(line, "ping") != 0){
+				applied++;
+			}
+		}
+		free(text);
+	}
+	if(problem != NULL){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "ota_clientid: %s line %ld: %s.", CONTROL_TOPIC, number, problem);
+		snprintf(answer, sizeof(answer), "%s error %ld %s", seq, number, problem);
+	}else{
+		snprintf(answer, sizeof(answer), "%s ok %ld", seq, applied);
+	}
+	if(id != NULL){
+		mosquitto_broker_publish_copy(id, CONTROL_RESPONSE_TOPIC, (int)strlen(answer), answer, 1, false, NULL);
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* A reload follows a complete rewrite of the password file: it decides again. */
+static int on_reload(int event, void *event_data, void *userdata)
+{
+	(void)event;
+	(void)event_data;
+	(void)userdata;
+	table_clear(&creds);
+	return MOSQ_ERR_PLUGIN_DEFER; /* Mosquitto stops initialising on anything else */
+}
+
 static void free_options(void)
 {
 	free(service_user);
@@ -461,6 +693,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 			prefix = options[i].value;
 		}else if(strcmp(options[i].key, "device_acl") == 0){
 			device_acl = options[i].value != NULL && strcmp(options[i].value, "true") == 0;
+		}else if(strcmp(options[i].key, "device_control") == 0){
+			device_control = options[i].value != NULL && strcmp(options[i].value, "true") == 0;
 		}else{
 			mosquitto_log_printf(MOSQ_LOG_ERR, "ota_clientid: unknown option plugin_opt_%s.", options[i].key);
 			return MOSQ_ERR_INVAL;
@@ -498,14 +732,24 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		free_options();
 		return MOSQ_ERR_INVAL;
 	}
+	if(device_control){
+		if(mosquitto_callback_register(plugin_id, MOSQ_EVT_CONTROL, on_control, CONTROL_TOPIC, NULL) != MOSQ_ERR_SUCCESS){
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "ota_clientid: cannot receive %s; device changes need a reload.", CONTROL_TOPIC);
+			device_control = 0;
+		}else if(mosquitto_callback_register(plugin_id, MOSQ_EVT_RELOAD, on_reload, NULL, NULL) != MOSQ_ERR_SUCCESS){
+			mosquitto_callback_unregister(plugin_id, MOSQ_EVT_CONTROL, on_control, CONTROL_TOPIC);
+			device_control = 0;
+		}
+	}
 	if(!track_owners){
 		mosquitto_log_printf(MOSQ_LOG_WARNING,
 				"ota_clientid: this broker has no disconnect event for plugins; a live connection's client id is not protected.");
 	}
 	mosquitto_log_printf(MOSQ_LOG_INFO,
-			"ota_clientid: client ids with '&' are bound to their credential; ids starting with '%s' to user '%s'%s%s.",
+			"ota_clientid: client ids with '&' are bound to their credential; ids starting with '%s' to user '%s'%s%s%s.",
 			reserved_prefix, service_user, track_owners ? "; a live connection owns its client id" : "",
-			device_acl ? "; devices reach only their own $ota topics" : "");
+			device_acl ? "; devices reach only their own $ota topics" : "",
+			device_control ? "; device credentials change over " CONTROL_TOPIC : "");
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -522,9 +766,15 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 		if(track_owners){
 			mosquitto_callback_unregister(plugin_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
 		}
+		if(device_control){
+			mosquitto_callback_unregister(plugin_id, MOSQ_EVT_CONTROL, on_control, CONTROL_TOPIC);
+			mosquitto_callback_unregister(plugin_id, MOSQ_EVT_RELOAD, on_reload, NULL);
+		}
 	}
 	track_owners = 0;
 	device_acl = 0;
+	device_control = 0;
+	table_clear(&creds);
 	table_clear(&owners);
 	table_clear(&live);
 	free_options();

@@ -6,10 +6,10 @@ import base64
 import hashlib
 import os
 import queue
-import threading
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -238,6 +238,17 @@ def test_device_changes_reach_the_running_broker_without_a_reload(broker):
         for client in (rotated, removed):
             client.disconnect()
             client.loop_stop()
+
+
+def test_a_bulk_import_larger_than_one_mqtt_packet_goes_live(broker):
+    """6,000 devices with 24-character secrets: ~0.5 MB of changes, several messages (the broker
+    refuses a packet over 256 KiB and would drop the control connection)."""
+    if not broker.client_id_guard:
+        pytest.skip(f"no broker plugin here: {broker.client_id_guard_problem}")
+    bulk = [DeviceCredential("PBULK", f"device-{i:06d}", f"{i:024d}") for i in range(6000)]
+    assert broker.update_devices([*DEVICES, *bulk]) == len(DEVICES) + 6000
+    assert (broker.reloads, broker.live_changes) == (0, 6000)
+    assert not connect_result(broker.port, "PBULK&device-005999", f"{5999:024d}").is_failure
 
 
 def test_devices_cannot_change_credentials_or_read_the_control_answers(broker):

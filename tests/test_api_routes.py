@@ -317,6 +317,67 @@ def test_device_routes(api):
     assert api.ok(DEVICE + "index", {"productID": pid})["total"] == 8
 
 
+def walk(api, route: str, body: dict, size: int) -> tuple[list[dict], int, list[int]]:
+    """Every page of an index in turn: (rows in page order, the total each page said, page lengths)."""
+    rows: list[dict] = []
+    lengths: list[int] = []
+    totals: set[int] = set()
+    page = 1
+    while True:
+        data = api.ok(route, {**body, "page": {"page": page, "size": size}})
+        totals.add(data["total"])
+        if not data["list"]:
+            break
+        rows += data["list"]
+        lengths.append(len(data["list"]))
+        page += 1
+    assert len(totals) == 1, totals  # the same total on every page
+    return rows, totals.pop(), lengths
+
+
+def test_index_pages_filtered_and_paged(api):
+    """Device and record indexes: every page in creation order, the last page partial, totals
+    right with each filter, and a page past the end empty (pages past the middle are read from
+    the end, so both directions are walked here)."""
+    pid = make_product(api)
+    other = make_product(api)
+    names = [f"dev-{i:03d}" for i in range(57)]
+    versions = {n: "2.0.0" if i % 10 == 3 else "0.8.0" if i % 5 == 0 else "0.9.0" for i, n in enumerate(names)}
+    api.ok(DEVICE + "import", {"productID": pid, "devices": [{"deviceName": n, "version": versions[n]}
+                                                            for n in names]})
+    make_devices(api, other, names[:5], "0.8.0")  # same names, another product: never listed
+
+    rows, total, lengths = walk(api, DEVICE + "index", {"productID": pid}, 10)
+    assert [d["deviceName"] for d in rows] == names and total == 57 and lengths == [10] * 5 + [7]
+    assert all(d["productID"] == pid and d["version"] == versions[d["deviceName"]] for d in rows)
+    old = [n for n in names if versions[n] == "0.8.0"]
+    rows, total, lengths = walk(api, DEVICE + "index", {"productID": pid, "version": "0.8.0"}, 5)
+    assert [d["deviceName"] for d in rows] == old and total == len(old) == 12 and lengths == [5, 5, 2]
+    rows, total, lengths = walk(api, DEVICE + "index", {"productID": pid, "deviceName": "-01"}, 3)
+    assert [d["deviceName"] for d in rows] == names[10:20] and total == 10 and lengths == [3, 3, 3, 1]
+    both = api.ok(DEVICE + "index", {"productID": pid, "deviceName": "-0", "version": "2.0.0",
+                                     "page": {"page": 2, "size": 2}})
+    assert (both["total"], [d["deviceName"] for d in both["list"]]) == (6, ["dev-023", "dev-033"])
+    far = api.ok(DEVICE + "index", {"productID": pid, "page": {"page": 10**6, "size": 1000}})
+    assert far == {"list": [], "total": 57}
+    assert api.ok(DEVICE + "index", {"productID": pid, "version": "9.9.9"}) == {"list": [], "total": 0}
+
+    fw_id = make_firmware(api, pid, "1.0.0", {"fw.bin": b"x"})
+    uid = api.ok(TASK + "create", {"firmwareID": fw_id, "type": 1})["taskUid"]
+    rows, total, lengths = walk(api, TASK + "device-index", {"taskUid": uid}, 10)
+    assert [r["deviceName"] for r in rows] == names and total == 57 and lengths == [10] * 5 + [7]
+    assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)
+    newer = [n for n in names if versions[n] == "2.0.0"]
+    rows, total, lengths = walk(api, TASK + "device-index", {"taskUid": uid, "status": 601}, 2)
+    assert [r["deviceName"] for r in rows] == newer and total == 6 and lengths == [2, 2, 2]
+    assert {r["desc"] for r in rows} == {"device version is newer than the package"}
+    rows, total, lengths = walk(api, TASK + "device-index", {"taskUid": uid, "status": 202}, 25)
+    assert [r["deviceName"] for r in rows] == [n for n in names if n not in newer] and lengths == [25, 25, 1]
+    rows, total, _ = walk(api, TASK + "device-index", {"taskUid": uid, "status": 202, "deviceName": "-01"}, 4)
+    assert [r["deviceName"] for r in rows] == [n for n in names[10:20] if n not in newer] and total == 9
+    assert api.ok(TASK + "device-index", {"taskUid": uid, "status": 501}) == {"list": [], "total": 0}
+
+
 # ---- uploads and object routes ---------------------------------------------------------------
 
 def test_upload_url_keys(api):

@@ -355,3 +355,56 @@ def test_migration_0002_upgrades_existing_data_and_matches_the_models(fresh_url:
                                                  "version", "src_version", "src_device")}, task_uid="u4",
                    client_token="k"))
     db.dispose()
+
+
+# ---- the migration (0003): indexes for the index pages -----------------------------------------
+
+def test_migration_0003_adds_the_page_indexes_and_downgrades(fresh_url: str) -> None:
+    from importlib import resources
+
+    from alembic import command
+    from alembic.config import Config
+
+    db = Database(fresh_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("backend.db.migrations")))
+
+    def run(step, target: str) -> None:
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            step(cfg, target)
+
+    def indexes(table: str) -> dict[str, list[str]]:
+        return {ix["name"]: list(ix["column_names"]) for ix in inspect(db.engine).get_indexes(table)}
+
+    run(command.upgrade, "0002")
+    with db.engine.begin() as conn:  # data in place before the indexes are built
+        conn.execute(text("INSERT INTO product (product_id, product_name, \"desc\", created_time) VALUES ('P', 'p', '', 0)"))
+        for i in range(30):
+            conn.execute(text("INSERT INTO device (product_id, device_name, version, online, last_seen, device_secret, "
+                              f"created_time) VALUES ('P', 'd{i:02d}', '{i % 3}.0', false, 0, 's', 0)"))
+    assert "ix_device_product" not in indexes("device")
+    assert indexes("device_record")["ix_device_record_task_uid"] == ["task_uid"]
+
+    db.migrate()  # 0002 -> head
+    assert indexes("device")["ix_device_product"] == ["product_id", "id"]
+    assert indexes("device")["ix_device_product_version"] == ["product_id", "version", "id"]
+    records = indexes("device_record")
+    assert records["ix_record_task_uid"] == ["task_uid", "id"]
+    assert records["ix_record_task_status"] == ["task_id", "status", "id"]
+    assert "ix_device_record_task_uid" not in records
+    if fresh_url.startswith("sqlite"):  # the page's ids and its total come from the index
+        with db.engine.connect() as conn:
+            plan = " ".join(str(r[3]) for r in conn.execute(text(
+                "EXPLAIN QUERY PLAN SELECT id FROM device WHERE product_id = 'P' AND version = '1.0' "
+                "ORDER BY id DESC LIMIT 5")))
+        assert "COVERING INDEX ix_device_product_version" in plan and "TEMP B-TREE" not in plan, plan
+
+    run(command.downgrade, "0002")  # and back: the old indexes, the data untouched
+    assert "ix_device_product" not in indexes("device") and "ix_device_product_version" not in indexes("device")
+    assert indexes("device_record")["ix_device_record_task_uid"] == ["task_uid"]
+    assert indexes("device_record")["ix_record_task_status"] == ["task_id", "status"]
+    db.migrate()
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM device WHERE product_id = 'P' AND version = '1.0'")).scalar() == 10
+    db.dispose()

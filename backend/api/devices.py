@@ -7,13 +7,15 @@ import io
 import secrets
 import string
 from collections import Counter
+from typing import Any, TypeVar
 
 from fastapi import APIRouter
 from pydantic import Field, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, insert, select
+from sqlalchemy.orm import Session
 
-from ..db.models import Device
-from .common import Paged, Req, RuntimeDep, SessionDep, bad_request, contains, duplicate, listing, not_found, ok
+from ..db.models import Device, now_ms
+from .common import Page, Paged, Req, RuntimeDep, SessionDep, bad_request, contains, duplicate, listing, not_found, ok
 from .products import get_product
 from .validators import DeviceVersion, Filter, Ident, starts_like_formula
 
@@ -22,11 +24,31 @@ _ALPHABET = string.ascii_letters + string.digits
 MAX_IMPORT = 100_000
 
 
+SECRET_CHARS = 24
+#: random bytes -> alphabet characters: a byte below 248 (= 4 x 62) maps to _ALPHABET[b % 62], so
+#: every character is equally likely; the bytes 248..255 are dropped (bytes.translate, in C)
+_TO_ALPHABET = bytes(ord(_ALPHABET[b % len(_ALPHABET)]) if b < 248 else 0 for b in range(256))
+_DROPPED = bytes(range(248, 256))
+
+
+def new_secrets(count: int) -> list[str]:
+    """``count`` secrets of 24 letters/digits (an import of 100,000 needs them fast: one call to
+    the system's random source per batch, not 24 per secret)."""
+    out: list[str] = []
+    while len(out) < count:
+        need = count - len(out)
+        chars = secrets.token_bytes(need * 26 + 64).translate(_TO_ALPHABET, _DROPPED).decode("ascii")
+        out.extend(chars[i:i + SECRET_CHARS] for i in range(0, min(need * SECRET_CHARS, len(chars) - SECRET_CHARS + 1),
+                                                             SECRET_CHARS))
+    return out[:count]
+
+
 def new_secret() -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(24))
+    return new_secrets(1)[0]
 
 
-def device_dict(d: Device, with_secret: bool = False) -> dict:
+def device_dict(d: Any, with_secret: bool = False) -> dict:
+    """The device object of the API (a Device, or a row with the same names)."""
     out = {"productID": d.product_id, "deviceName": d.device_name, "version": d.version,
            "online": d.online, "lastSeen": d.last_seen, "createdTime": d.created_time}
     if with_secret:
@@ -143,7 +165,9 @@ def _chain(first, rest):  # noqa: ANN001, ANN202
     yield from rest
 
 
-def _add(session, product_id: str, items: list[DeviceIn]) -> list[Device]:  # noqa: ANN001
+def _add(session, product_id: str, items: list[DeviceIn]) -> list[dict[str, Any]]:  # noqa: ANN001
+    """Insert the devices in one statement (no ORM objects: an import holds 100,000); the
+    answer's device objects, with their secrets."""
     names = [i.device_name for i in items]
     dupes = sorted(n for n, k in Counter(names).items() if k > 1)  # O(n): 100,000 names are a normal import
     if dupes:
@@ -155,11 +179,14 @@ def _add(session, product_id: str, items: list[DeviceIn]) -> list[Device]:  # no
     if existing:
         shown = ", ".join(sorted(existing)[:20])
         raise duplicate(f"device {shown}" if len(existing) == 1 else f"devices {shown}")
-    devs = [Device(product_id=product_id, device_name=i.device_name, version=i.version or "",
-                   device_secret=i.device_secret or new_secret()) for i in items]
-    session.add_all(devs)
-    session.flush()
-    return devs
+    fresh = iter(new_secrets(sum(1 for i in items if not i.device_secret)))
+    now = now_ms()
+    rows = [{"product_id": product_id, "device_name": i.device_name, "version": i.version or "",
+             "device_secret": i.device_secret or next(fresh), "online": False, "last_seen": 0, "created_time": now}
+            for i in items]
+    session.execute(insert(Device), rows)
+    return [{"productID": product_id, "deviceName": r["device_name"], "version": r["version"], "online": False,
+             "lastSeen": 0, "createdTime": now, "deviceSecret": r["device_secret"]} for r in rows]
 
 
 @router.post("/create")
@@ -167,7 +194,7 @@ def create(req: DeviceCreate, session: SessionDep, rt: RuntimeDep) -> dict:
     get_product(session, req.product_id)
     dev = _add(session, req.product_id, [req])[0]
     rt.catalog.devices_changed(session)
-    return ok(device_dict(dev, with_secret=True))
+    return ok(dev)
 
 
 @router.post("/import")
@@ -178,7 +205,7 @@ def import_(req: DeviceImport, session: SessionDep, rt: RuntimeDep) -> dict:
         raise bad_request("devices", "must not be empty")
     devs = _add(session, req.product_id, items)
     rt.catalog.devices_changed(session)
-    return listing([device_dict(d, with_secret=True) for d in devs], len(devs))
+    return listing(devs, len(devs))
 
 
 @router.post("/delete")
@@ -193,18 +220,41 @@ def read(req: DeviceRef, session: SessionDep) -> dict:
     return ok(device_dict(get_device(session, req.product_id, req.device_name), with_secret=True))
 
 
+M = TypeVar("M", bound=Any)
+
+
+def paged(session: Session, model: type[M], where: list[ColumnElement[bool]], page: Page) -> tuple[list[M], int]:
+    """One page of ``model`` rows in id order, and how many rows match.
+
+    The total is a count over an index. The page's ids are found first (on the index that
+    serves ``where``, no rows read), then those rows are loaded; a page past the middle is
+    counted from the end (the last page of 100,000 costs what the first does).
+    """
+    total = session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+    offset, size = page.offset, page.size
+    if offset >= total:
+        return [], total
+    size = min(size, total - offset)
+    ids = select(model.id).where(*where)
+    if offset > (total - size) // 2:
+        ids = ids.order_by(model.id.desc()).offset(total - offset - size)
+    else:
+        ids = ids.order_by(model.id).offset(offset)
+    rows = session.scalars(select(model).where(model.id.in_(ids.limit(size).scalar_subquery())).order_by(model.id))
+    return list(rows), total
+
+
 @router.post("/index")
 def index(req: DeviceIndex, session: SessionDep) -> dict:
-    q = select(Device)
+    where: list[ColumnElement[bool]] = []
     if req.product_id:
-        q = q.where(Device.product_id == req.product_id)
+        where.append(Device.product_id == req.product_id)
     if req.device_name:
-        q = q.where(contains(Device.device_name, req.device_name))
+        where.append(contains(Device.device_name, req.device_name))
     if req.version:
-        q = q.where(Device.version == req.version)
-    total = session.scalar(select(func.count()).select_from(q.subquery()))
-    rows = session.scalars(q.order_by(Device.id).offset(req.page.offset).limit(req.page.size))
-    return listing([device_dict(d, req.with_secret) for d in rows], total or 0)
+        where.append(Device.version == req.version)
+    rows, total = paged(session, Device, where, req.page)
+    return listing([device_dict(d, req.with_secret) for d in rows], total)
 
 
 class DeviceUpdate(DeviceRef):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, Response
 from pydantic import Field, create_model
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from ota_protocol.codes import RecordStatus as RS
 from ota_protocol.codes import TaskStatus
@@ -18,6 +18,7 @@ from ..db.models import DeviceRecord, Firmware, Product, Task
 from ..ota.engine import OtaEngine
 from ..ota.views import record_view
 from .common import Paged, Req, RuntimeDep, SessionDep, bad_request, contains, json_list, listing, not_found, ok
+from .devices import paged
 from .validators import Filter, Id, Ident, one_of
 
 router = APIRouter(prefix="/api/v1/things/ota/task")
@@ -162,16 +163,17 @@ def cancel(req: TaskRef, rt: RuntimeDep) -> dict:
 
 @router.post("/device-index")
 def device_index(req: DeviceIndex, session: SessionDep) -> dict:
-    if session.scalar(select(Task.id).where(Task.task_uid == req.task_uid)) is None:
+    task_id = session.scalar(select(Task.id).where(Task.task_uid == req.task_uid))
+    if task_id is None:
         raise not_found(f"task {req.task_uid!r}")
-    q = select(DeviceRecord).where(DeviceRecord.task_uid == req.task_uid)
+    # a task's records by uid (index ix_record_task_uid), by status on (task_id, status): both
+    # in id order within the index, so counting and paging read the index only
+    where: list[ColumnElement[bool]] = [DeviceRecord.task_uid == req.task_uid] if req.status is None \
+        else [DeviceRecord.task_id == task_id, DeviceRecord.status == req.status]
     if req.device_name:
-        q = q.where(contains(DeviceRecord.device_name, req.device_name))
-    if req.status is not None:
-        q = q.where(DeviceRecord.status == req.status)
-    total = session.scalar(select(func.count()).select_from(q.subquery()))
-    rows = session.scalars(q.order_by(DeviceRecord.id).offset(req.page.offset).limit(req.page.size))
-    return listing([record_view(r) for r in rows], total or 0)
+        where.append(contains(DeviceRecord.device_name, req.device_name))
+    rows, total = paged(session, DeviceRecord, where, req.page)
+    return listing([record_view(r) for r in rows], total)
 
 
 @router.post("/analysis")

@@ -38,7 +38,12 @@ class Product(Base):
 
 class Device(Base):
     __tablename__ = "device"
-    __table_args__ = (UniqueConstraint("product_id", "device_name", name="uq_device_name"),)
+    __table_args__ = (
+        UniqueConstraint("product_id", "device_name", name="uq_device_name"),
+        # the device index in id order, counted and paged on the index alone (migration 0003)
+        Index("ix_device_product", "product_id", "id"),
+        Index("ix_device_product_version", "product_id", "version", "id"),
+    )
     id: Mapped[intpk]
     product_id: Mapped[str] = mapped_column(ForeignKey("product.product_id", ondelete="CASCADE"), nullable=False)
     device_name: Mapped[name64]
@@ -114,13 +119,15 @@ class Task(Base):
 class DeviceRecord(Base):
     __tablename__ = "device_record"
     __table_args__ = (
-        Index("ix_record_task_status", "task_id", "status"),
+        # a task's records in id order, all or by status: the record index pages on these (0003)
+        Index("ix_record_task_uid", "task_uid", "id"),
+        Index("ix_record_task_status", "task_id", "status", "id"),
         Index("ix_record_device_status", "product_id", "device_name", "status"),
         Index("ix_record_due", "status", "due_time"),
     )
     id: Mapped[intpk]
     task_id: Mapped[int] = mapped_column(id_type, ForeignKey("task.id", ondelete="CASCADE"), nullable=False)
-    task_uid: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    task_uid: Mapped[str] = mapped_column(String(64), nullable=False)
     product_id: Mapped[str] = mapped_column(String(64), nullable=False)
     device_name: Mapped[name64]
     version: Mapped[str] = mapped_column(String(64), nullable=False, default="")  # device's version

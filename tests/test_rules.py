@@ -926,3 +926,32 @@ def test_planning_is_not_pushing_create_answers_first_dispatch_pushes(world: Wor
     assert e.dispatch() == 7
     assert sorted(world.sent.pushed_devices()) == [f"dev{i:05d}" for i in range(1, 8)]
     assert e.dispatch() == 0 and len(world.sent.orders) == 7  # nothing twice
+
+
+def test_one_batch_of_many_messages_per_device_applies_in_order_and_keeps_every_check(world: World) -> None:
+    """A dispatcher batch holds many messages of the same devices (10 progress + the version
+    report each, interleaved): every one applies in order, each progress is acknowledged, the
+    records end succeeded; a forged record id inside the same batch is still refused."""
+    e, task, names = rollout(world, 3, timeout_minutes=10)
+    recs = {n: world.record(n) for n in names}
+    msgs: list = []
+    for step in range(10, 101, 10):
+        msgs += [progress(recs[n], step, "downloading", token=f"{n}-{step}") for n in names]
+    forged = wire.Progress(product_id=recs[names[0]].product_id, device_name=names[0], client_token="forged", timestamp=0,
+                           record_id=recs[names[1]].id, step=-2, desc="", module="default")
+    msgs.append(forged)
+    msgs += [report(n, "1.0.0") for n in names]
+    msgs.append(progress(recs[names[2]], 50, token="late"))  # after its success, in the same batch
+    e.handle_messages(msgs)
+    for n in names:
+        rec = world.record(n)
+        assert (rec.status, rec.step, rec.version) == (RS.SUCCEEDED, 100, "1.0.0")
+        assert world.device(n).version == "1.0.0"
+        assert [a.client_token for a in world.sent.acks if a.device_name == n and a.code == OK] == \
+            [f"{n}-{s}" for s in range(10, 101, 10)]
+    assert [(a.client_token, a.code) for a in world.sent.acks if a.code != OK] == \
+        [("forged", ErrorCode.NOT_FOUND), ("late", ErrorCode.ALREADY_FINISHED)]
+    steps = [ev["step"] for ev in world.sent.events if ev.get("type") == "record" and ev["deviceName"] == names[0]
+             and ev["status"] == RS.UPGRADING]
+    assert steps[-10:] == list(range(10, 101, 10))  # every step announced, in order
+    assert world.task(task.id).status == TS.DONE

@@ -21,6 +21,7 @@ from ota_protocol.codes import ErrorCode
 
 from ..ota.outages import PROXY_5XX
 from ..storage.base import OSS_PREFIX, PRIVATE_BUCKET, TEMPORARY_BUCKET
+from ..storage.lean_http import LeanClient
 from .common import error_response
 
 router = APIRouter()
@@ -109,9 +110,13 @@ async def proxy(bucket: str, key: str, request: Request) -> Response:
     method = "GET" if request.method == "HEAD" else request.method
     rng = parse_range(headers.pop("range")) if method == "GET" and "range" in headers else None
     need = int(headers.get("content-length") or 0) if method == "PUT" else 0
+    send = _sender(rt, client, url) if method == "GET" else None
     try:
-        upstream = await _ranged_get(client, url, headers, rng) if rng is not None else \
-            await client.send(client.build_request(method, url, headers=headers, content=content), stream=True)
+        if send is not None:
+            upstream = await _ranged_get(send, headers, rng) if rng is not None else await send(headers)
+        else:
+            upstream = await client.send(client.build_request(method, url, headers=headers, content=content),
+                                         stream=True)
     except httpx.TimeoutException as exc:
         if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
             stall = client.timeout.read or client.timeout.write
@@ -152,7 +157,27 @@ async def proxy(bucket: str, key: str, request: Request) -> Response:
                              headers=out_headers, background=BackgroundTask(upstream.aclose))
 
 
-async def _relay(upstream: httpx.Response, rt):  # noqa: ANN001, ANN202
+def _sender(rt, client: httpx.AsyncClient, url: str):  # noqa: ANN001, ANN202
+    """``send(headers)``: a GET of ``url`` from the store, streamed. Plain-http stores get the lean
+    client (``storage.lean_http``, one per runtime, made on the server's loop, timeouts as the
+    httpx client's); anything else (https) goes through httpx."""
+    if url.startswith("http://"):
+        lean = getattr(rt, "lean_store_client", None)
+        if lean is None:
+            t = client.timeout
+            lean = LeanClient(connect_timeout=t.connect or 10.0, read_timeout=t.read or 30.0)
+            rt.lean_store_client = lean
+
+        async def send_lean(headers: dict[str, str]):  # noqa: ANN202
+            return await lean.get(url, headers)
+        return send_lean
+
+    async def send_httpx(headers: dict[str, str]) -> httpx.Response:
+        return await client.send(client.build_request("GET", url, headers=headers), stream=True)
+    return send_httpx
+
+
+async def _relay(upstream, rt):  # noqa: ANN001, ANN202
     """The store's body as it comes. Once headers are sent a failure cannot be answered any more:
     it is noted as an outage and the connection is dropped (the client sees a short body)."""
     try:
@@ -192,23 +217,23 @@ def _s3_error(body: bytes, upstream: httpx.Response) -> str:
     return f"HTTP {upstream.status_code}" + (f" {snippet}" if snippet else "")
 
 
-async def _ranged_get(client: httpx.AsyncClient, url: str, headers: dict, rng: tuple[int | None, int | None]) -> httpx.Response | Response:
+async def _ranged_get(send, headers: dict, rng: tuple[int | None, int | None]):  # noqa: ANN001, ANN202
     """A GET for one byte range, answered as RFC 9110 says whatever ranges the store supports.
 
     The store is asked for the range as is first (``first-`` / ``first-last``); when it cannot
     serve it (a suffix, a last position past the end, a first one past it), the object's size is
     taken from a plain GET's headers and the range resolved here: 206 with the bytes, or a 416
-    Response with ``Content-Range: bytes */size``.
+    Response with ``Content-Range: bytes */size``. ``send(headers)`` is the streamed GET (``_sender``).
     """
     first, last = rng
     if first is not None:
         headers["range"] = f"bytes={first}-{'' if last is None else last}"
-        upstream = await client.send(client.build_request("GET", url, headers=headers), stream=True)
+        upstream = await send(headers)
         if upstream.status_code not in (400, 416):
             return upstream
         await upstream.aclose()
         del headers["range"]
-    probe = await client.send(client.build_request("GET", url, headers=headers), stream=True)
+    probe = await send(headers)
     length = probe.headers.get("content-length", "")
     if probe.status_code != 200 or not length.isdigit():
         return probe  # refused (403, 404...) or of unknown size: answered as the store answers
@@ -220,7 +245,7 @@ async def _ranged_get(client: httpx.AsyncClient, url: str, headers: dict, rng: t
         response.headers["content-range"] = f"bytes */{size}"
         return response
     headers["range"] = f"bytes={span[0]}-{span[1]}"
-    return await client.send(client.build_request("GET", url, headers=headers), stream=True)
+    return await send(headers)
 
 
 def _nesting_clash(store, bucket: str, key: str) -> str | None:  # noqa: ANN001

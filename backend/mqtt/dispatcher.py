@@ -31,6 +31,9 @@ from .presence import LOG_TOPIC, PresenceTracker
 log = logging.getLogger(__name__)
 BATCH = 500
 GATHER_S = 0.005
+#: The broker hands the backend at most this many unacknowledged QoS 1 messages (its
+#: ``max_inflight_messages``); with that many queued, waiting gathers nothing more: apply at once.
+BROKER_WINDOW = 100
 #: A batch still being applied after this long means the worker is stuck (``alive`` is False).
 STUCK_AFTER_S = 120.0
 #: At most one "rejected message" line per device per this many seconds (the rest are counted).
@@ -158,7 +161,7 @@ class Dispatcher:
     def _run_once(self) -> bool:
         """Take one batch from the queue and apply it; True once asked to stop."""
         item = self._queue.get()
-        if self._queue.qsize() < BATCH:
+        if self._queue.qsize() < min(BATCH, BROKER_WINDOW) - 1:
             time.sleep(GATHER_S)  # under load, a few ms gather a batch worth one transaction
         batch = [item]
         while len(batch) < BATCH:

@@ -43,6 +43,10 @@ class Batch:
     devices: dict[tuple[str, str], Device]
     active: dict[tuple[str, str], list[DeviceRecord]]  # unfinished records, and failed ones (601)
     finish: set[Task] = field(default_factory=set)
+    #: the records the messages name by id and the tasks of the active records, as loaded: a
+    #: dict lookup per message instead of ``session.get`` (misses fall back to the session)
+    records: dict[int, DeviceRecord] = field(default_factory=dict)
+    tasks: dict[int, Task] = field(default_factory=dict)
 
     @classmethod
     def load(cls, s: Session, msgs: list[Message]) -> Batch:
@@ -64,12 +68,32 @@ class Batch:
                 if (r.product_id, r.device_name) in active:
                     active[(r.product_id, r.device_name)].append(r)
         ids = list({m.record_id for m in msgs if not isinstance(m, Presence) and m.record_id is not None})
-        for i in range(0, len(ids), 900):  # into the identity map: session.get() then costs no query
-            list(s.scalars(select(DeviceRecord).where(DeviceRecord.id.in_(ids[i:i + 900]))))
-        task_ids = {r.task_id for rs in active.values() for r in rs if r.status in ACTIVE}
-        if task_ids:
-            list(s.scalars(select(Task).where(Task.id.in_(task_ids))))
-        return cls(devices, active)
+        records: dict[int, DeviceRecord] = {}
+        for rs in active.values():
+            for r in rs:
+                records[r.id] = r
+        ids = [i for i in ids if i not in records]
+        for i in range(0, len(ids), 900):  # into the identity map as well
+            for r in s.scalars(select(DeviceRecord).where(DeviceRecord.id.in_(ids[i:i + 900]))):
+                records[r.id] = r
+        task_ids = list({r.task_id for r in records.values()})
+        tasks: dict[int, Task] = {}
+        for i in range(0, len(task_ids), 900):
+            for t in s.scalars(select(Task).where(Task.id.in_(task_ids[i:i + 900]))):
+                tasks[t.id] = t
+        return cls(devices, active, records=records, tasks=tasks)
+
+    def record(self, s: Session, record_id: int) -> DeviceRecord | None:
+        rec = self.records.get(record_id)
+        return rec if rec is not None else s.get(DeviceRecord, record_id)
+
+    def task(self, s: Session, task_id: int) -> Task | None:
+        task = self.tasks.get(task_id)
+        if task is None:
+            task = s.get(Task, task_id)
+            if task is not None:
+                self.tasks[task_id] = task
+        return task
 
     def device(self, product_id: str, device_name: str) -> Device | None:
         return self.devices.get((product_id, device_name))
@@ -116,12 +140,12 @@ class DeviceInput:
         recs = batch.active_records(dev)
         # a late answer about a record that failed (timed out, say): reaching the target still counts
         for late in batch.failed_records(dev, m.version):
-            task = s.get(Task, late.task_id)
+            task = batch.task(s, late.task_id)
             if late not in recs and task is not None and task.status != TS.CANCELLED:
                 recs.append(late)
         tasks: dict[int, Task] = {}
         for rec in recs:
-            task = tasks.get(rec.task_id) or s.get(Task, rec.task_id)
+            task = tasks.get(rec.task_id) or batch.task(s, rec.task_id)
             assert task is not None
             tasks[rec.task_id] = task
             events_before, old_version = len(fx.events), rec.version
@@ -214,7 +238,7 @@ class DeviceInput:
         if not dev.online:
             dev.online = True
             fx.events.append(device_event(dev))
-        rec = s.get(DeviceRecord, m.record_id)
+        rec = batch.record(s, m.record_id)
         if rec is None or rec.product_id != m.product_id or rec.device_name != m.device_name:
             log.warning("progress from %s/%s names record %s, which is not its own", m.product_id,
                         m.device_name, m.record_id)
@@ -227,7 +251,7 @@ class DeviceInput:
             log.info("record %s (%s/%s): failure report about an earlier push ignored (%s)", rec.id,
                      rec.product_id, rec.device_name, m.desc[:80])
             return reply()
-        task = s.get(Task, rec.task_id)
+        task = batch.task(s, rec.task_id)
         assert task is not None
         if m.step > 0:
             move(fx, rec, now, RS.UPGRADING, step=m.step, desc=m.desc or "upgrading",

@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     runtime = Runtime(settings)
     try:
-        runtime.start()
+        # the HTTP app's modules load while the object store's process starts
+        runtime.start(meanwhile=_import_http_app)
     except StartupError as exc:
         runtime.stop()
         print(f"ota-backend: cannot start: {exc}", file=sys.stderr)
@@ -78,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         runtime.stop()
         lock.close()
+
+
+def _import_http_app() -> None:
+    import uvicorn  # noqa: F401
+
+    from . import app  # noqa: F401
 
 
 def _exit_on_sigterm(_signum, _frame) -> None:  # noqa: ANN001

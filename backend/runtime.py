@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,7 @@ class Runtime:
         self.settings = settings
         self.http_client: httpx.AsyncClient | None = None  # made on the server's event loop
         self.nanio: EmbeddedNanio | None = None
+        self._store_error: BaseException | None = None  # what the embedded store's start raised
         self.broker: EmbeddedMosquitto | None = None
         self.link: MqttLink | None = None
         self.dispatcher: Dispatcher | None = None
@@ -63,20 +65,30 @@ class Runtime:
         """The HTTP server accepts connections: downloads work, the start-up outage is over."""
         self.outages.end(BACKEND_START)
 
-    def start(self) -> None:
+    def start(self, meanwhile: Callable[[], None] | None = None) -> None:
+        """Start every part; ``meanwhile`` (cli: import the HTTP app) runs while the embedded
+        object store starts, as do the admin token and the database migrations: the store is a
+        child process, starting on another core while this one does the rest."""
         s = self.settings
         from .datadir import secure_data_dir
         secure_data_dir(s.data_dir)  # 0700 / 0600 (umask 077) before anything is written
-        if s.admin_token:
-            self.admin_token, where = s.admin_token, "OTA_ADMIN_TOKEN"
-        else:
-            self.admin_token, where = admin_token(s.data_dir)
-        log.info("admin token: from %s", where)
-        self.db = Database(s.effective_database_url)
+        store_start = self._start_embedded_store()
         try:
-            self.db.migrate()
-        except Exception as exc:
-            raise StartupError(f"database {self._safe_db_url()}: {exc}") from exc
+            if s.admin_token:
+                self.admin_token, where = s.admin_token, "OTA_ADMIN_TOKEN"
+            else:
+                self.admin_token, where = admin_token(s.data_dir)
+            log.info("admin token: from %s", where)
+            self.db = Database(s.effective_database_url)
+            try:
+                self.db.migrate()
+            except Exception as exc:
+                raise StartupError(f"database {self._safe_db_url()}: {exc}") from exc
+            if meanwhile is not None:
+                meanwhile()
+        finally:
+            if store_start is not None:
+                store_start.wait()
         self.store = self._make_store()
         self.events = EventBus(s.events_buffer)
         self.engine = OtaEngine(self.db, self._file_url, self.events, minute_seconds=s.minute_seconds,
@@ -96,14 +108,44 @@ class Runtime:
         from sqlalchemy.engine import make_url
         return make_url(self.settings.effective_database_url).render_as_string(hide_password=True)
 
+    def _start_embedded_store(self) -> threading.Event | None:
+        """Start the embedded object store (nanio) from a thread of its own; the event is set
+        once it runs or failed (_make_store raises what the start raised). None with an
+        external store. The thread lives until ``stop``: the store dies with the thread that
+        started it (PR_SET_PDEATHSIG follows the thread, not the process)."""
+        s = self.settings
+        if s.storage_endpoint:
+            return None
+        import ctypes  # noqa: F401 - the store's preexec_fn uses it: imported here, not in the forked child
+
+        self.nanio = EmbeddedNanio(s.data_dir, s.storage_port)
+        self._store_error = None
+        started = threading.Event()
+
+        def start() -> None:
+            try:
+                assert self.nanio is not None
+                self.nanio.start()
+            except BaseException as exc:  # noqa: BLE001 - raised again by _make_store
+                self._store_error = exc
+            finally:
+                started.set()
+            self._stop.wait()
+
+        threading.Thread(target=start, name="ota-store-parent", daemon=True).start()
+        return started
+
     def _make_store(self) -> S3Store:
         s = self.settings
         if s.storage_endpoint:
             secret = s.storage_secret_key or get_secret("storage-secret-key") or ""
             store = S3Store(s.storage_endpoint, s.storage_access_key, secret, s.storage_region)
         else:
-            self.nanio = EmbeddedNanio(s.data_dir, s.storage_port)
-            self.nanio.start()
+            if self.nanio is None:  # started by start(); not when a caller builds the store alone
+                self.nanio = EmbeddedNanio(s.data_dir, s.storage_port)
+                self.nanio.start()
+            elif self._store_error is not None:
+                raise self._store_error
             store = S3Store(self.nanio.endpoint_url, self.nanio.access_key, self.nanio.secret_key, s.storage_region)
             store.disk_dir = self.nanio.root  # its 5xx on a full disk are named "disk full"
         try:

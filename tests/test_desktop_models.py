@@ -83,10 +83,23 @@ def test_records_model_batches_and_signals_only_changed_rows(qtbot):
     model.queue_record_events(events)
     assert changes == [] and model.pending == 5  # nothing applied before the batch timer fires
     qtbot.waitUntil(lambda: model.pending == 0, timeout=2000)
-    assert changes == [(2, 4), (8, 8), (49, 49)]  # rows 3..5 as one span; rows 9 and 50 alone
+    # one signal per batch for rows close together (3..5 and 9), scattered rows alone: a range
+    # repaints what it covers on screen (emit_changes)
+    assert changes == [(2, 8), (49, 49)]
     assert set(columns) == {(RecordsModel.STATUS, RecordsModel.UPDATED)}  # only the columns that changed
     assert resets == []
     assert model.status_counts() == {201: 95, 401: 5}
+    # while a filter proxy re-checks every row of a changed range: one signal per run of rows
+    proxy = RecordsFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.set_text("dev")
+    changes.clear()
+    model.queue_record_events([{"type": "record", "taskUid": "T", "id": i, "status": 501, "step": 100,
+                                "updatedTime": 6000} for i in (3, 4, 5, 9, 50)])
+    qtbot.waitUntil(lambda: model.pending == 0, timeout=2000)
+    assert changes == [(2, 4), (8, 8), (49, 49)]  # rows 3..5 as one span; rows 9 and 50 alone
+    proxy.set_text("")
+    assert not model.signal_spans
 
 
 def test_records_model_slices_big_bursts_and_keeps_order(qtbot, monkeypatch):

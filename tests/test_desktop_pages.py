@@ -105,11 +105,12 @@ def test_products_page_secret_and_delete(qtbot, stub_client, fake_backend):
     QTimer.singleShot(100, confirm)
     page.delete_device_button.click()
     qtbot.waitUntil(lambda: page.devices_model.rowCount() == 31)
-    # live device events update the list
+    # live device events update the list (applied in batches, see DevicesModel.BATCH_INTERVAL_MS)
     name = page.devices_model.row(0).deviceName
     events.device_events.emit([{"type": "device", "productID": "prodA", "deviceName": name, "version": "2.0.0",
                                 "online": False}])
-    assert page.devices_model.row(0).version == "2.0.0" and not page.devices_model.row(0).online
+    qtbot.waitUntil(lambda: page.devices_model.row(0).version == "2.0.0", timeout=2000)
+    assert not page.devices_model.row(0).online
     page.device_search.setText(name)
     assert page.devices_proxy.rowCount() == 1
     assert page.devices_view.horizontalHeader().sortIndicatorOrder() == Qt.SortOrder.AscendingOrder

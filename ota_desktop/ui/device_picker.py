@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core import dto
-from .models.base import SORT_ROLE
+from .models.base import FilterProxy
 from .models.catalog_models import DevicePickerModel
 
 SPLIT_RE = re.compile(r"[\s,;]+")
@@ -41,11 +41,8 @@ class DevicePicker(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = DevicePickerModel(self)
-        self.proxy = QSortFilterProxyModel(self)
+        self.proxy = FilterProxy(self)  # the model sorts itself; no Python per row unless filtering
         self.proxy.setSourceModel(self.model)
-        self.proxy.setFilterKeyColumn(-1)
-        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.proxy.setSortRole(SORT_ROLE)
         self.search_edit = QLineEdit()
         self.search_edit.setPlaceholderText(self.tr("Search devices…"))
         self.search_edit.setClearButtonEnabled(True)
@@ -60,7 +57,7 @@ class DevicePicker(QWidget):
         # the name takes what is left; the other columns are sized to their texts (a full "Last
         # seen" time) once per load, not at every check-box change
         self.view.horizontalHeader().setSectionResizeMode(DevicePickerModel.NAME, QHeaderView.ResizeMode.Stretch)
-        self.model.modelReset.connect(self._fit_columns)
+        self.model.loaded.connect(self._fit_columns)
         self.view.setMinimumHeight(150)
         self.view.setWordWrap(False)
         self.view.verticalHeader().setDefaultSectionSize(24)
@@ -99,7 +96,7 @@ class DevicePicker(QWidget):
         self._count(0)
 
     def set_devices(self, devices: list[dto.Device]) -> None:
-        self.model.set_rows(devices)
+        self.model.load_rows(devices)  # a big product loads in slices, the dialog stays responsive
 
     def _fit_columns(self) -> None:
         for column in range(self.model.columnCount()):

@@ -116,7 +116,7 @@ class LiveTaskView(QWidget):
         self._update_title()
 
     def _loaded(self, rows: list[dto.DeviceRecord]) -> None:
-        self.model.set_rows(rows)
+        self.model.load_rows(rows)  # sorted and indexed in slices: the GUI keeps turning
 
     def _error(self, error: ApiError) -> None:
         if not error.cancelled:

@@ -114,7 +114,7 @@ class ProductsPage(QWidget):
         split.setSizes([380, 800])
         lay = QVBoxLayout(self)
         lay.addWidget(split)
-        events.device_events.connect(self.devices_model.apply_device_events)
+        events.device_events.connect(self.devices_model.queue_device_events)
         events.products_changed.connect(self.reload)
         self._update_buttons()
 
@@ -154,7 +154,7 @@ class ProductsPage(QWidget):
     def _devices_loaded(self, product_id: str, rows: list[dto.Device]) -> None:
         product = self.current_product()
         if product is not None and product.productID == product_id:
-            self.devices_model.set_rows(rows)
+            self.devices_model.load_rows(rows)  # sorted and indexed in slices: the GUI keeps turning
             self.devices_title.setText(self.tr("<b>Devices of %1</b> (%2)").replace(
                 "%1", product.productName or product_id).replace("%2", str(len(rows))))
         self._update_buttons()

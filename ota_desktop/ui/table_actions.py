@@ -100,6 +100,10 @@ class TableActions(QObject):
         self.menu.popup(self.view.viewport().mapToGlobal(pos))
 
 
+#: rows content sizing looks at (the visible ones first)
+FIT_ROWS = 100
+
+
 class ColumnWidths(QObject):
     """Columns sized to their content (headers included, at most MAX_AUTO_WIDTH) whenever new
     rows are loaded, the last one filling what is left, until the user sizes or moves a column:
@@ -116,6 +120,9 @@ class ColumnWidths(QObject):
         self._changed_by_user = False
         self._fitting = False
         header = self.header
+        # content sizing reads the visible rows and a few more, not a thousand of 100,000
+        header.setResizeContentsPrecision(FIT_ROWS)
+        view.verticalHeader().setResizeContentsPrecision(FIT_ROWS)
         for c in range(header.count()):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)

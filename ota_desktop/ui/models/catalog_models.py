@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QDateTime, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QDateTime, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
 
 from ...core import dto
 from ...i18n import QT_TRANSLATE_NOOP
-from .base import NUMERIC, Column, RowTableModel, format_size, format_time
+from .base import CHECK_STATE, NUMERIC, Column, RowTableModel, format_size, format_time
 
 
 class ProductsModel(RowTableModel[dto.Product]):
@@ -35,26 +35,86 @@ class DevicesModel(RowTableModel[dto.Device]):
                lambda d: int(d.lastSeen or 0)),
     )
 
+    #: device events are applied at most this often, all of one batch at once
+    BATCH_INTERVAL_MS = 100
+    #: live updates to the sorted column re-sort the rows at most this often
+    RESORT_MS = 500
+
+    def __init__(self, parent: QObject | None = None, batch_interval_ms: int | None = None) -> None:
+        super().__init__(parent)
+        self._by_key: dict[tuple[str, str], dto.Device] = {}
+        self._pending: list[dict[str, Any]] = []
+        interval = self.BATCH_INTERVAL_MS if batch_interval_ms is None else batch_interval_ms
+        self._timer = QTimer(self, singleShot=True, interval=interval)
+        self._timer.timeout.connect(self.flush)
+        self._resort_timer = QTimer(self, singleShot=True, interval=self.RESORT_MS)
+        self._resort_timer.timeout.connect(self.resort)
+        self.loaded.connect(self._schedule)
+
+    def _prepare_rows(self, rows: list[dto.Device]) -> Any:
+        return {}
+
+    def _index_rows(self, state: Any, rows: list[dto.Device]) -> None:
+        state.update(zip([(d.productID, d.deviceName) for d in rows], rows))
+
+    def _install_index(self, state: Any) -> None:
+        self._by_key = state
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def queue_device_events(self, events: list[dict[str, Any]]) -> None:
+        """Live version/online changes (events of type "device"), shown at the next batch."""
+        self._pending.extend(events)
+        self._schedule()
+
     def apply_device_events(self, events: list[dict[str, Any]]) -> None:
-        """Live version/online changes (events of type "device") for devices in the table."""
-        by_name: dict[tuple[str | None, str | None], int] = {(d.productID, d.deviceName): i for i, d in enumerate(self._rows)}
-        changed = set()
+        """Live version/online changes (events of type "device"), shown now."""
+        self._pending.extend(events)
+        self.flush()
+
+    def _schedule(self) -> None:
+        if self._pending and not self.is_loading and not self._timer.isActive():
+            self._timer.start()
+
+    def _idle(self) -> None:
+        self._schedule()  # events held during a sliced re-sort
+
+    def flush(self) -> None:
+        """Apply the queued events to the devices in the table (found by key); one dataChanged."""
+        self._timer.stop()
+        if self.is_loading:
+            return  # the loaded rows get them
+        events, self._pending = self._pending, []
+        changed: dict[int, dto.Device] = {}
+        now = 0
         for ev in events:
-            i = by_name.get((ev.get("productID"), ev.get("deviceName")))
-            if i is None:
+            d = self._by_key.get((ev.get("productID"), ev.get("deviceName")))  # type: ignore[arg-type]
+            if d is None:
                 continue
-            d = self._rows[i]
             if "version" in ev and ev["version"] is not None:
                 d.version = str(ev["version"])
             if "online" in ev:
                 d.online = bool(ev["online"])
             if ev.get("lastSeen"):
                 d.lastSeen = int(ev["lastSeen"])
-            elif d.online:
-                d.lastSeen = QDateTime.currentMSecsSinceEpoch()  # an event from it: seen just now
-            changed.add(i)
-        for i in sorted(changed):
-            self.row_changed(i)
+            elif d.online:  # an event from it: seen just now
+                now = now or QDateTime.currentMSecsSinceEpoch()
+                d.lastSeen = now
+            changed[id(d)] = d
+        sort_column = self._keys_column if self._keys is not None else -1
+        changes = []
+        for d in changed.values():
+            i = self.position(d)
+            if i < 0:
+                continue
+            changes.append((i, self.VERSION, self.LAST_SEEN))
+            if sort_column >= self.VERSION:
+                self.rekey(i)
+                if not self._resort_timer.isActive():
+                    self._resort_timer.start()
+        self.emit_changes(changes)
 
 
 class DevicePickerModel(DevicesModel):
@@ -78,7 +138,7 @@ class DevicePickerModel(DevicesModel):
         return flags
 
     def extra_data(self, row: dto.Device, column: int, role: int) -> Any:
-        if role == Qt.ItemDataRole.CheckStateRole and column == self.NAME:
+        if role == CHECK_STATE and column == self.NAME:
             return Qt.CheckState.Checked if row.deviceName in self._checked else Qt.CheckState.Unchecked
         return None
 

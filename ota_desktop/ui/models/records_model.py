@@ -1,25 +1,29 @@
 """The live device-status table of one task, fed by the events stream.
 
-Events are queued and applied at most every ``BATCH_INTERVAL_MS``; each flush emits
-``dataChanged`` only for the rows that changed (one signal per run of adjacent rows), so
-thousands of events per second cost a few signals per flush, never a model reset.
+Events are queued and applied at most every ``BATCH_INTERVAL_MS`` (records found by id in a
+dict); each flush emits one ``dataChanged`` over the rows and columns that changed (one per run
+of adjacent rows while a filter is active, see ``RowTableModel.emit_changes``), so thousands of
+events per second cost a signal per flush, never a model reset. A changed sort column re-keys
+only the changed rows; the rows are re-sorted at most every ``RESORT_MS``.
 """
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QObject, QRegularExpression, QTimer, Signal
 
 from ...core import dto
 from ...core.dto import RecordStatus
 from ...i18n import QT_TRANSLATE_NOOP
 from ..status import dot_icon, record_status_colour, record_status_text, step_text
-from .base import NUMERIC, ROW_ROLE, SORT_ROLE, VALUE_ROLE, Column, RowTableModel, format_time
+from .base import DECORATION, FOREGROUND, NUMERIC, TOOLTIP, VALUE_ROLE, Column, FilterProxy, RowTableModel, format_time
 
 BATCH_INTERVAL_MS = 100
 #: longest stretch of work one flush slice does before letting the event loop turn
 FLUSH_BUDGET_S = 0.025
+#: changed rows signalled together within a flush slice (so the slice's budget covers signalling)
+EMIT_EVERY = 64
 RESORT_MS = 500
 _RETRY_FROM = frozenset({RecordStatus.FAILED, RecordStatus.CANCELLED})
 _RETRY_TO = frozenset({RecordStatus.QUEUED, RecordStatus.QUEUED_OFFLINE, RecordStatus.QUEUED_RETRY,
@@ -58,11 +62,12 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
                  parent: QObject | None = None, batch_interval_ms: int = BATCH_INTERVAL_MS) -> None:
         super().__init__(parent)
         self.task_uid, self.product_id, self.target_version = task_uid, product_id, target_version
-        self._by_id: dict[int, int] = {}
-        self._by_device: dict[str, list[int]] = {}
+        self._by_id: dict[int, dto.DeviceRecord] = {}
+        self._by_device: dict[str, list[dto.DeviceRecord]] = {}
         self._counts: dict[int, int] = {}
         self._pending: list[dict[str, Any]] = []
-        self._dirty: dict[int, list[dict[str, Any]]] = {}  # row -> its events not yet applied
+        # id(record) -> the record and its events not yet applied
+        self._dirty: dict[int, tuple[dto.DeviceRecord, list[dict[str, Any]]]] = {}
         self._timer = QTimer(self, singleShot=True, interval=batch_interval_ms)
         self._timer.timeout.connect(self.flush)
         self._continue = QTimer(self, singleShot=True, interval=0)
@@ -71,39 +76,51 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
         self._resort_timer.timeout.connect(self.resort)
         self._continue.timeout.connect(self.flush)
         self.applied_events = 0  # for diagnostics and tests
+        self.loaded.connect(self._after_load)
 
     # -- extra roles ---------------------------------------------------------------------------
     def extra_data(self, row: dto.DeviceRecord, column: int, role: int) -> Any:
         if column == self.STATUS:
-            if role == Qt.ItemDataRole.DecorationRole:
+            if role == DECORATION:
                 return dot_icon(record_status_colour(row.status))
-            if role == Qt.ItemDataRole.ForegroundRole:
+            if role == FOREGROUND:
                 return record_status_colour(row.status)
-            if role == Qt.ItemDataRole.ToolTipRole:
+            if role == TOOLTIP:
                 return str(row.status)
         elif column == self.PROGRESS and role == VALUE_ROLE:
             return _progress_value(row)
-        elif column == self.DESC and role == Qt.ItemDataRole.ToolTipRole:
+        elif column == self.DESC and role == TOOLTIP:
             return row.desc or None
         return None
 
     # -- loading -------------------------------------------------------------------------------
-    def _rows_reset(self) -> None:
-        # events waiting for rows of the old table go back to the queue, found again by id
-        self._pending[:0] = [ev for evs in self._dirty.values() for ev in evs]
-        self._dirty.clear()
-        self._by_id = {r.id: i for i, r in enumerate(self._rows)}
-        self._by_device = {}
-        self._counts = {}
-        for i, r in enumerate(self._rows):
-            self._by_device.setdefault(r.deviceName, []).append(i)
-            self._counts[r.status] = self._counts.get(r.status, 0) + 1
+    def _prepare_rows(self, rows: list[dto.DeviceRecord]) -> Any:
+        return {}, {}, {}
 
-    def set_rows(self, rows: list[dto.DeviceRecord]) -> None:  # type: ignore[override]
-        # queued events stay queued: those older than the loaded rows are skipped by _apply
-        super().set_rows(rows)
+    def _index_rows(self, state: Any, rows: list[dto.DeviceRecord]) -> None:
+        by_id, by_device, counts = state
+        by_id.update(zip([r.id for r in rows], rows))
+        for r in rows:
+            by_device.setdefault(r.deviceName, []).append(r)
+            counts[r.status] = counts.get(r.status, 0) + 1
+
+    def _install_index(self, state: Any) -> None:
+        self._by_id, self._by_device, self._counts = state
+        # events waiting for rows of the old table go back to the queue, found again by id;
+        # queued events older than the loaded rows are skipped by _apply
+        self._pending[:0] = [ev for _rec, evs in self._dirty.values() for ev in evs]
+        self._dirty.clear()
+
+    def _after_load(self) -> None:
         self._schedule()
         self.summary_changed.emit()
+
+    def _idle(self) -> None:
+        # events held during a sliced re-sort: a flush cut short goes on, queued ones follow
+        if self._dirty:
+            self._continue.start()
+        else:
+            self._schedule()
 
     # -- live updates --------------------------------------------------------------------------
     def queue_record_events(self, events: list[dict[str, Any]]) -> None:
@@ -120,72 +137,77 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
         self._schedule()
 
     def _schedule(self) -> None:
-        if self._pending and not self._timer.isActive() and not self._continue.isActive():
+        if self._pending and not self.is_loading and not self._timer.isActive() and not self._continue.isActive():
             self._timer.start()
 
     @property
     def pending(self) -> int:
         """Events not yet shown (queued, or waiting for the next slice of a flush)."""
-        return len(self._pending) + sum(len(evs) for evs in self._dirty.values())
+        return len(self._pending) + sum(len(evs) for _rec, evs in self._dirty.values())
 
     def flush(self) -> None:
-        """Show queued events: apply them row by row and signal only the changed cells.
+        """Show queued events: apply them row by row, then signal the changed cells at once.
 
-        Rows are applied and signalled in spans of adjacent rows, each span's data changing
-        just before its dataChanged, so a sorting proxy always sees a consistent model. The
-        work is sliced: after ``FLUSH_BUDGET_S`` the rest waits for the next turn of the event
-        loop (a zero timer), so a burst of thousands of events never freezes the GUI.
+        The work is sliced: after ``FLUSH_BUDGET_S`` the rest waits for the next turn of the
+        event loop (a zero timer), so a burst of thousands of events never freezes the GUI;
+        each slice ends with its own ``dataChanged``.
         """
         self._timer.stop()
         self._continue.stop()
+        if self.is_loading:  # the rows being loaded get them (see _install_index)
+            return
         deadline = time.perf_counter() + FLUSH_BUDGET_S
         events, self._pending = self._pending, []
         new_rows: dict[int, dto.DeviceRecord] = {}
         dirty = self._dirty
         for ev in events:
             if ev["id"] is None:  # a device's new current version
-                for row in self._by_device.get(ev["deviceName"], ()):
-                    dirty.setdefault(row, []).append(ev)
+                for rec in self._by_device.get(ev["deviceName"], ()):
+                    dirty.setdefault(id(rec), (rec, []))[1].append(ev)
                 continue
             rid = int(ev["id"])
-            i = self._by_id.get(rid)
-            if i is not None:
-                dirty.setdefault(i, []).append(ev)
+            found = self._by_id.get(rid)
+            if found is not None:
+                dirty.setdefault(id(found), (found, []))[1].append(ev)
                 continue
-            rec = new_rows.get(rid)
-            if rec is None:  # a record this table has not seen (dynamic tasks add devices)
-                rec = new_rows[rid] = dto.DeviceRecord(id=rid, taskUid=self.task_uid,
+            new = new_rows.get(rid)
+            if new is None:  # a record this table has not seen (dynamic tasks add devices)
+                new = new_rows[rid] = dto.DeviceRecord(id=rid, taskUid=self.task_uid,
                                                        deviceName=str(ev.get("deviceName", "")),
                                                        targetVersion=self.target_version, status=0)
-            self._apply(rec, ev, None)
+            self._apply(new, ev, None)
             self.applied_events += 1
         if new_rows:
             for rec in new_rows.values():
                 rec.version = rec.version or self._device_version(rec.deviceName)
             self._insert(list(new_rows.values()))
             self._schedule_resort()
-        rows = sorted(dirty)
-        n = 0
-        while n < len(rows):
-            end = n  # a span of adjacent rows
-            while end + 1 < len(rows) and rows[end + 1] == rows[end] + 1:
-                end += 1
+        pos = self._pos
+        sort_column = self._keys_column if self._keys is not None else -1
+        changes: list[tuple[int, int, int]] = []
+        done = 0
+        for key in sorted(dirty, key=lambda k: pos[id(dirty[k][0])]):
+            rec, evs = dirty.pop(key)
+            i = pos[id(rec)]
             left, right = 99, -1
-            for i in rows[n:end + 1]:
-                evs = dirty.pop(i)
-                rec = self._rows[i]
-                for ev in evs:
-                    lo, hi = self._apply(rec, ev, self._counts)
-                    left, right = min(left, lo if hi >= 0 else 99), max(right, hi)
-                self.applied_events += sum(1 for ev in evs if ev["id"] is not None)
+            for ev in evs:
+                lo, hi = self._apply(rec, ev, self._counts)
+                if hi >= 0:
+                    left, right = min(left, lo), max(right, hi)
+            self.applied_events += sum(1 for ev in evs if ev["id"] is not None)
+            done += 1
             if right >= 0:
-                self.dataChanged.emit(self.index(rows[n], left), self.index(rows[end], right))
-                if self.sort_spec is not None and left <= self.sort_spec[0] <= right:
+                changes.append((i, left, right))
+                if left <= sort_column <= right:
+                    self.rekey(i)
                     self._schedule_resort()
-            n = end + 1
+            if len(changes) >= EMIT_EVERY:  # signalling costs too (a filter proxy re-checks rows)
+                self.emit_changes(changes)
+                changes = []
             if time.perf_counter() > deadline:
                 break
-        if events or new_rows or n:
+        self.emit_changes(changes)
+        if events or new_rows or done:
             self.summary_changed.emit()
         if dirty:
             self._continue.start()
@@ -198,7 +220,7 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
 
     def _device_version(self, name: str) -> str:
         rows = self._by_device.get(name)
-        return self._rows[rows[0]].version if rows else ""
+        return rows[0].version if rows else ""
 
     @classmethod
     def _apply(cls, rec: dto.DeviceRecord, ev: dict[str, Any], counts: dict[int, int] | None) -> tuple[int, int]:
@@ -246,14 +268,15 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
         return (lo, hi) if hi >= 0 else (-1, -1)
 
     def _insert(self, records: list[dto.DeviceRecord]) -> None:
+        self._cancel_resort()
         first = len(self._rows)
         self.beginInsertRows(QModelIndex(), first, first + len(records) - 1)
-        for offset, rec in enumerate(records):
-            i = first + offset
-            self._rows.append(rec)
-            self._by_id[rec.id] = i
-            self._by_device.setdefault(rec.deviceName, []).append(i)
+        self._rows.extend(records)
+        for rec in records:
+            self._by_id[rec.id] = rec
+            self._by_device.setdefault(rec.deviceName, []).append(rec)
             self._counts[rec.status] = self._counts.get(rec.status, 0) + 1
+        self._appended(first)
         self.endInsertRows()
 
     # -- summary -------------------------------------------------------------------------------
@@ -264,46 +287,39 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
         total = len(self._rows)
         return self._counts.get(RecordStatus.SUCCEEDED, 0) / total if total else None
 
+    def filter_text(self, row: dto.DeviceRecord) -> str:
+        return f"{row.status}\t{row.deviceName}\n{row.version}\n{row.targetVersion}\n{row.desc}"
+
     def record_by_id(self, record_id: int) -> dto.DeviceRecord | None:
-        i = self._by_id.get(record_id)
-        return self._rows[i] if i is not None else None
+        return self._by_id.get(record_id)
 
 
-class RecordsFilterProxy(QSortFilterProxyModel):
-    """Filter by a set of status codes and a case-insensitive text; sort by SORT_ROLE."""
+class RecordsFilterProxy(FilterProxy):
+    """Filter by a set of status codes and a case-insensitive text (device, versions,
+    description); the rows keep the model's own order (``sort`` is the model's).
+
+    Both filters are one regular expression over ``FILTER_ROLE`` ("<status>\\t<texts>"), matched
+    by Qt without calling Python for any row while no filter is set."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._statuses: frozenset[int] | None = None
         self._text = ""
-        self.setSortRole(SORT_ROLE)
-        self.setDynamicSortFilter(True)  # re-filters changed rows; sorting is the model's own
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """The records model sorts its rows itself (fast, and re-sorted at most every
-        RESORT_MS during a rollout); the proxy keeps the model's order and only filters."""
-        model = self.sourceModel()
-        if model is not None:
-            model.sort(column, order)
 
     def set_statuses(self, statuses: frozenset[int] | None) -> None:
-        self.beginFilterChange()
         self._statuses = statuses
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        self._refilter()
 
     def set_text(self, text: str) -> None:
-        self.beginFilterChange()
-        self._text = text.strip().casefold()
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        self._text = text.strip()
+        self._refilter()
 
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
-        model = self.sourceModel()
-        rec = model.data(model.index(source_row, 0, source_parent), ROW_ROLE)
-        if rec is None:
-            return False
-        if self._statuses is not None and rec.status not in self._statuses:
-            return False
+    def _refilter(self) -> None:
+        pattern = ""
+        if self._statuses is not None:
+            codes = "|".join(str(int(s)) for s in sorted(self._statuses))
+            pattern = f"^(?:{codes})\\t" if codes else "^(?!)"
         if self._text:
-            hay = f"{rec.deviceName}\n{rec.version}\n{rec.targetVersion}\n{rec.desc}".casefold()
-            return self._text in hay
-        return True
+            pattern = (pattern or "\\t") + "(?s:.*)" + QRegularExpression.escape(self._text)
+        self.setFilterRegularExpression(
+            QRegularExpression(pattern, QRegularExpression.PatternOption.CaseInsensitiveOption))

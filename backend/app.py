@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from contextlib import asynccontextmanager
 
+import anyio
 import httpx
 from fastapi import FastAPI
 from starlette.datastructures import Headers
@@ -14,10 +16,12 @@ from starlette.types import Receive, Scope, Send
 from ota_protocol.codes import ErrorCode
 
 from . import __version__
-from .api import devices, events, firmware, oss, products, tasks, uploads
+from .api import audit, devices, events, firmware, history, oss, products, tasks, uploads
 from .api.common import ApiError, check_token, error_response, install_error_handlers, ok
 from .api.openapi import install_openapi
 from .runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -56,7 +60,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_docs(app)
     install_openapi(app)
     app.include_router(oss.router)  # presigned URLs are the only authorisation here
-    for module in (uploads, products, devices, firmware, tasks, events):
+    for module in (uploads, products, devices, firmware, tasks, history, events):
         app.include_router(module.router)
     app.add_middleware(Gate, runtime=runtime)
     return app
@@ -140,7 +144,29 @@ class Gate:
             scope = dict(scope, headers=[(k, v) for k, v in scope["headers"] if k != b"content-type"]
                          + [(b"content-type", b"application/json")])
             receive = _replay(body, receive)
+            if audit.audited(path):
+                await self._audited(scope, receive, send, client, path, body)
+                return
         await self.app(scope, receive, send)
+
+    async def _audited(self, scope: Scope, receive: Receive, send: Send, client: str, path: str,
+                       body: bytes) -> None:
+        """Run the route, then keep the call in the audit log with its HTTP status."""
+        status = [500]
+
+        async def send_status(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            db = getattr(self.runtime, "db", None)
+            if db is not None:
+                try:
+                    await anyio.to_thread.run_sync(audit.record, db, client, path, body, status[0])
+                except Exception:  # the call itself went through: say so in the log
+                    log.exception("could not write the audit entry for %s", path)
 
 
 async def _refuse(scope, receive, send, status: int, code: int, msg: str) -> None:  # noqa: ANN001

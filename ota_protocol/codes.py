@@ -37,6 +37,7 @@ class TaskStatus(IntEnum):
     UPGRADING = 2
     DONE = 3
     CANCELLED = 4
+    ABORTED = 5  # stopped by one of its rollout.abort rules (the reason is the task's statusReason)
 
     @property
     def is_running(self) -> bool:
@@ -134,6 +135,7 @@ TEXT = CodeTexts([
     (TaskStatus.UPGRADING, "Upgrading"),
     (TaskStatus.DONE, "Done"),
     (TaskStatus.CANCELLED, "Cancelled"),
+    (TaskStatus.ABORTED, "Aborted"),
     (RecordStatus.CONFIRM, "Awaiting confirmation"),
     (RecordStatus.QUEUED, "Queued"),
     (RecordStatus.QUEUED_OFFLINE, "Queued (device offline)"),

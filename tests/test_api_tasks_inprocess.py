@@ -60,7 +60,7 @@ def test_create_read_index_and_analysis(client: TestClient) -> None:
     records = ok(client.post(T + "device-index", json={"taskUid": created["taskUid"]}))
     assert records["total"] == 3 and {r["status"] for r in records["list"]} == {RS.PUSHED}
     assert set(records["list"][0]) == {"id", "taskUid", "productID", "deviceName", "version", "targetVersion",
-                                       "status", "step", "desc", "retryCount", "updatedTime"}
+                                       "status", "step", "desc", "retryCount", "updatedTime", "wave"}
     rec = client.world.record("dev00001")
     client.engine.handle_messages([progress(rec, -2, "download failed")])
     result = json.loads(ok(client.post(T + "analysis", json={"taskUid": created["taskUid"]}))["result"])

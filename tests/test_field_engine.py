@@ -408,3 +408,51 @@ def test_migration_0003_adds_the_page_indexes_and_downgrades(fresh_url: str) -> 
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM device WHERE product_id = 'P' AND version = '1.0'")).scalar() == 10
     db.dispose()
+
+
+# ---- the migration (0004): rollout safety ------------------------------------------------------
+
+def test_migration_0004_keeps_existing_tasks_as_they_were_and_downgrades(fresh_url: str) -> None:
+    from importlib import resources
+
+    from alembic import command
+    from alembic.config import Config
+
+    db = Database(fresh_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("backend.db.migrations")))
+
+    def run(step, target: str) -> None:
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            step(cfg, target)
+
+    run(command.upgrade, "0003")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO product (product_id, product_name, \"desc\", created_time) VALUES ('P', 'p', '', 0)"))
+        conn.execute(text("INSERT INTO firmware (product_id, name, version, is_diff, sign_method, \"desc\", ext_data, "
+                          "total_size, created_time) VALUES ('P', 'f', '1', 1, 'md5', '', '', 0, 0)"))
+        fid = conn.execute(text("SELECT id FROM firmware")).scalar()
+        conn.execute(text("INSERT INTO task (task_uid, firmware_id, product_id, type, upgrade_type, status, version, "
+                          "src_version, src_device, retry_count, retry_interval_minutes, timeout_minutes, "
+                          "max_per_minute, gray_percent, schedule_time, overwrite, created_time, updated_time) "
+                          f"VALUES ('u1', {fid}, 'P', 1, 1, 2, '1', '[]', '[]', 0, 10, 60, 0, 100, 0, false, 0, 0)"))
+        tid = conn.execute(text("SELECT id FROM task")).scalar()
+        conn.execute(text("INSERT INTO device_record (task_id, task_uid, product_id, device_name, version, "
+                          "target_version, status, step, \"desc\", retry_count, auto_retries, due_time, pushed_time, "
+                          f"created_time, updated_time, outage_retries) VALUES ({tid}, 'u1', 'P', 'd', '0', '1', 301, "
+                          "0, 'pushed', 0, 0, 0, 0, 0, 0, 0)"))
+    db.migrate()  # 0003 -> head: the task has no rollout options, is not paused, its record in wave 0
+    with db.session() as s:
+        task = s.scalar(select(Task))
+        assert (task.rollout, task.paused, task.current_wave, task.wave_done_time, task.status_reason) == \
+            ("", False, 0, 0, "")
+        assert s.scalar(select(DeviceRecord.wave)) == 0
+    assert {"record_history", "audit_log"} <= set(inspect(db.engine).get_table_names())
+    run(command.downgrade, "0003")
+    assert not {"record_history", "audit_log"} & set(inspect(db.engine).get_table_names())
+    assert "rollout" not in {c["name"] for c in inspect(db.engine).get_columns("task")}
+    db.migrate()
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM device_record")).scalar() == 1
+    db.dispose()

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from backend.db.models import Device, DeviceRecord, Task
 from backend.ota.engine import OtaEngine
 from backend.ota.errors import Conflict, IllegalTransition, Invalid, NotFound
-from backend.ota.planning import BUSY_DESC, NEWER_DESC, gray_rank, in_gray, is_newer
+from backend.ota.planning import BUSY_DESC, NEWER_DESC, gray_rank, gray_seed, in_gray, is_newer
 from backend.ota.ports import Effects
 from backend.ota.records import TRANSITIONS, can_move, move
 from ota_protocol import messages as wire
@@ -149,7 +149,7 @@ def test_gray_percent_takes_exactly_the_ceiling_share_of_a_static_task(world: Wo
     chosen = sorted(world.statuses(task.id))
     assert len(chosen) == math.ceil(n * percent / 100)
     # chosen by a stable hash of taskUid/deviceName: the same devices whenever it is computed
-    assert chosen == sorted(sorted(names, key=lambda d: gray_rank(task.task_uid, d))[:len(chosen)])
+    assert chosen == sorted(sorted(names, key=lambda d: gray_rank(gray_seed(task), d))[:len(chosen)])
     assert sorted(world.sent.pushed_devices()) == chosen
     world.engine().tick()  # a restarted backend plans nothing new
     assert sorted(world.statuses(task.id)) == chosen

@@ -12,11 +12,15 @@ from sqlalchemy import ColumnElement, func, select
 
 from ota_protocol.codes import RecordStatus as RS
 from ota_protocol.codes import TaskStatus
+from ota_protocol.rollout import Rollout, RolloutError
+from ota_protocol.rollout import parse as parse_rollout
 from ota_protocol.task_options import OPTIONS, Option, TaskSpec
 
 from ..db.models import DeviceRecord, Firmware, Product, Task
 from ..ota.engine import OtaEngine
+from ..ota.rollouts import rollout_of, wave_counts
 from ..ota.views import record_view
+from ..ota.work import Work
 from .common import Paged, Req, RuntimeDep, SessionDep, bad_request, contains, json_list, listing, not_found, ok
 from .devices import paged
 from .validators import Filter, Id, Ident, one_of
@@ -40,6 +44,7 @@ def _option_field(o: Option) -> tuple[Any, Any]:
 _TASK_CREATE_FIELDS: dict[str, Any] = {
     **{name: _option_field(o) for name, o in OPTIONS.items()},
     "client_token": (str | None, Field(default=None, alias="clientToken")),
+    "rollout": (Any, Field(default=None, description="waves, abort rules, maintenance window (docs/protocol.md)")),
 }
 
 if TYPE_CHECKING:
@@ -47,6 +52,7 @@ if TYPE_CHECKING:
         """What the type checker knows of the model built below (its option fields come from OPTIONS)."""
 
         client_token: str | None
+        rollout: Any
 else:
     #: task/create's body: every task option, and the idempotency key (or the Idempotency-Key header)
     TaskCreate = create_model("TaskCreate", __base__=Req, **_TASK_CREATE_FIELDS)
@@ -99,24 +105,92 @@ def get_task(session, task_id: int) -> Task:  # noqa: ANN001
 
 
 def task_summary(t: Task) -> dict:
+    rollout = rollout_of(t)
     return {"taskID": t.id, "taskUid": t.task_uid, "firmwareID": t.firmware_id, "type": t.type,
-            "upgradeType": t.upgrade_type, "status": t.status, "version": t.version, "createdTime": t.created_time}
+            "upgradeType": t.upgrade_type, "status": t.status, "version": t.version, "createdTime": t.created_time,
+            "rollout": rollout.to_wire() if not rollout.empty else None, "paused": bool(t.paused),
+            "currentWave": t.current_wave + 1, "waveCount": max(len(rollout.waves), 1),
+            "statusReason": t.status_reason}
+
+
+def _spec(req: TaskCreate) -> tuple[TaskSpec, Rollout]:
+    values: dict[str, Any] = {name: json_list(o.wire, getattr(req, name)) if isinstance(o.default, list)
+                              else getattr(req, name) for name, o in OPTIONS.items()}
+    try:
+        rollout = parse_rollout(req.rollout)
+    except RolloutError as exc:
+        raise bad_request(exc.field, exc.message) from None
+    return TaskSpec(**values), rollout
 
 
 @router.post("/create")
 def create(req: TaskCreate, rt: RuntimeDep, response: Response,
            header_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> dict:
     key = idempotency_key(req.client_token, header_key)
-    values: dict[str, Any] = {name: json_list(o.wire, getattr(req, name)) if isinstance(o.default, list)
-                              else getattr(req, name) for name, o in OPTIONS.items()}
-    spec = TaskSpec(**values)
+    spec, rollout = _spec(req)
     if key is None:
-        task = rt.engine.create_task(spec)
+        task = rt.engine.create_task(spec, rollout)
     else:
-        task, created = rt.engine.create_task_once(spec, key)
+        task, created = rt.engine.create_task_once(spec, key, rollout)
         if not created:  # the answer of the first request with this key, again
             response.headers["Idempotent-Replayed"] = "true"
     return ok({"taskID": task.id, "taskUid": task.task_uid})
+
+
+@router.post("/preview")
+def preview(req: TaskCreate, rt: RuntimeDep) -> dict:
+    """What task/create with this body would plan now (nothing is created)."""
+    spec, rollout = _spec(req)
+    return ok(rt.engine.preview_task(spec, rollout))
+
+
+class TaskUpdate(Req):
+    task_id: Id = Field(alias="taskID")
+    max_per_minute: int | None = Field(default=None, ge=OPTIONS["max_per_minute"].low,
+                                       le=OPTIONS["max_per_minute"].high, alias="maxPerMinute")
+    gray_percent: int | None = Field(default=None, ge=OPTIONS["gray_percent"].low, le=OPTIONS["gray_percent"].high,
+                                     alias="grayPercent")
+
+
+@router.post("/update")
+def update_running(req: TaskUpdate, rt: RuntimeDep) -> dict:
+    """Change a running task's pace (maxPerMinute) and gray share (grayPercent)."""
+    if req.max_per_minute is None and req.gray_percent is None:
+        raise bad_request("maxPerMinute", "give maxPerMinute and/or grayPercent")
+    task = rt.engine.update_task(req.task_id, req.max_per_minute, req.gray_percent)
+    return ok(task_summary(task))
+
+
+@router.post("/pause")
+def pause(req: TaskRef, rt: RuntimeDep) -> dict:
+    """Stop pushing (devices already pushed carry on); resume continues."""
+    return ok(task_summary(rt.engine.pause_task(req.task_id, True)))
+
+
+@router.post("/resume")
+def resume(req: TaskRef, rt: RuntimeDep) -> dict:
+    return ok(task_summary(rt.engine.pause_task(req.task_id, False)))
+
+
+@router.post("/advance")
+def advance(req: TaskRef, rt: RuntimeDep) -> dict:
+    """Release the task's next wave now."""
+    return ok(task_summary(rt.engine.advance_task(req.task_id)))
+
+
+@router.post("/waves")
+def waves(req: TaskRef, session: SessionDep) -> dict:
+    """Per wave: how many devices, and how many succeeded, failed, timed out, were cancelled, are active."""
+    t = get_task(session, req.task_id)
+    rollout = rollout_of(t)
+    counts = wave_counts(Work(session, 0), t)
+    empty = {"total": 0, "succeeded": 0, "failed": 0, "timedOut": 0, "cancelled": 0, "active": 0}
+    out = [{"wave": i + 1, "released": i <= t.current_wave, **counts.get(i, empty),
+            **({"size": rollout.waves[i].to_wire()} if rollout.waves else {})}
+           for i in range(max(len(rollout.waves), 1))]
+    return ok({"list": out, "currentWave": t.current_wave + 1, "paused": bool(t.paused),
+               "abort": [r.to_wire() for r in rollout.abort], "statusReason": t.status_reason,
+               "waveDoneTime": t.wave_done_time})
 
 
 @router.post("/index")

@@ -114,6 +114,14 @@ class Task(Base):
     updated_time: Mapped[millis]
     # the caller's idempotency key of task/create (clientToken / Idempotency-Key), if it sent one
     client_token: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
+    # rollout safety (migration 0004): the rollout options' wire JSON ("" none), paused by hand, the
+    # last wave released (0-based), when the released waves met their advance rule (0: not yet),
+    # and why the task ended as it did (an abort's reason)
+    rollout: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
+    paused: Mapped[bool] = mapped_column(default=False, nullable=False, server_default="0")
+    current_wave: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    wave_done_time: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
+    status_reason: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
 
 
 class DeviceRecord(Base):
@@ -144,3 +152,44 @@ class DeviceRecord(Base):
     updated_time: Mapped[millis]
     # re-pushes because a failure coincided with our own outage (not counted in retry_count)
     outage_retries: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    # the rollout wave the device belongs to (0-based; stable for the task's life)
+    wave: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    # the device's version when the record was planned ("version" follows the device's reports)
+    from_version: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default="")
+
+
+class RecordHistory(Base):
+    """Every status change of a record: what, when, by whom (kept after the record changes)."""
+
+    __tablename__ = "record_history"
+    __table_args__ = (
+        Index("ix_history_record", "record_id", "id"),
+        Index("ix_history_device", "product_id", "device_name", "id"),
+    )
+    id: Mapped[intpk]
+    record_id: Mapped[int] = mapped_column(id_type, ForeignKey("device_record.id", ondelete="CASCADE"),
+                                           nullable=False)
+    task_uid: Mapped[str] = mapped_column(String(64), nullable=False)
+    product_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    device_name: Mapped[name64]
+    time: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    status: Mapped[code]
+    step: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    desc: Mapped[text]
+    retry_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    actor: Mapped[str] = mapped_column(String(64), nullable=False, default="system")
+
+
+class AuditEntry(Base):
+    """A state-changing API call: who (token name), what (route and a summary of its body), when,
+    and how it ended (HTTP status)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_time", "time", "id"),)
+    id: Mapped[intpk]
+    time: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    actor: Mapped[str] = mapped_column(String(64), nullable=False)
+    client: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    action: Mapped[str] = mapped_column(String(128), nullable=False)
+    target: Mapped[text]
+    status: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ota_protocol.codes import OK, ErrorCode, Step, UpgradeType, text
@@ -22,12 +22,13 @@ from ota_protocol.codes import TaskStatus as TS
 from ota_protocol.messages import Progress, Report
 
 from ..db.models import Device, DeviceRecord, Task
+from .bulk import insert_rows, scalar_defaults
 from .lifecycle import fail, maybe_finish
 from .outages import OutageLog
 from .planning import NEWER_DESC, DeviceFields, first_status, is_newer, joins_dynamic
 from .ports import Presence, ProgressAck
 from .pushing import Pusher
-from .records import ACTIVE, HOLDS_DEVICE, PUSHABLE, QUEUED, move, succeed
+from .records import ACTIVE, HOLDS_DEVICE, PUSHABLE, QUEUED, move, succeed, transition
 from .recovery import healthy, requeue_after_outage, stale_failure, waits_for_health
 from .views import RecordFields, device_event, record_event
 from .work import Work
@@ -176,7 +177,7 @@ class DeviceInput:
         elif task.status != TS.UPGRADING:
             if rec.status == RS.QUEUED_OFFLINE:
                 move(w.fx, rec, w.now, RS.QUEUED)
-        elif self.pusher.budget(w, task) > 0:
+        elif rec.wave <= task.current_wave and self.pusher.budget(w, task) > 0:  # released wave, not paused
             self.pusher.push(w, task, rec, client_token=client_token or None)
         elif rec.status == RS.QUEUED_OFFLINE:
             move(w.fx, rec, w.now, RS.QUEUED)  # online now: the timer pushes it within budget
@@ -195,7 +196,10 @@ class DeviceInput:
             others = list(s.scalars(select(DeviceRecord).where(
                 DeviceRecord.product_id == dev.product_id, DeviceRecord.device_name == dev.device_name, HOLDS_DEVICE)))
             rec = new_record(w, task, dev, others)
+            rec.wave = task.current_wave  # a device joining later joins the wave being rolled out
+            rec.from_version = dev.version
             s.flush()
+            w.fx.history.append(transition(rec, w.now))
             if rec.status == RS.QUEUED and self.pusher.budget(w, task) > 0:
                 self.pusher.push(w, task, rec, client_token=client_token or None)
             else:
@@ -262,29 +266,40 @@ class DeviceInput:
         reply()
 
 
-def _record_values(w: Work, task: Task, dev: DeviceFields, others: list[DeviceRecord]) -> dict[str, Any]:
-    """A new record's columns; the device's records in other tasks that still hold it are
-    cancelled when the task overwrites (else the new record fails, see first_status)."""
+def _task_values(w: Work, task: Task) -> dict[str, Any]:
+    """The columns every new record of ``task`` shares (read once per task, not per device)."""
+    return {"task_id": task.id, "task_uid": task.task_uid, "target_version": task.version,
+            "created_time": w.now, "updated_time": w.now}
+
+
+def _record_values(w: Work, task: Task, dev: DeviceFields, others: Sequence[DeviceRecord],
+                   shared: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A new record's columns (``shared``: ``_task_values``); the device's records in other
+    tasks that still hold it are cancelled when the task overwrites (else the new record
+    fails, see first_status). Every record of a task has the same keys, in the same order."""
     status, desc, cancel = first_status(task, dev, others)
     for o in cancel:
         move(w.fx, o, w.now, RS.CANCELLED, desc=f"overwritten by task {task.task_uid}", due=0)
-    return {"task_id": task.id, "task_uid": task.task_uid, "product_id": dev.product_id,
-            "device_name": dev.device_name, "version": dev.version, "target_version": task.version,
-            "status": status, "desc": desc, "created_time": w.now, "updated_time": w.now}
+    return {**(shared or _task_values(w, task)), "product_id": dev.product_id, "device_name": dev.device_name,
+            "version": dev.version, "from_version": dev.version, "status": int(status), "desc": desc}
 
 
 def new_records(w: Work, task: Task, devices: Sequence[DeviceFields], busy: dict[str, list[DeviceRecord]]) -> list[RecordFields]:
-    """The records of a new task, inserted in one statement (thousands at once); returned as
-    plain values (what their events show), not as loaded objects."""
-    rows = [_record_values(w, task, dev, busy.get(dev.device_name, [])) for dev in devices]
+    """The records of a new task (one per device, in the order of ``devices``: ids ascending),
+    inserted at once; returned as plain values (what their events show), not as loaded objects."""
+    shared = _task_values(w, task)
+    rows = [_record_values(w, task, dev, busy.get(dev.device_name, ()), shared) for dev in devices]
     if not rows:
         return []
-    w.s.flush()  # the cancellations first
-    ids = w.s.scalars(insert(DeviceRecord).returning(DeviceRecord.id, sort_by_parameter_order=True), rows).all()
-    return [SimpleNamespace(id=i, step=0, retry_count=0, **row) for i, row in zip(ids, rows, strict=True)]
+    w.s.flush()  # the cancellations (and the task) first
+    # the DB-API driver straight (COPY on PostgreSQL); ids matched by name, unique within a task
+    ids = insert_rows(w.s, DeviceRecord, rows, key="device_name", scope={"task_id": task.id})
+    # the columns a row leaves out hold their defaults (step 0, retry_count 0, wave 0, ...)
+    left_out = {k: v for k, v in scalar_defaults(DeviceRecord).items() if k not in rows[0]}
+    return [SimpleNamespace(**left_out, **row, id=i) for i, row in zip(ids, rows, strict=True)]
 
 
-def new_record(w: Work, task: Task, dev: Device, others: list[DeviceRecord]) -> DeviceRecord:
+def new_record(w: Work, task: Task, dev: DeviceFields, others: Sequence[DeviceRecord]) -> DeviceRecord:
     """A device's record in `task` (a device joining a dynamic task), as a loaded object."""
     rec = DeviceRecord(**_record_values(w, task, dev, others))
     w.s.add(rec)

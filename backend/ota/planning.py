@@ -11,7 +11,7 @@ import hashlib
 import math
 import re
 from collections.abc import Iterable, Sequence
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from ota_protocol.codes import RecordStatus as RS
 from ota_protocol.codes import TaskType, UpgradeType
@@ -24,6 +24,20 @@ from .records import holds_device
 
 class DeviceFields(Protocol):
     """What planning reads of a device (a Device, or a row with these names)."""
+
+    @property
+    def product_id(self) -> str: ...
+    @property
+    def device_name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def online(self) -> bool: ...
+
+
+class DeviceRow(NamedTuple):
+    """DeviceFields as a plain tuple: what the coordinator loads for 100,000 devices (a
+    SQLAlchemy Row's attributes cost ~10x a tuple's; planning reads each device's ~6 times)."""
 
     product_id: str
     device_name: str
@@ -56,20 +70,28 @@ def _version_key(v: str) -> tuple[int, ...] | None:
     return tuple(int(p) for p in parts)
 
 
+@functools.lru_cache(maxsize=4096)  # asked once per device of a new task (100,000 times), for few pairs
 def is_newer(version: str, than: str) -> bool:
     """Whether ``version`` is numerically newer than ``than`` (both plain dotted numbers)."""
     a, b = _version_key(version), _version_key(than)
     return a is not None and b is not None and a > b
 
 
-def gray_rank(task_uid: str, device_name: str) -> int:
+def gray_seed(task: Task) -> str:
+    """What a task's gray order is drawn from: its product and firmware, so ``task/preview``
+    counts what ``task/create`` then plans, and a gray task created again after a cancel takes
+    the same devices first."""
+    return f"{task.product_id}/{task.firmware_id}"
+
+
+def gray_rank(seed: str, device_name: str) -> int:
     """A device's stable place in a task's gray order (the same on every run)."""
-    return int.from_bytes(hashlib.sha1(f"{task_uid}/{device_name}".encode()).digest()[:4], "big")
+    return int.from_bytes(hashlib.sha1(f"{seed}/{device_name}".encode()).digest()[:4], "big")
 
 
 def in_gray(task: Task, device_name: str) -> bool:
     """Whether a device falls in the task's gray share (the rule for dynamic joiners)."""
-    return task.gray_percent >= 100 or gray_rank(task.task_uid, device_name) % 100 < task.gray_percent
+    return task.gray_percent >= 100 or gray_rank(gray_seed(task), device_name) % 100 < task.gray_percent
 
 
 D = TypeVar("D", bound=DeviceFields)
@@ -84,7 +106,8 @@ def targets(task: Task, devices: Iterable[D], version_list: Sequence[str]) -> li
     if task.upgrade_type == UpgradeType.DYNAMIC:  # the same rule decides for devices joining later
         return [d for d in chosen if in_gray(task, d.device_name)]
     keep = math.ceil(len(chosen) * task.gray_percent / 100)  # a fixed set: exactly that share
-    return sorted(chosen, key=lambda d: gray_rank(task.task_uid, d.device_name))[:keep]
+    seed = gray_seed(task)
+    return sorted(chosen, key=lambda d: gray_rank(seed, d.device_name))[:keep]
 
 
 def joins_dynamic(task: Task, dev: Device, source_versions: Sequence[str]) -> bool:

@@ -58,20 +58,38 @@ class Presence:
     online: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A record's status change, kept in its history (written with the unit of work)."""
+
+    record_id: int
+    task_uid: str
+    product_id: str
+    device_name: str
+    time: int
+    status: int
+    step: int
+    desc: str
+    retry_count: int
+
+
 @dataclass
 class Effects:
-    """What a unit of work sends once it has committed, in order."""
+    """What a unit of work sends once it has committed, in order; and the record transitions it
+    stores in the history (``actor``: who caused them: "admin", "device", "timer", "system")."""
 
     orders: list[UpgradeOrder] = field(default_factory=list)
     acks: list[ProgressAck] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    history: list[Transition] = field(default_factory=list)
+    actor: str = "system"
 
-    def mark(self) -> tuple[int, int, int]:
-        return len(self.orders), len(self.acks), len(self.events)
+    def mark(self) -> tuple[int, int, int, int]:
+        return len(self.orders), len(self.acks), len(self.events), len(self.history)
 
-    def rollback(self, mark: tuple[int, int, int]) -> None:
+    def rollback(self, mark: tuple[int, int, int, int]) -> None:
         """Forget what was added after ``mark`` (its changes were rolled back)."""
-        del self.orders[mark[0]:], self.acks[mark[1]:], self.events[mark[2]:]
+        del self.orders[mark[0]:], self.acks[mark[1]:], self.events[mark[2]:], self.history[mark[3]:]
 
 
 class Outbound(Protocol):

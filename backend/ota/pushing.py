@@ -12,12 +12,14 @@ from ota_protocol.codes import TaskStatus as TS
 from ota_protocol.messages import new_client_token
 
 from ..db.models import Device, DeviceRecord, Firmware, Task
+from . import rollouts
 from .lifecycle import maybe_finish
 from .outages import OutageLog
 from .pacing import Pacer
 from .ports import OrderFile, UpgradeOrder, UrlSigner
-from .records import PUSHABLE, check_move, move, succeed
+from .records import PUSHABLE, check_move, move, succeed, transition
 from .recovery import REPUSH_PREFIX, healthy, waits_for_health
+from .rollouts import may_push_now
 from .views import record_event
 from .work import Work
 
@@ -41,6 +43,9 @@ class Pusher:
                             fw.sign_method, files, now)
 
     def budget(self, w: Work, task: Task) -> int:
+        """Pushes the task may send now: none while paused or outside its maintenance window."""
+        if not may_push_now(task, w.now):
+            return 0
         return self.pacer.budget(w.s, task, w.now)
 
     def push(self, w: Work, task: Task, rec: DeviceRecord, client_token: str | None = None,
@@ -67,8 +72,10 @@ class Pusher:
             return 0
         cols = (DeviceRecord.id, DeviceRecord.status, DeviceRecord.desc, DeviceRecord.product_id,
                 DeviceRecord.device_name, DeviceRecord.task_uid, DeviceRecord.version, DeviceRecord.target_version,
-                DeviceRecord.retry_count)
+                DeviceRecord.retry_count, DeviceRecord.wave)
         q = select(*cols).where(DeviceRecord.task_id == task.id, DeviceRecord.status.in_(PUSHABLE))
+        if task.rollout:  # later waves wait until theirs is released
+            q = q.where(DeviceRecord.wave <= task.current_wave)
         if not healthy(self.outages):  # records re-queued by our outage wait until it is over
             q = q.where(~DeviceRecord.desc.startswith(REPUSH_PREFIX))
         rows = w.s.execute(q.order_by(DeviceRecord.id).limit(budget)).all()
@@ -91,10 +98,12 @@ class Pusher:
             self.pacer.pushed(w.s, task, w.now, len(plain))
             for r in plain:
                 w.fx.orders.append(self.order(r.product_id, r.device_name, r.id, fw, files, new_client_token(), w.now))
-                w.fx.events.append(record_event(SimpleNamespace(
+                pushed_row = SimpleNamespace(
                     id=r.id, task_uid=r.task_uid, product_id=r.product_id, device_name=r.device_name,
                     version=r.version, target_version=r.target_version, status=RS.PUSHED, step=0, desc="pushed",
-                    retry_count=r.retry_count, updated_time=w.now)))
+                    retry_count=r.retry_count, updated_time=w.now, wave=r.wave)
+                w.fx.events.append(record_event(pushed_row))
+                w.fx.history.append(transition(pushed_row, w.now))
         pushed = len(plain)
         for record_id in repushes:
             rec = w.s.get(DeviceRecord, record_id)
@@ -106,10 +115,15 @@ class Pusher:
         return pushed
 
     def push_running(self, w: Work) -> int:
-        """Push what every running task may push now (at most BATCH per task); each task is
-        checked for completion. Returns how many were pushed."""
+        """Push what every running task may push now (at most BATCH per task); a task with
+        rollout options is first checked against them (abort, next wave); each task is checked
+        for completion. Returns how many were pushed."""
         pushed = 0
         for task in list(w.s.scalars(select(Task).where(Task.status == TS.UPGRADING))):
+            if task.rollout:
+                rollouts.evaluate(w, task, self.minute_ms)
+                if task.status != TS.UPGRADING:
+                    continue
             pushed += self.push_queued(w, task)
             maybe_finish(w, task)
         return pushed

@@ -13,8 +13,8 @@ from ota_protocol.codes import RecordStatus as RS
 
 from ..db.models import DeviceRecord
 from .errors import IllegalTransition
-from .ports import Effects
-from .views import record_event
+from .ports import Effects, Transition
+from .views import RecordFields, record_event
 
 QUEUED = frozenset((RS.QUEUED, RS.QUEUED_OFFLINE, RS.QUEUED_RETRY))
 #: unfinished: the record holds its device
@@ -60,6 +60,7 @@ def move(fx: Effects, rec: DeviceRecord, now: int, status: RS, *, step: int | No
          desc: str | None = None, due: int | None = None) -> None:
     """Change ``rec``'s status (and step, text, due time), announcing it as an event."""
     check_move(rec.status, status, f"record {rec.id} ({rec.device_name})")
+    changed = rec.status != status or status == RS.FAILED
     rec.status = status
     if step is not None:
         rec.step = step
@@ -69,6 +70,12 @@ def move(fx: Effects, rec: DeviceRecord, now: int, status: RS, *, step: int | No
         rec.due_time = due
     rec.updated_time = now
     fx.events.append(record_event(rec))
+    if changed:
+        fx.history.append(transition(rec, now))
+
+
+def transition(r: RecordFields, now: int) -> Transition:
+    return Transition(r.id, r.task_uid, r.product_id, r.device_name, now, r.status, r.step, r.desc, r.retry_count)
 
 
 def succeed(fx: Effects, rec: DeviceRecord, now: int) -> None:

@@ -21,12 +21,13 @@ class RecordFields(Protocol):
     desc: str
     retry_count: int
     updated_time: int
+    wave: int
 
 
 def record_view(r: RecordFields) -> dict[str, Any]:
     return {"id": r.id, "taskUid": r.task_uid, "productID": r.product_id, "deviceName": r.device_name,
             "version": r.version, "targetVersion": r.target_version, "status": r.status, "step": r.step,
-            "desc": r.desc, "retryCount": r.retry_count, "updatedTime": r.updated_time}
+            "desc": r.desc, "retryCount": r.retry_count, "updatedTime": r.updated_time, "wave": (r.wave or 0) + 1}
 
 
 def record_event(r: RecordFields) -> dict[str, Any]:
@@ -39,4 +40,5 @@ def device_event(d: Device) -> dict[str, Any]:
 
 
 def task_event(t: Task) -> dict[str, Any]:
-    return {"type": "task", "taskID": t.id, "taskUid": t.task_uid, "status": t.status}
+    return {"type": "task", "taskID": t.id, "taskUid": t.task_uid, "status": t.status, "paused": bool(t.paused),
+            "currentWave": t.current_wave + 1, "statusReason": t.status_reason}

@@ -30,7 +30,7 @@ _RECORD_COLOUR = {
 }
 
 _TASK_COLOUR = {TaskStatus.NOT_STARTED: "#6b7280", TaskStatus.UPGRADING: "#0e7490",
-                TaskStatus.DONE: "#15803d", TaskStatus.CANCELLED: "#4b5563"}
+                TaskStatus.DONE: "#15803d", TaskStatus.CANCELLED: "#4b5563", TaskStatus.ABORTED: "#b91c1c"}
 
 # the groups offered by the live table's status filter, in display order: a label (a status
 # stands for itself; otherwise a source text of the "Status" context) and the statuses it holds

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from ._ota_helpers import SseClient, make_devices, make_product, seed_firmware, task_create
@@ -77,3 +79,16 @@ def test_event_ids_from_an_earlier_run_get_a_resync(start_backend):
     assert late.events[0][1]["type"] == "resync"
     late.stop()
     api.close()
+
+
+def test_a_burst_larger_than_the_buffer_keeps_the_newest_and_says_the_rest_were_missed():
+    from backend.event_bus import EventBus
+
+    bus = EventBus(capacity=100)
+    start = bus._next_id
+    bus.publish_many([{"n": i} for i in range(250)])
+    events, missed = bus.since(start - 1)
+    assert missed and len(events) == 100
+    assert [e[0] for e in events] == list(range(start + 150, start + 250))  # ids as if all were kept
+    assert json.loads(events[0][1]) == {"n": 150} and json.loads(events[-1][1]) == {"n": 249}
+    assert bus.since(start + 249) == ([], False)

@@ -456,3 +456,27 @@ def test_migration_0004_keeps_existing_tasks_as_they_were_and_downgrades(fresh_u
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM device_record")).scalar() == 1
     db.dispose()
+
+
+def test_a_database_at_the_newest_revision_is_recognised_and_every_revision_is_named_by_its_file(
+        fresh_url: str) -> None:
+    """Start-up skips Alembic when the database is at head: the head is read from the file names,
+    so each migration's revision must be its file's number."""
+    import re
+    from importlib import resources
+
+    from backend.db.session import _head_revision, at_head
+
+    versions = resources.files("backend.db.migrations").joinpath("versions")
+    for path in versions.iterdir():
+        if path.name[:4].isdigit() and path.name.endswith(".py"):
+            assert re.search(rf"^revision = '{path.name[:4]}'$", path.read_text(), re.M), path.name
+    db = Database(fresh_url)
+    assert not at_head(db.engine)  # empty
+    db.migrate()
+    assert at_head(db.engine)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0003'"))
+    assert not at_head(db.engine)
+    assert _head_revision() == "0004"
+    db.dispose()

@@ -14,7 +14,8 @@ its upgrade and progress-acknowledgement topics. Each run:
    every record and device is checked through the API (status 501, step 100, versions), and
    every progress message must have been acknowledged (acks are sent after apply);
 3. raw: a plain paho publisher (a separate process, service credentials) pushes the same
-   number of messages of the same size through the same broker to one paho subscriber.
+   number of messages of the same size through the same broker to one paho subscriber (another
+   process: this one's N device sockets have numbers ``select()`` cannot watch).
 
     .venv/bin/python benchmarks/ingestion.py [--devices 10000] [--runs 3] [--quick] [--postgres]
 """
@@ -69,12 +70,15 @@ class Postgres:
 
     def _run(self, *args: str) -> None:
         cmd = ["runuser", "-u", "postgres", "--", *args] if self.as_user else list(args)
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/")
+        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/", text=True)
+        if r.returncode:
+            raise SystemExit(f"{' '.join(args[:1])} failed ({r.returncode}): {r.stderr.strip()[-500:]}")
 
     def start(self) -> str:
         self.root.mkdir(parents=True, exist_ok=True)
         if self.as_user:
             shutil.chown(self.root, "postgres")
+            os.chmod(self.root.parent, 0o711)  # mkdtemp's 0700: user postgres must reach its directory
         data = self.root / "pgdata"
         self._run(str(self.bindir / "initdb"), "-D", str(data), "-U", "ota", "-A", "trust", "-E", "UTF8")
         self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(self.root / "pg.log"),
@@ -87,7 +91,7 @@ class Postgres:
     def stop(self) -> None:
         try:
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "pgdata"), "-m", "immediate", "stop")
-        except subprocess.CalledProcessError:
+        except SystemExit:
             pass
 
 
@@ -214,10 +218,19 @@ def raw_publisher(spec_file: str) -> int:
         print("ready", flush=True)
         if sys.stdin.readline().strip() != "go":
             return 1
-        infos = [c.publish(RAW_TOPIC, payload, qos=1) for _ in range(spec["count"])]
+        # at most `window` unacknowledged: paho has 65,535 packet ids, and refuses a publish whose
+        # id is still in use (ERR_QUEUE_SIZE) when more are queued
+        window = threading.Semaphore(spec["window"])
+        c.on_publish = lambda *_a: window.release()
         end = time.monotonic() + spec["deadline"]
-        while time.monotonic() < end and not infos[-1].is_published():
-            time.sleep(0.005)
+        for _ in range(spec["count"]):
+            if not window.acquire(timeout=max(0.0, end - time.monotonic())):
+                return 1
+            if c.publish(RAW_TOPIC, payload, qos=1).rc not in (0,):
+                return 1
+        for _ in range(spec["window"]):  # every one acknowledged
+            if not window.acquire(timeout=max(0.0, end - time.monotonic())):
+                return 1
         print("done", flush=True)
         return 0
     finally:
@@ -225,17 +238,22 @@ def raw_publisher(spec_file: str) -> int:
         c.loop_stop()
 
 
-def measure_raw(port: int, password: str, count: int, payload: bytes, tmp: Path, deadline: float) -> float:
-    got = [0]
+def raw_subscriber(spec_file: str) -> int:
+    """A separate process: this one holds N device sockets, whose numbers are beyond what
+    ``select()`` (paho's ``loop_start``) takes, so a paho thread here never got its SUBACK."""
+    spec = json.loads(Path(spec_file).read_text())
+    count = spec["count"]
+    got = [0, 0.0]
     done = threading.Event()
     subscribed = threading.Event()
 
     def on_message(_c: paho.Client, _u: Any, _m: paho.MQTTMessage) -> None:
         got[0] += 1
         if got[0] >= count:
+            got[1] = time.monotonic()  # CLOCK_MONOTONIC: comparable across processes on Linux
             done.set()
     sub = paho.Client(CallbackAPIVersion.VERSION2, client_id="ota-backend-bench-rawsub", protocol=paho.MQTTv311)
-    sub.username_pw_set("ota-backend", password)
+    sub.username_pw_set(spec["user"], spec["password"])
     sub.on_message = on_message
     refused: list[str] = []
 
@@ -246,34 +264,55 @@ def measure_raw(port: int, password: str, count: int, payload: bytes, tmp: Path,
             c.subscribe(RAW_TOPIC, qos=1)
     sub.on_connect = on_connect
     sub.on_subscribe = lambda *_a: subscribed.set()
-    sub.connect("127.0.0.1", port, keepalive=60)
+    sub.connect("127.0.0.1", spec["port"], keepalive=60)
     sub.loop_start()
-    spec = tmp / "raw-spec.json"
-    spec.write_text(json.dumps({"port": port, "user": "ota-backend", "password": password, "inflight": 100,
-                                "count": count, "payload": payload.decode(), "deadline": deadline}))
-    pub = subprocess.Popen([sys.executable, __file__, "--raw-publisher", str(spec)], cwd=ROOT,
-                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert pub.stdin is not None and pub.stdout is not None  # PIPEs
     try:
         if not subscribed.wait(60):
-            raise SystemExit(f"raw subscriber: no SUBACK within 60 s (CONNACK refusals: {refused})")
+            print(f"no SUBACK within 60 s (CONNACK refusals: {refused})", flush=True)
+            return 1
+        print("subscribed", flush=True)
+        if not done.wait(spec["deadline"]):
+            print(f"got {got[0]}/{count}", flush=True)
+            return 1
+        print(f"done {got[1]!r}", flush=True)
+        return 0
+    finally:
+        sub.disconnect()
+        sub.loop_stop()
+
+
+def measure_raw(port: int, password: str, count: int, payload: bytes, tmp: Path, deadline: float) -> float:
+    spec = tmp / "raw-spec.json"
+    spec.write_text(json.dumps({"port": port, "user": "ota-backend", "password": password, "inflight": 100, "window": 1000,
+                                "count": count, "payload": payload.decode(), "deadline": deadline}))
+    sub = subprocess.Popen([sys.executable, __file__, "--raw-subscriber", str(spec)], cwd=ROOT,
+                           stdout=subprocess.PIPE, text=True)
+    pub = subprocess.Popen([sys.executable, __file__, "--raw-publisher", str(spec)], cwd=ROOT,
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert pub.stdin is not None and pub.stdout is not None and sub.stdout is not None  # PIPEs
+    try:
+        sub_lines = line_reader(sub.stdout)
+        first = next_line(sub_lines, 70, "raw subscriber subscribed").strip()
+        if first != "subscribed":
+            raise SystemExit(f"raw subscriber: {first}")
         lines = line_reader(pub.stdout)
         if next_line(lines, 30, "raw publisher ready").strip() != "ready":
             raise SystemExit("raw publisher did not start")
         t0 = time.monotonic()
         pub.stdin.write("go\n")
         pub.stdin.flush()
-        if not done.wait(deadline):
-            raise SystemExit(f"raw: {got[0]}/{count} messages within {deadline:.0f} s")
-        return count / (time.monotonic() - t0)
+        last = next_line(sub_lines, deadline + 5, "raw subscriber done").strip()
+        if not last.startswith("done "):
+            raise SystemExit(f"raw: {last} within {deadline:.0f} s")
+        return count / (float(last.split()[1]) - t0)
     finally:
         pub.stdin.close()
-        try:
-            pub.wait(15)
-        except subprocess.TimeoutExpired:
-            pub.kill()
-        sub.disconnect()
-        sub.loop_stop()
+        for p in (pub, sub):
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
 
 
 # ---- checks through the API -------------------------------------------------------------
@@ -319,10 +358,13 @@ def main() -> int:
     ap.add_argument("--postgres", action="store_true", help="start a throw-away PostgreSQL cluster (initdb + pg_ctl)")
     ap.add_argument("--deadline", type=float, default=120.0, help="seconds per wait")
     ap.add_argument("--raw-publisher", metavar="SPEC", help=argparse.SUPPRESS)
+    ap.add_argument("--raw-subscriber", metavar="SPEC", help=argparse.SUPPRESS)
     add_common_args(ap)
     args = ap.parse_args()
     if args.raw_publisher:
         return raw_publisher(args.raw_publisher)
+    if args.raw_subscriber:
+        return raw_subscriber(args.raw_subscriber)
     n = 400 if args.quick and args.devices == 10000 else args.devices
     runs = 1 if args.quick else args.runs
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -433,8 +475,11 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
-        warnings = [ln.rstrip() for ln in stderr_path.read_text(errors="replace").splitlines()
-                    if "WARNING" in ln or "ERROR" in ln] if stderr_path.exists() else []
+        err_lines = stderr_path.read_text(errors="replace").splitlines() if stderr_path.exists() else []
+        warnings = [ln.rstrip() for ln in err_lines if "WARNING" in ln or "ERROR" in ln]
+        if any("Traceback" in ln for ln in err_lines):
+            first = next(i for i, ln in enumerate(err_lines) if "Traceback" in ln)
+            print("backend stderr, the first traceback:\n    " + "\n    ".join(err_lines[first:first + 300][-25:]))
         if warnings:
             print(f"backend stderr: {len(warnings)} warning/error lines, the last:")
             for ln in warnings[-5:]:

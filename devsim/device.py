@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import httpx
 
     from .fleet import SimOptions
+    from .lean_http import LeanClient
     from .reactor import Reactor
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,10 @@ class Runtime(Protocol):
 
     reactor: Reactor
     options: SimOptions
-    http: httpx.Client
     base_url: str
+
+    @property
+    def http(self) -> httpx.Client | LeanClient: ...
 
     @property
     def pool(self) -> Executor: ...  # read only: a fleet's ThreadPoolExecutor is one

@@ -17,6 +17,8 @@ import httpx
 
 from ota_protocol.device import ReceivedFile
 
+from .lean_http import LeanClient
+
 
 class DownloadError(Exception):
     """The file could not be fetched (HTTP error, connection error, short body)."""
@@ -77,7 +79,7 @@ class FileTransfer:
 
     def fetch(
         self,
-        http: httpx.Client,
+        http: httpx.Client | LeanClient,
         base_url: str,
         chunk_size: int,
         on_chunk: Callable[[FileTransfer], None] | None = None,

@@ -18,6 +18,7 @@ from ota_protocol.device import BadPush, parse_down_topic, parse_progress_ack, p
 from . import behaviour as B
 from . import device as D
 from .credentials import Credential, device_names, fetch_from_backend
+from .lean_http import LeanClient
 from .links import ConnectGate, DeviceConnection, MqttEndpoint, SharedConnection, _Connection
 from .reactor import Reactor
 
@@ -92,13 +93,14 @@ class Fleet:
         }
         self._by_key = {(d.product_id, d.name): d for d in self.devices.values()}
         self.reactor = Reactor()
-        self.http = httpx.Client(
+        # plain-HTTP downloads (the backend's object proxy) on the lean client, https on httpx
+        self.http = LeanClient(self.options.http_timeout, fallback=httpx.Client(
             timeout=self.options.http_timeout,
             limits=httpx.Limits(
                 max_connections=self.options.download_workers,
                 max_keepalive_connections=self.options.download_workers,
             ),
-        )
+        ))
         self.pool = ThreadPoolExecutor(self.options.download_workers, thread_name_prefix="devsim-download")
         self.connections: list[_Connection] = []
         self.messages_in = 0

@@ -221,3 +221,112 @@ def test_publish_during_an_outage_is_sent_after_reconnect(broker, link_factory):
         assert dev.inbox.get(timeout=8) == ("$ota/down/upgrade/P1/d1", b"queued in the backend")
     finally:
         dev.close()
+
+
+# --------------------------------------------------------------------------- batched acks, the publish window
+
+
+def _manual_link(broker, client_id: str, got: list, **kw) -> MqttLink:
+    link = MqttLink(broker.url, client_id, lambda t, p, ack: got.append((p, ack)), manual_ack=True, **kw)
+    link.start()
+    assert link.wait_connected(5)
+    return link
+
+
+def test_ack_all_acknowledges_every_message_in_one_write(broker):
+    """Many PUBACKs in one packet write: each one counts (nothing is delivered again), and
+    what was never acknowledged is delivered again to the next session."""
+    got: list = []
+    link = _manual_link(broker, "ota-backend-acks", got)
+    dev = device(broker)
+    try:
+        for i in range(30):
+            dev.publish(UP_D1, f"m{i}".encode())
+        wait_for(lambda: len(got) == 30)
+        link.ack_all([ack for _p, ack in got[:20]])  # the first 20 applied; 20..29 not
+        time.sleep(0.3)
+    finally:
+        dev.close()
+        link.stop()
+    again: list = []
+    link = _manual_link(broker, "ota-backend-acks", again)
+    try:
+        wait_for(lambda: len(again) == 10)
+        assert [p for p, _ in again] == [f"m{i}".encode() for i in range(20, 30)]
+        assert all(ack is not None for _p, ack in again)
+        # an earlier connection's acks are not sent on this one (the broker redelivered those)
+        link.ack_all([ack for _p, ack in got[20:]])
+        link.ack_all([ack for _p, ack in again])
+        time.sleep(0.3)
+    finally:
+        link.stop()
+    last: list = []
+    link = _manual_link(broker, "ota-backend-acks", last)
+    try:
+        time.sleep(0.5)
+        assert last == []
+    finally:
+        link.stop()
+
+
+def test_publish_window_keeps_order_and_sends_everything(broker):
+    """More publishes than the window: the rest wait in the link's backlog, in order."""
+    link = MqttLink(broker.url, "ota-backend-window", Inbox(), max_inflight=3)
+    link.start()
+    dev = device(broker, subscribe=[("$ota/down/+/P1/d1", 1)])
+    try:
+        assert link.wait_connected(5)
+        for i in range(300):
+            assert link.publish("$ota/down/progress/P1/d1", f"{i}".encode())
+        received = [dev.inbox.get()[1] for _ in range(300)]
+        assert received == [f"{i}".encode() for i in range(300)]
+        wait_for(lambda: link.backlog == 0 and link._unacked == 0)
+    finally:
+        dev.close()
+        link.stop()
+
+
+def test_large_backlog_beyond_the_packet_ids(broker):
+    """More unacknowledged publishes than MQTT has packet ids (65,535) are not refused."""
+    link = MqttLink(broker.url, "ota-backend-many", Inbox())
+    link.start()
+    try:
+        assert link.wait_connected(5)
+        assert all(link.publish("$ota/down/progress/P1/nobody", b"x") for _ in range(70_000))
+        wait_for(lambda: link.backlog == 0 and link._unacked == 0, timeout=60)
+    finally:
+        link.stop()
+
+
+def test_dispatcher_sends_a_batch_of_link_acks_in_one_write_after_it_applied(monkeypatch):
+    """The link's acknowledgements of a batch leave in one ``ack_all``, only after the batch's
+    transaction returned; a batch that could not apply (database down) is not acknowledged."""
+    from backend.mqtt import dispatcher as dm
+    from backend.mqtt.link import Ack
+    monkeypatch.setattr(dm, "RETRY_FIRST_DELAY_S", 0.05)
+    events: list = []
+    outage = {"left": 51}  # the batch, then each of its 50 messages alone: systemic, kept
+
+    class StubLink:
+        def ack_all(self, acks):
+            events.append(("ack", sorted(a.mid for a in acks)))
+
+    def handle(msgs):
+        if outage["left"] > 0:
+            outage["left"] -= 1
+            events.append(("failed", len(msgs)))
+            raise ConnectionError("database is down")
+        events.append(("committed", len(msgs)))
+
+    link = StubLink()
+    d = dm.Dispatcher(handle, lambda t, p: None)
+    report = json.dumps({"method": "reportInfo", "clientToken": "t", "params": {"version": "1.0.0"}}).encode()
+    for i in range(1, 51):
+        d.on_message(f"$ota/up/report/P/d{i}", report, ack=Ack(link, 0, i))  # type: ignore[arg-type]
+    d.start()
+    try:
+        assert d.drain(10)
+    finally:
+        d.stop()
+    assert events[:51] == [("failed", 50)] + [("failed", 1)] * 50  # nothing acknowledged
+    assert events[51:] == [("committed", 50), ("ack", list(range(1, 51)))]

@@ -390,7 +390,7 @@ class EmbeddedMosquitto:
             "autosave_interval 10",
             "persistent_client_expiration 30d",
             "max_queued_messages 100000",
-            "max_inflight_messages 100",
+            "max_inflight_messages 1000",  # per client: the backend acknowledges after applying, in batches
             f"max_packet_size {MAX_PACKET_SIZE}",
             "set_tcp_nodelay true",
             "log_dest stdout",

@@ -26,6 +26,7 @@ from ota_protocol import messages as wire
 from ota_protocol.codes import ErrorCode
 
 from ..ota.ports import Presence
+from .link import Ack
 from .presence import LOG_TOPIC, PresenceTracker
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ BATCH = 500
 GATHER_S = 0.005
 #: The broker hands the backend at most this many unacknowledged QoS 1 messages (its
 #: ``max_inflight_messages``); with that many queued, waiting gathers nothing more: apply at once.
-BROKER_WINDOW = 100
+BROKER_WINDOW = 1000
 #: A batch still being applied after this long means the worker is stuck (``alive`` is False).
 STUCK_AFTER_S = 120.0
 #: At most one "rejected message" line per device per this many seconds (the rest are counted).
@@ -192,6 +193,20 @@ class Dispatcher:
         except Exception:
             log.warning("could not acknowledge a device message", exc_info=True)
 
+    @classmethod
+    def _ack_all(cls, acks: list[Callable[[], None] | None]) -> None:
+        """Acknowledge applied messages: the link's in one write, any others one by one."""
+        link_acks = [a for a in acks if isinstance(a, Ack)]
+        if link_acks:
+            try:
+                Ack.send_all(link_acks)
+            except Exception:
+                log.warning("could not acknowledge %d device messages", len(link_acks), exc_info=True)
+        if len(link_acks) < len(acks):
+            for a in acks:
+                if not isinstance(a, Ack):
+                    cls._ack(a)
+
     def _parse(self, batch: list) -> list:
         """(message, ack) pairs to apply; refused messages are acknowledged here."""
         parsed: list[_Parsed] = []
@@ -233,9 +248,8 @@ class Dispatcher:
             if len(failed) < len(pending) or not any(ack is not None for _, ack in failed):
                 # the others applied: these are refused by the engine, and would be every time
                 # (or nothing could deliver them again): counted, logged, acknowledged
-                for _msg, ack in failed:
-                    self.failed += 1
-                    self._ack(ack)
+                self.failed += len(failed)
+                self._ack_all([ack for _, ack in failed])
                 return
             # not one message applied: systemic (database down, say). Keep the batch.
             pending = failed
@@ -261,8 +275,7 @@ class Dispatcher:
         try:
             self._handle(parsed)
             self.handled += len(parsed)
-            for _, ack in items:
-                self._ack(ack)
+            self._ack_all([ack for _, ack in items])  # after the commit, in one write
             return []
         except Exception:
             if len(items) == 1:

@@ -13,6 +13,12 @@
   broker delivers anything unacknowledged again when the session resumes (after a crash or
   a stop). An ``ack`` from an earlier connection is not sent (the broker redelivers that
   message on the new one). ``pause()`` stops handing messages over (they stay unacknowledged).
+  ``ack_all(acks)`` sends the PUBACKs of many messages in one write (a batch's acknowledgements).
+- At most ``max_inflight`` QoS 1 publishes are unacknowledged by the broker at a time; more wait
+  in the link's own backlog, in order. (paho's own window rescans every message it holds on each
+  PUBACK, and more than 65,535 unacknowledged messages would run out of packet ids.)
+- The socket is read in 64 KiB blocks, and every packet a block holds is handled before the
+  next ``select`` (paho alone reads 1 + 1 + n bytes per packet, and one packet per wake-up).
 - The backend's client id is secret (``backend_client_id``): MQTT gives a client id to
   whoever connects with it last, so a guessable id would let any device take the backend's
   session over.
@@ -25,9 +31,11 @@ import os
 import secrets
 import ssl
 import string
+import struct
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -40,6 +48,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 __all__ = [
     "CLIENT_ID_FILE",
     "LEGACY_CLIENT_ID",
+    "Ack",
     "BrokerAddress",
     "MqttLink",
     "backend_client_id",
@@ -186,6 +195,85 @@ def _close_wakeup_sockets(client: paho.Client) -> None:
         reset(sockpair_only=True)
 
 
+_PUBACK = 0x40
+_RECV_BLOCK = 65536
+
+
+class _Client(paho.Client):
+    """paho's client, reading the socket in blocks and sending many PUBACKs in one packet write."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._rbuf = b""
+        self._rpos = 0
+        self._rsock: object = None  # the socket the buffered bytes came from
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._sock is not self._rsock:  # a new connection: nothing of the old one is left over
+            self._rsock, self._rbuf, self._rpos = self._sock, b"", 0
+        if self._rpos >= len(self._rbuf):
+            data = super()._sock_recv(max(bufsize, _RECV_BLOCK))  # raises as paho expects
+            if len(data) <= bufsize:
+                self._rbuf, self._rpos = b"", 0
+                return data
+            self._rbuf, self._rpos = data, 0
+        end = self._rpos + bufsize
+        out = self._rbuf[self._rpos:end]
+        self._rpos = min(end, len(self._rbuf))
+        return out
+
+    def _buffered(self) -> bool:
+        return self._rpos < len(self._rbuf) and self._sock is not None and self._sock is self._rsock
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._buffered():
+            rc = super().loop_read(max_packets)  # select() would not wake for bytes already read
+        return rc
+
+    def _packet_queue(self, command: int, packet: bytes | bytearray, mid: int, qos: int,
+                      info: paho.MQTTMessageInfo | None = None) -> MQTTErrorCode:
+        thread = self._thread
+        if thread is not None and thread.ident == threading.get_ident():
+            # on the network thread (a callback): no wake-up byte through the socket pair; the
+            # next select() sees want_write() and writes at once
+            self._out_packet.append({"command": command, "mid": mid, "qos": qos, "pos": 0,
+                                     "to_process": len(packet), "packet": packet, "info": info})
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return super()._packet_queue(command, packet, mid, qos, info)
+
+    def send_pubacks(self, mids: Sequence[int]) -> None:
+        """The PUBACKs of ``mids`` as one queued write (thread-safe as paho's own ``ack``)."""
+        if mids:
+            packet = b"".join([struct.pack("!BBH", _PUBACK, 2, mid) for mid in mids])
+            self._packet_queue(_PUBACK, packet, mids[0], 1)
+
+    def holds(self, mid: int) -> bool:
+        """``mid`` is a QoS 1/2 publish of ours not yet acknowledged (only meaningful on the network thread)."""
+        return mid in self._out_messages
+
+
+class Ack:
+    """The acknowledgement of one received QoS 1 message: call it (from any thread) once the
+    message was applied, or hand many to ``Ack.send_all`` / ``MqttLink.ack_all`` (one write)."""
+
+    __slots__ = ("_generation", "_link", "mid")
+
+    def __init__(self, link: MqttLink, generation: int, mid: int) -> None:
+        self._link, self._generation, self.mid = link, generation, mid
+
+    def __call__(self) -> None:
+        self._link.ack_all((self,))
+
+    @staticmethod
+    def send_all(acks: Iterable[Ack]) -> None:
+        by_link: dict[int, tuple[MqttLink, list[Ack]]] = {}
+        for a in acks:
+            by_link.setdefault(id(a._link), (a._link, []))[1].append(a)
+        for link, mine in by_link.values():
+            link.ack_all(mine)
+
+
 class MqttLink:
     """One long-lived MQTT connection of the backend.
 
@@ -204,7 +292,7 @@ class MqttLink:
         *,
         keepalive: int = 30,
         reconnect_delay: tuple[int, int] = (1, 30),
-        max_inflight: int = 100,
+        max_inflight: int = 1000,
         max_packet_size: int | None = None,
         manual_ack: bool = False,
     ) -> None:
@@ -227,8 +315,15 @@ class MqttLink:
         self._manual_ack = manual_ack
         self._paused = False
         self._generation = 0  # connections so far: an ack is only valid on the connection it came on
+        # QoS 1 publishes handed to paho and not yet acknowledged by the broker, and those waiting
+        # for room (FIFO); _draining: the network thread is moving the backlog into paho
+        self._window = max(1, max_inflight)
+        self._unacked = 0
+        self._backlog: deque[tuple[str, bytes | str, int]] = deque()
+        self._draining = False
+        self._out_lock = threading.Lock()  # never held while calling into paho
 
-        client = paho.Client(
+        client = _Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             clean_session=False,
@@ -240,13 +335,14 @@ class MqttLink:
         if self.address.tls:
             client.tls_set(ca_certs=self.address.ca_file, cert_reqs=ssl.CERT_REQUIRED)
         client.reconnect_delay_set(*reconnect_delay)
-        client.max_inflight_messages_set(max_inflight)
+        client.max_inflight_messages_set(0)  # the link keeps the window (see _window)
         client.max_queued_messages_set(0)  # unlimited: bulk pushes must never be refused
         client.on_connect = self._handle_connect
         client.on_connect_fail = self._handle_connect_fail
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
         client.on_subscribe = self._handle_subscribe
+        client.on_publish = self._handle_published
         self._client = client
 
     # ------------------------------------------------------------------ state
@@ -314,14 +410,69 @@ class MqttLink:
                 log.error("MQTT publish to %s not sent: %d bytes, more than the broker's limit of %d",
                           topic, packet, self._max_packet_size)
                 return False
+        if qos > 0:
+            with self._out_lock:
+                if self._backlog or self._draining or self._unacked >= self._window:
+                    self._backlog.append((topic, payload, qos))  # sent as acknowledgements make room
+                    return True
+                self._unacked += 1
+        return self._send(topic, payload, qos)
+
+    def _send(self, topic: str, payload: bytes | str, qos: int) -> bool:
         info = self._client.publish(topic, payload, qos=qos)
         rc = info.rc
         if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
             return True
         if rc == MQTTErrorCode.MQTT_ERR_NO_CONN and qos > 0:
             return True  # kept by paho, sent after the reconnect
+        if qos > 0:
+            with self._out_lock:
+                self._unacked -= 1
         log.warning("MQTT publish to %s not queued: %s", topic, paho.error_string(rc))
         return False
+
+    def _handle_published(self, client: paho.Client, userdata: object, mid: int, reason_code: ReasonCode,
+                          properties: Properties | None) -> None:
+        """Network thread, paho's message lock held: the broker acknowledged ``mid`` (or paho wrote a
+        QoS 0 message, not counted): room in the window for the backlog."""
+        counted = self._client.holds(mid)  # paho forgets a QoS 1 message right after this callback
+        with self._out_lock:
+            if counted:
+                self._unacked -= 1
+            if self._draining or not self._backlog:
+                return
+            self._draining = True
+        try:
+            while True:
+                with self._out_lock:
+                    n = min(self._window - self._unacked, len(self._backlog))
+                    if n <= 0:
+                        self._draining = False
+                        return
+                    take = [self._backlog.popleft() for _ in range(n)]
+                    self._unacked += n
+                for topic, payload, qos in take:
+                    self._send(topic, payload, qos)
+        except BaseException:
+            with self._out_lock:
+                self._draining = False
+            raise
+
+    @property
+    def backlog(self) -> int:
+        """QoS 1 publishes waiting for room in the window (not yet handed to paho)."""
+        return len(self._backlog)
+
+    # ------------------------------------------------------------------ acknowledgements
+
+    def ack_all(self, acks: Iterable[Ack]) -> None:
+        """Send the PUBACKs of ``acks`` (from this link, this connection) in one write; thread-safe."""
+        if not self._started:
+            return
+        generation = self._generation
+        mids = [a.mid for a in acks if a._link is self and a._generation == generation]
+        if mids:
+            self._client.send_pubacks(mids)
 
     # ------------------------------------------------------------------ callbacks (network thread)
 
@@ -397,13 +548,15 @@ class MqttLink:
             log.exception("MQTT message handler failed on %s", message.topic)
 
     def _acker(self, mid: int, qos: int) -> Callable[[], None] | None:
-        """The acknowledgement of one received message, callable from any thread, at most once useful."""
+        """The acknowledgement of one received message, callable from any thread, at most once useful.
+        One from an earlier connection is not sent: the broker sends that message again on this one."""
+        if qos == 1:
+            return Ack(self, self._generation, mid)
         if qos == 0:
             return None
         generation = self._generation
 
-        def ack() -> None:
-            if generation != self._generation or not self._started:
-                return  # an earlier connection's message: the broker sends it again on this one
-            self._client.ack(mid, qos)
+        def ack() -> None:  # QoS 2: the backend subscribes with QoS 1, so never in practice
+            if generation == self._generation and self._started:
+                self._client.ack(mid, qos)
         return ack

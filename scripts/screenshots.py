@@ -67,6 +67,7 @@ def render(lang: str, out: Path) -> None:
     from ota_desktop.secrets import SecretStore
     from ota_desktop.settings import Settings
     from ota_desktop.ui.main_window import MainWindow
+    from ota_desktop.ui.task_dialog import DEFAULT_SIZE
 
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
@@ -197,13 +198,31 @@ def render(lang: str, out: Path) -> None:
         tdlg.picker.paste_edit.setPlainText("thermo-001\nthermo-002, thermo-004\nthermo-007")
         tdlg.picker.paste_button.click()
         tdlg.picker.search_edit.setText("thermo-00")
-        tdlg.resize(820, 660)  # what the dialog opens at: it fits a 1366x768 laptop
+        tdlg.resize(*DEFAULT_SIZE)  # what the dialog opens at: it fits a 1366x768 laptop
         app.processEvents()
         save(tdlg, out, "new-task")
         tdlg.picker.search_edit.clear()
         tdlg.picker.paste_edit.clear()
         tdlg.picker.model.clear_checked()
         tdlg.all_radio.setChecked(True)  # the rollout itself covers every device
+
+        # -- the same form with the safe-rollout preset and its preview (task/preview)
+        tdlg.retry_spin.setValue(0)  # a failure is final at once: the waves move on, the abort rule sees it
+        editor = tdlg.rollout_editor
+        editor.preset_button.click()
+        tdlg.preview()
+        spin(app, lambda: tdlg.preview_data is not None, 20, "the preview")
+        app.processEvents()
+        bar = tdlg.scroll_area.verticalScrollBar()
+        bar.setValue(bar.maximum())
+        app.processEvents()
+        save(tdlg, out, "new-task-rollout")
+        # what the task then runs: waves of 10 %, 30 % and the rest, each released when the one
+        # before is done; abort when 10 % of at least 30 finished devices failed
+        editor._wave_rows[0].size_spin.setValue(10)
+        editor._wave_rows[1].size_spin.setValue(30)
+        editor.advance_spin.setValue(0)
+        editor._rule_rows[0].min_spin.setValue(30)
         made: list = []
         tdlg.created.connect(made.append)
         tdlg.create_button.click()
@@ -219,10 +238,37 @@ def render(lang: str, out: Path) -> None:
             return (c.get(RecordStatus.SUCCEEDED, 0) >= 10 and c.get(RecordStatus.UPGRADING, 0) >= 5
                     and c.get(RecordStatus.FAILED, 0) >= 1)
 
-        spin(app, mid_rollout, 90, "the rollout to be half-way")
+        spin(app, mid_rollout, 120, "the rollout to be half-way")
+        spin(app, lambda: live.waves_data is not None and live.waves_data.currentWave >= 2, 30, "the second wave")
         live.view.sortByColumn(live.model.STATUS, live.view.horizontalHeader().sortIndicatorOrder().DescendingOrder)
         app.processEvents()
         save(window, out, "live-rollout")
+
+        # -- the same task stopped by its abort rule (when the simulated failures reach it)
+        try:
+            spin(app, lambda: live.task.status == 5 and live.reason_label.isVisible(), 180, "the abort rule")
+        except SystemExit as exc:
+            print(f"screenshots: live-aborted left out ({exc})")
+        else:  # the queued records it cancelled, and the waves, shown too
+            try:
+                queued = (RecordStatus.QUEUED, RecordStatus.QUEUED_OFFLINE, RecordStatus.QUEUED_RETRY)
+                spin(app, lambda: not any(live.model.status_counts().get(s, 0) for s in queued), 15,
+                     "the cancelled records")
+            except SystemExit:
+                pass
+            later = time.monotonic() + 1.0  # the waves' coalesced refresh (live_view.WAVES_REFRESH_MS)
+            spin(app, lambda: time.monotonic() > later, 5, "")
+            app.processEvents()
+            save(window, out, "live-aborted")
+
+        # -- the tasks list: each task's progress (succeeded / failed / pending)
+        window.tabs.setCurrentWidget(window.tasks_page)
+        window.tasks_page.reload()
+        spin(app, lambda: window.tasks_page.model.rowCount() >= 1 and any(
+            window.tasks_page.model.counts.values()), 30, "the tasks list")
+        window.tasks_page.view.selectRow(0)
+        app.processEvents()
+        save(window, out, "tasks")
     finally:
         for f in fleets:
             f.stop()

@@ -222,6 +222,8 @@ class FakeBackend:
         uid = f"uid-{tid}"
         self.tasks[tid] = {"taskID": tid, "taskUid": uid, "type": body["type"], "upgradeType": body["upgradeType"],
                           "status": 1, "createdTime": int(time.time() * 1000), "firmwareID": body["firmwareID"]}
+        if body.get("rollout"):
+            self.tasks[tid].update(rollout=body["rollout"], waveCount=max(len(body["rollout"].get("waves") or []), 1))
         return {"taskID": tid, "taskUid": uid}
 
     def r_things_ota_task_index(self, body: dict) -> dict:
@@ -262,6 +264,78 @@ class FakeBackend:
 
     def r_things_ota_task_analysis(self, body: dict) -> dict:
         return {"result": "{}"}
+
+    # -- rollout safety (protocol 13.13) -------------------------------------------------------
+    def r_things_ota_task_preview(self, body: dict) -> dict:
+        from ota_protocol import rollout as ro
+
+        try:
+            options = ro.parse(body.get("rollout"))
+        except ro.RolloutError as exc:
+            raise _Fail(CODE_PARAMETER, str(exc), 400) from None
+        fw = self.firmwares[body["firmwareID"]]
+        devices = list(self.devices.get(fw.productID, {}).values())
+        if body.get("type") == 2:
+            devices = [d for d in devices if d.deviceName in body["deviceList"]]
+        on_target = [d for d in devices if d.version == fw.version]
+        other = [d for d in devices if body.get("versionList") and d.version not in body["versionList"]
+                 and d.version != fw.version]
+        planned = [d for d in devices if d not in on_target and d not in other]
+        return {"devices": len(devices), "planned": len(planned), "willPush": len(planned),
+                "waves": [{"wave": i + 1, "devices": n}
+                          for i, n in enumerate(ro.wave_sizes(len(planned), options.waves))],
+                "offline": sum(1 for d in planned if not d.online),
+                "excluded": {"onTargetVersion": len(on_target), "versionFilter": len(other), "grayShare": 0,
+                             "busy": 0, "newerVersion": 0}, "overwrites": 0}
+
+    def _running(self, body: dict) -> dict:
+        task = self.tasks.get(body["taskID"])
+        if task is None:
+            raise _Fail(100009, "taskID: not found", 404)
+        if task["status"] not in (1, 2):
+            raise _Fail(2100002, "task is not running", 409)
+        return task
+
+    def r_things_ota_task_pause(self, body: dict) -> dict:
+        task = self._running(body)
+        task["paused"] = True
+        return task
+
+    def r_things_ota_task_resume(self, body: dict) -> dict:
+        task = self._running(body)
+        task["paused"] = False
+        return task
+
+    def r_things_ota_task_advance(self, body: dict) -> dict:
+        task = self._running(body)
+        if task.get("currentWave", 1) >= task.get("waveCount", 1):
+            raise _Fail(CODE_PARAMETER, "taskID: the task has no further wave", 400)
+        task["currentWave"] = task.get("currentWave", 1) + 1
+        return task
+
+    def r_things_ota_task_waves(self, body: dict) -> dict:
+        task = self.tasks[body["taskID"]]
+        waves = [{"wave": i + 1, "released": i + 1 <= task.get("currentWave", 1), "total": 0, "succeeded": 0,
+                  "failed": 0, "timedOut": 0, "cancelled": 0, "active": 0}
+                 for i in range(task.get("waveCount", 1))]
+        for r in self.records.get(task["taskUid"], []):
+            w = waves[min(max(r.wave, 1), len(waves)) - 1]
+            w["total"] += 1
+            key = {501: "succeeded", 701: "cancelled"}.get(r.status, "active")
+            if r.status == 601:
+                key = "timedOut" if r.desc == "timeout" else "failed"
+            w[key] += 1
+        return {"list": waves, "currentWave": task.get("currentWave", 1), "paused": task.get("paused", False),
+                "abort": (task.get("rollout") or {}).get("abort") or [], "statusReason": task.get("statusReason", ""),
+                "waveDoneTime": 0}
+
+    def r_things_ota_task_export(self, body: dict) -> bytes:
+        task = self.tasks[body["taskID"]]
+        recs = self.records.get(task["taskUid"], [])
+        if body.get("format") == "html":
+            return f"<html><body><h1>Task {task['taskID']}</h1><p>{len(recs)} devices</p></body></html>".encode()
+        return ("\ufeffdeviceName,wave,status\r\n" + "".join(f"{r.deviceName},{r.wave},{r.status}\r\n"
+                                                            for r in recs)).encode()
 
 
 def _slots(obj: Any) -> dict:
@@ -321,6 +395,9 @@ class StubClient(ApiClient):
                    step * self.upload_step_ms)
         _later(lambda: call.resolve({}), (self.upload_steps + 1) * self.upload_step_ms)
         return call
+
+    def request_bytes(self, path: str, body: dict, timeout_ms=None) -> ApiCall:
+        return self.request(path, body)
 
     def paths(self) -> list[str]:
         return [p for p, _ in self.calls]

@@ -26,7 +26,9 @@ from PySide6.QtWidgets import (
 
 from ota_desktop.core import dto
 from ota_desktop.ui.catalog_dialogs import (
+    DeleteProductDialog,
     DeviceDialog,
+    DeviceHistoryDialog,
     ImportDevicesDialog,
     ImportedSecretsDialog,
     ProductDialog,
@@ -148,6 +150,13 @@ def test_import_devices_fits(qtbot, qapp, lang, stub_client):
     dlg.ok_button.click()
     assert set(dlg.errors.errors()) == {"csv"}
     check(qapp, dlg, "import-devices", "errors", lang)
+    # many bad lines: the first ones in the error, every one in the list below it
+    dlg.text_edit.setPlainText("deviceName,version\n" + "".join(
+        f"thermostat living room {i},{'1.0.0' if i % 2 else ''}\n" for i in range(14)) + "=SUM(A1),1.0\n")
+    dlg.skip_check.setChecked(True)
+    dlg.ok_button.click()
+    assert dlg.problems_view.isVisible()
+    check(qapp, dlg, "import-devices", "bad-lines", lang)
 
 
 def test_new_firmware_fits(qtbot, qapp, lang, stub_client, fake_backend, tmp_path):
@@ -168,6 +177,22 @@ def test_new_firmware_fits(qtbot, qapp, lang, stub_client, fake_backend, tmp_pat
     dlg.version_edit.setText("1.1.0")
     assert dlg.errors.errors() == {}
     check(qapp, dlg, "new-firmware", "files", lang)
+    dlg.create_button.click()  # the empty file is refused, by name
+    assert set(dlg.errors.errors()) == {"files"}
+    check(qapp, dlg, "new-firmware", "empty-file", lang)
+    dlg.files_model.remove_row(1)
+    (tmp_path / "thermo-full-image.bin").unlink()  # gone since it was added
+    dlg.create_button.click()
+    qtbot.waitUntil(lambda: "files" in dlg.errors.errors(), timeout=5000)
+    check(qapp, dlg, "new-firmware", "missing-file", lang)
+    (tmp_path / "thermo-full-image.bin").write_bytes(b"x" * 180_000)
+    dlg.version_edit.setText("1.0.0")  # the product has it
+    dlg.create_button.click()
+    qtbot.waitUntil(lambda: "version" in dlg.errors.errors(), timeout=5000)
+    assert set(dlg.errors.errors()) == {"version"}
+    check(qapp, dlg, "new-firmware", "duplicate-version", lang)
+    dlg.version_edit.setText("1.1.0")
+    assert dlg.errors.errors() == {}
     stub_client.hold_uploads = True  # caught mid-upload, as in the README
     dlg.desc_edit.setPlainText("Full image with the new UI" if lang == "en" else "含新界面的完整镜像")
     dlg.create_button.click()
@@ -176,6 +201,38 @@ def test_new_firmware_fits(qtbot, qapp, lang, stub_client, fake_backend, tmp_pat
     check(qapp, dlg, "new-firmware", "uploading", lang, doc="new-firmware-uploading")
     with qtbot.waitSignal(dlg.uploader.cancelled):
         dlg.cancel_button.click()
+
+
+def test_new_firmware_big_upload_fits(qtbot, qapp, lang, stub_client, fake_backend, tmp_path):
+    """A 3 GiB upload half-way: the overall progress says so (not "0% (0 / -2.00 GiB)")."""
+    dlg = NewFirmwareDialog(stub_client, list(fake_backend.products.values()), "prodA")
+    qtbot.addWidget(dlg)
+    place(qapp, dlg)
+    dlg.uploader.overall_progress.emit(3 << 29, 3 << 30)
+    assert dlg.overall_bar.text().endswith("(1.50 GiB / 3.00 GiB)")
+    check(qapp, dlg, "new-firmware", "3gib", lang)
+
+
+def test_delete_product_fits(qtbot, qapp, lang):
+    dlg = DeleteProductDialog(dto.Product("thermo01", "Smart thermostat for the living room"), 300, 4)
+    qtbot.addWidget(dlg)
+    place(qapp, dlg)
+    check(qapp, dlg, "delete-product", "empty", lang)
+    dlg.id_edit.setText("thermo01")
+    assert dlg.delete_button.isEnabled()
+    check(qapp, dlg, "delete-product", "typed", lang)
+
+
+def test_device_history_fits(qtbot, qapp, lang, stub_client, fake_backend):
+    from .test_desktop_daily import history_route
+
+    history_route(fake_backend, 57)
+    dlg = DeviceHistoryDialog(stub_client, dto.Device("prodA", "thermostat-living-room-001", "0.9.0", True))
+    qtbot.addWidget(dlg)
+    place(qapp, dlg)
+    dlg.load(1)
+    qtbot.waitUntil(lambda: dlg.model.rowCount() == 50, timeout=5000)
+    check(qapp, dlg, "device-history", "entries", lang)
 
 
 def test_new_task_fits(qtbot, qapp, lang, stub_client, fake_backend):
@@ -214,6 +271,47 @@ def test_new_task_fits(qtbot, qapp, lang, stub_client, fake_backend):
     check(qapp, dlg, "new-task", "errors", lang)
     dlg.scroll_area.verticalScrollBar().setValue(dlg.scroll_area.verticalScrollBar().maximum())
     check(qapp, dlg, "new-task", "errors-scrolled", lang)
+
+
+def test_new_task_rollout_fits(qtbot, qapp, lang, stub_client, fake_backend):
+    """The rollout section (waves, abort rule, maintenance window) filled by the safe preset, its
+    preview shown, then a backend error next to the field it names."""
+    from ota_desktop.core.api_client import CODE_PARAMETER, ApiError
+
+    fw = next(iter(fake_backend.firmwares.values()))
+    firmwares = [dto.Firmware(fw.firmwareID, fw.name, fw.version, fw.productID, fw.productName)]
+    from ota_desktop.__main__ import resource_text
+
+    dlg = NewTaskDialog(stub_client, firmwares, fw.firmwareID)
+    dlg.setStyleSheet(resource_text("styles/app.qss"))  # the app's (bold group titles: wider)
+    qtbot.addWidget(dlg)
+    place(qapp, dlg)
+    qtbot.waitUntil(lambda: dlg.versions_list.count() == 2 and dlg.picker.model.rowCount() == 32, timeout=5000)
+    dlg.versions_list.item(1).setCheckState(Qt.CheckState.Checked)
+    editor = dlg.rollout_editor
+    editor.preset_button.click()
+    editor.window_check.setChecked(True)
+    editor.window_zone.setCurrentText("Asia/Shanghai")
+    dlg.preview()
+    qtbot.waitUntil(lambda: dlg.preview_data is not None, timeout=5000)
+    assert all(r.count_label.text() for r in editor._wave_rows)
+    settle(qapp, dlg)
+    # the fields never scroll sideways (no horizontal scroll bar): the content fits the viewport
+    assert dlg.scroll_area.widget().width() <= dlg.scroll_area.viewport().width()
+    dlg.scroll_area.verticalScrollBar().setValue(dlg.scroll_area.verticalScrollBar().maximum())
+    check(qapp, dlg, "new-task", "rollout-preview", lang, doc="new-task-rollout")
+    message = "rollout.waves[1].percent: must be 1..100, not 0"
+    fake_backend.fail_next["things/ota/task/create"] = ApiError(CODE_PARAMETER, message, 400)
+    dlg.create_button.click()
+    qtbot.waitUntil(lambda: "rollout.waves" in dlg.errors.errors(), timeout=5000)
+    assert dlg.errors.errors() == {"rollout.waves": message}
+    settle(qapp, dlg)
+    dlg.scroll_area.ensureWidgetVisible(editor.error_labels["rollout.waves"])
+    check(qapp, dlg, "new-task", "rollout-errors", lang, doc="new-task-rollout-error")
+    editor.window_zone.setCurrentText("Mars/Olympus")  # caught before asking the backend
+    dlg.preview()
+    assert set(dlg.errors.errors()) == {"rollout.maintenanceWindow"}
+    check(qapp, dlg, "new-task", "rollout-zone-error", lang)
 
 
 def test_settings_fits(qtbot, qapp, lang, settings, secret_store):

@@ -91,13 +91,13 @@ def test_backend_errors_show_the_codes_text_with_the_message_as_detail(qapp, uni
 def test_codes_of_different_enums_with_one_value_keep_their_own_texts():
     assert TEXT[TaskStatus.NOT_STARTED] == "Not started" and TEXT[TaskStatus.UPGRADING] == "Upgrading"
     assert TEXT[TaskType.ALL] == "All devices" and TEXT[IsDiff.WHOLE] == "Whole package"
-    assert 1 not in TEXT and len({(type(c), c.value) for c in TEXT}) == len(TEXT) == 37
+    assert 1 not in TEXT and len({(type(c), c.value) for c in TEXT}) == len(TEXT) == 38
 
 
 def test_each_task_status_has_its_own_text(qapp, uninstall):
-    assert [task_status_text(s) for s in TaskStatus] == ["Not started", "Upgrading", "Done", "Cancelled"]
+    assert [task_status_text(s) for s in TaskStatus] == ["Not started", "Upgrading", "Done", "Cancelled", "Aborted"]
     assert i18n.install(qapp, "zh_CN") == "zh_CN"
-    assert [task_status_text(s) for s in TaskStatus] == ["未升级", "升级中", "已完成", "已取消"]
+    assert [task_status_text(s) for s in TaskStatus] == ["未升级", "升级中", "已完成", "已取消", "已中止"]
 
 
 def test_qt_file_dialog_is_chinese_too(qapp, uninstall):

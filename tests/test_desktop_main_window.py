@@ -102,12 +102,12 @@ def test_geometry_is_remembered(qtbot, stub_client, settings, secret_store):
     win = MainWindow(stub_client, AppEvents(), settings, secret_store)
     qtbot.addWidget(win)
     win.show()
-    win.setGeometry(QRect(40, 50, 700, 500))
+    win.setGeometry(QRect(40, 50, 760, 500))  # above the window's minimum (736), within the 800 px test screen
     win.close()
     assert not settings.geometry.isEmpty()
     again = MainWindow(stub_client, AppEvents(), settings, secret_store)
     qtbot.addWidget(again)
-    assert (again.width(), again.height()) == (700, 500)
+    assert (again.width(), again.height()) == (760, 500)
 
 
 SA_LOG = """2026-12-03 13:09:00,978 INFO backend.runtime: admin token: from OTA_ADMIN_TOKEN

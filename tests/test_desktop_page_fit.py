@@ -97,7 +97,8 @@ def window(qtbot, qapp, lang, stub_client, fake_backend, settings, secret_store)
     for tid, status in zip((11, 12, 13, 14), TaskStatus):
         fake_backend.tasks[tid] = {"taskID": tid, "taskUid": f"uid-{tid:04d}-7f3c9a2e", "type": 1 + tid % 2,
                                    "upgradeType": 1 + tid % 2, "status": int(status), "createdTime": now - tid * 60_000,
-                                   "firmwareID": fw.firmwareID}
+                                   "firmwareID": fw.firmwareID,
+                                   "statusCount": {"501": 1200 * tid, "601": 37 * tid, "401": 250, "202": 9000}}
     descs = {RecordStatus.FAILED: FAILED_DESC, RecordStatus.QUEUED_OFFLINE: "Waiting for the device to connect",
              RecordStatus.CANCELLED: "Cancelled by the operator"}
     fake_backend.records[UID] = [
@@ -139,6 +140,41 @@ def test_tasks_page_fits(qapp, qtbot, window, lang):
     qtbot.waitUntil(lambda: page.model.rowCount() == 4, timeout=5000)
     page.view.selectRow(0)
     check_page(qapp, window, "page-tasks", lang, [page.view])
+    # the progress column shows each task's counts in full, over its bar
+    from ota_desktop.ui.models.catalog_models import TaskProgressModel
+
+    header = page.view.horizontalHeader()
+    longest = max(page.view.fontMetrics().horizontalAdvance(str(page.proxy.index(r, TaskProgressModel.PROGRESS).data()))
+                  for r in range(page.proxy.rowCount()))
+    from ota_desktop.ui.tasks_page import TaskProgressDelegate
+
+    need = longest + TaskProgressDelegate.BAR_WIDTH + TaskProgressDelegate.GAP + 8
+    assert header.sectionSize(TaskProgressModel.PROGRESS) >= need
+
+
+def test_device_history_from_the_devices_table_fits(qapp, qtbot, window, lang, fake_backend):
+    from .test_desktop_daily import history_route
+
+    history_route(fake_backend, 57)
+    window.tabs.setCurrentIndex(0)
+    page = window.products_page
+    page.devices_view.selectRow(0)
+    page.history_button.click()
+    dlg = page.history_dialog
+    qtbot.waitUntil(lambda: dlg.model.rowCount() == 50, timeout=5000)
+    check_box(qapp, dlg, "box-device-history", lang)
+    assert elided_columns(dlg.view, exempt=(dlg.model.DESC,)) == []
+    dlg.close()
+
+
+def test_delete_product_box_fits(qapp, qtbot, window, lang, fake_backend):
+    window.tabs.setCurrentIndex(0)
+    page = window.products_page
+    page.delete_product_button.click()
+    qtbot.waitUntil(lambda: getattr(page, "delete_dialog", None) is not None, timeout=5000)
+    check_box(qapp, page.delete_dialog, "box-delete-product", lang)
+    page.delete_dialog.reject()
+    assert "prodA" in fake_backend.products
 
 
 def test_live_view_fits(qapp, qtbot, window, lang):
@@ -156,6 +192,32 @@ def test_live_view_fits(qapp, qtbot, window, lang):
         longest = max(fm.horizontalAdvance(str(view.model.index(r, column).data()))
                       for r in range(view.model.rowCount()))
         assert header.sectionSize(column) >= longest, (column, header.sectionSize(column), longest)
+
+
+def test_live_view_rollout_fits(qapp, qtbot, window, lang, fake_backend):
+    """A task mid-rollout: its waves as a timeline, the abort rule with its value, pause / resume /
+    advance, the Wave column; then the same task aborted by its rule, with the reason."""
+    from ota_desktop.ui.models.records_model import RecordsModel
+    from ota_protocol.rollout import SAFE_PRESET
+
+    fw = next(iter(fake_backend.firmwares.values()))
+    fake_backend.tasks[7] = {"taskID": 7, "taskUid": UID, "type": 1, "upgradeType": 1, "status": 2, "createdTime": 0,
+                             "firmwareID": fw.firmwareID, "rollout": SAFE_PRESET.to_wire(), "paused": False,
+                             "currentWave": 2, "waveCount": 3, "statusReason": ""}
+    for r in fake_backend.records[UID]:
+        r.wave = 1 if r.id == 1 else 2 if r.id <= 6 else 3
+    view = window.open_live_view(dto.Task(7, UID, version="1.0.0", productID="prodA"))
+    qtbot.waitUntil(lambda: view.model.rowCount() == len(RecordStatus) and view.waves_data is not None,
+                    timeout=5000)
+    assert view.rollout_box.isVisible() and view.advance_button.isEnabled()
+    check_page(qapp, window, "page-live-rollout", lang, [view.view], exempt=(RecordsModel.DESC,))
+    reason = "aborted: 3 of 25 finished devices failed or timed out (12% ≥ 10%, after at least 20 finished)"
+    fake_backend.tasks[7].update(status=5, statusReason=reason)
+    window.events.dispatch([{"type": "task", "taskID": 7, "taskUid": UID, "status": 5, "paused": False,
+                             "currentWave": 2, "statusReason": reason}])
+    qtbot.waitUntil(lambda: view.reason_label.isVisible(), timeout=5000)
+    assert not view.pause_button.isEnabled()
+    check_page(qapp, window, "page-live-aborted", lang, [view.view], exempt=(RecordsModel.DESC,))
 
 
 def test_connection_box_fits(qapp, qtbot, window, lang):

@@ -163,9 +163,9 @@ def test_live_table_menu_and_ctrl_c_copies_rows_with_headers(qtbot, live_table):
     live_table.view.setFocus()
     QTest.keyClick(live_table.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     lines = QGuiApplication.clipboard().text().splitlines()
-    assert lines[0].split("\t")[:4] == ["Device", "Current version", "Target version", "Status"]
+    assert lines[0].split("\t")[:5] == ["Device", "Wave", "Current version", "Target version", "Status"]
     assert [ln.split("\t")[0] for ln in lines[1:]] == ["Dev1", "dev10"]
-    assert all(len(ln.split("\t")) == 8 for ln in lines)
+    assert all(len(ln.split("\t")) == 9 for ln in lines)
 
 
 def test_products_page_menus_copy_and_delete_key_confirms(qtbot, stub_client, fake_backend, monkeypatch):
@@ -177,7 +177,7 @@ def test_products_page_menus_copy_and_delete_key_confirms(qtbot, stub_client, fa
     assert [t for t, _e in menu_texts(page.products_actions)] == [
         "New product…", "Delete product", "Export provisioning…", "&Copy rows"]
     assert [t for t, _e in menu_texts(page.devices_actions)] == [
-        "New device…", "Import CSV…", "Show secret…", "Delete devices", "&Copy rows"]
+        "History…", "New device…", "Import CSV…", "Show secret…", "Delete devices", "&Copy rows"]
     select_rows(page.devices_view, [0, 1])
     page.activateWindow()
     qtbot.waitUntil(lambda: page.isActiveWindow())
@@ -190,7 +190,7 @@ def test_products_page_menus_copy_and_delete_key_confirms(qtbot, stub_client, fa
 
     monkeypatch.setattr(QMessageBox, "question", staticmethod(no))
     QTest.keyClick(page.devices_view, Qt.Key.Key_Delete)
-    assert asked == ["Delete 2 device(s)?"]
+    assert asked == ["Delete 2 device(s)? Their unfinished upgrades are cancelled and they can no longer connect."]
     assert len(fake_backend.devices["prodA"]) == 32  # declined: nothing deleted
     monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a: QMessageBox.StandardButton.Yes))
     QTest.keyClick(page.devices_view, Qt.Key.Key_Delete)
@@ -211,7 +211,7 @@ def test_firmware_and_tasks_pages_have_menus(qtbot, stub_client, fake_backend, m
     assert [t for t, _e in menu_texts(fw_page.table_actions)] == [
         "Details…", "New task…", "New firmware…", "Delete", "&Copy rows"]
     assert [t for t, _e in menu_texts(tasks.table_actions)] == [
-        "Open live view", "Cancel task", "New task…", "&Copy rows"]
+        "Open live view", "Cancel selected", "New task…", "&Copy rows"]
     assert tasks.table_actions.delete_action is None  # tasks are cancelled, not deleted
     fw_page.view.selectRow(0)
     asked = []

@@ -366,3 +366,136 @@ class ApiClient(QObject):
 
     def cancel_record(self, record_id: int) -> ApiCall:
         return self.request("/api/v1/things/ota/task/device-cancel", {"id": record_id})
+
+    # ---- daily work ---- (protocol 7, 8.2, 9.2: task progress, device history, impact of deletes)
+    def tasks_with_counts(self, firmware: dto.Firmware) -> ApiCall:
+        """The firmware's tasks (task/index, every page) as ``(dto.Task, {record status: count})``."""
+        def parse(row: dict) -> tuple[dto.Task, dict[int, int]]:
+            task = dto.Task.from_json(row)
+            task.firmwareID, task.version, task.productID = firmware.firmwareID, firmware.version, firmware.productID
+            counts = row.get("statusCount") or {}
+            return task, {int(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else {}
+
+        return self.fetch_all("/api/v1/things/ota/task/index", {"firmwareID": firmware.firmwareID}, parse)
+
+    def device_history(self, product_id: str, device_name: str, page: int = 1, size: int = 50) -> ApiCall:
+        """One page of a device's OTA history across tasks, newest first: ``(entries, total)``;
+        an entry is a dict with recordID, taskUid, targetVersion, time, status, step, desc,
+        retryCount and actor."""
+        def parse(d: dict) -> tuple[list[dict[str, Any]], int]:
+            keys = {"recordID": 0, "taskUid": "", "targetVersion": "", "time": 0, "status": 0, "step": 0,
+                    "desc": "", "retryCount": 0, "actor": ""}
+            entries = [{k: row.get(k, default) if row.get(k) is not None else default for k, default in keys.items()}
+                       for row in d.get("list") or []]
+            return entries, int(d.get("total") or 0)
+
+        return self.request("/api/v1/things/ota/device/history",
+                            {"productID": product_id, "deviceName": device_name,
+                             "page": {"page": page, "size": size}}, parse)
+
+    def _total(self, path: str, body: dict[str, Any]) -> ApiCall:
+        """The ``total`` of a list route (one row asked for)."""
+        return self.request(path, {**body, "page": {"page": 1, "size": 1}}, lambda d: int(d.get("total") or 0))
+
+    def product_counts(self, product_id: str) -> ApiCall:
+        """What deleting a product takes with it: ``{"devices": n, "firmware": n}``."""
+        call = ApiCall(self)
+        counts: dict[str, int] = {}
+        parts = {"devices": self._total("/api/v1/things/device/info/index", {"productID": product_id}),
+                 "firmware": self._total("/api/v1/things/ota/firmware/index", {"productID": product_id})}
+
+        def got(name: str, n: int) -> None:
+            counts[name] = n
+            if len(counts) == len(parts):
+                call.resolve(dict(counts))
+
+        def counter(name: str) -> Callable[[int], None]:
+            return lambda n: got(name, n)
+
+        for name, part in parts.items():
+            part.then(counter(name), call.reject)
+        def abort() -> None:
+            for part in parts.values():
+                part.abort()
+
+        call._abort_hook = abort
+        return call
+
+    def firmware_with_version(self, product_id: str, version: str) -> ApiCall:
+        """The product's firmware with exactly this version (firmware/index filtered by it), or None."""
+        def parse(d: dict) -> dto.Firmware | None:
+            found = [dto.Firmware.from_json(row) for row in d.get("list") or []]
+            return next((f for f in found if f.version == version and f.productID in ("", product_id)), None)
+
+        return self.request("/api/v1/things/ota/firmware/index",
+                            {"productID": product_id, "name": version, "page": {"page": 1, "size": PAGE_SIZE}},
+                            parse)
+
+    def device_names(self, product_id: str) -> ApiCall:
+        """The names of every device of a product (all pages), as a set."""
+        call = ApiCall(self)
+        self.devices(product_id).then(lambda rows: call.resolve({d.deviceName for d in rows}), call.reject)
+        return call
+    # ---- end of daily work ----
+
+    # ---- rollout safety ---- (protocol 9.2 and 13.13: preview, pause/resume/advance, waves, export)
+    def preview_task(self, task: dto.NewTask) -> ApiCall:
+        """What task/create with this body would plan now (nothing is created): a dto.Preview."""
+        return self.request("/api/v1/things/ota/task/preview", task.to_json(), dto.Preview.from_json,
+                            timeout_ms=60_000)
+
+    def pause_task(self, task_id: int) -> ApiCall:
+        return self.request("/api/v1/things/ota/task/pause", {"taskID": task_id}, dto.Task.from_json)
+
+    def resume_task(self, task_id: int) -> ApiCall:
+        return self.request("/api/v1/things/ota/task/resume", {"taskID": task_id}, dto.Task.from_json)
+
+    def advance_task(self, task_id: int) -> ApiCall:
+        """Release the task's next wave now."""
+        return self.request("/api/v1/things/ota/task/advance", {"taskID": task_id}, dto.Task.from_json)
+
+    def update_task(self, task_id: int, max_per_minute: int | None = None,
+                    gray_percent: int | None = None) -> ApiCall:
+        body: dict[str, Any] = {"taskID": task_id}
+        if max_per_minute is not None:
+            body["maxPerMinute"] = max_per_minute
+        if gray_percent is not None:
+            body["grayPercent"] = gray_percent
+        return self.request("/api/v1/things/ota/task/update", body, dto.Task.from_json)
+
+    def task_waves(self, task_id: int) -> ApiCall:
+        return self.request("/api/v1/things/ota/task/waves", {"taskID": task_id}, dto.TaskWaves.from_json)
+
+    def task_export(self, task_id: int, fmt: str = "csv") -> ApiCall:
+        """The task's results: CSV (one row per device) or a one-page HTML summary, as bytes."""
+        return self.request_bytes("/api/v1/things/ota/task/export", {"taskID": task_id, "format": fmt})
+
+    def request_bytes(self, path: str, body: dict[str, Any], timeout_ms: int | None = 120_000) -> ApiCall:
+        """POST ``body`` as JSON; resolves with the raw answer (a file, not the envelope). An error
+        answer (the JSON envelope, or no answer) fails as in :meth:`request`."""
+        call = ApiCall(self)
+        req = self._request(path, timeout_ms)
+        req.setHeader(QNetworkRequest.KnownHeaders.ContentTypeHeader, "application/json")
+        reply = self._nam.post(req, QByteArray(json.dumps(body).encode()))
+        call._abort_hook = reply.abort
+
+        def on_finished() -> None:
+            call._abort_hook = None
+            if call.done:
+                reply.deleteLater()
+                return
+            raw = bytes(reply.readAll().data()) if reply.isOpen() else b""
+            status = int(reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute) or 0)
+            kind = str(reply.header(QNetworkRequest.KnownHeaders.ContentTypeHeader) or "")
+            if 200 <= status < 300 and reply.error() == QNetworkReply.NetworkError.NoError \
+                    and not kind.startswith("application/json"):
+                reply.deleteLater()
+                call.resolve(raw)
+                return
+            _data, error = _envelope(reply, raw)
+            reply.deleteLater()
+            call.reject(error or ApiError(CODE_BAD_RESPONSE, f"HTTP {status}: unexpected response", status))
+
+        reply.finished.connect(on_finished)
+        return call
+    # ---- end of rollout safety ----

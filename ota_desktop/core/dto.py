@@ -125,6 +125,12 @@ class Task(_FromJson):
     firmwareID: int = 0
     version: str = ""
     productID: str = ""
+    # rollout safety (protocol 13.13): the options as stored (wire form) or None, the state
+    rollout: dict[str, Any] | None = None
+    paused: bool = False
+    currentWave: int = 1  # 1-based
+    waveCount: int = 1
+    statusReason: str = ""  # why an aborted task (TaskStatus.ABORTED) stopped
 
 
 @dataclass(slots=True)
@@ -147,6 +153,11 @@ class TaskDetail(_FromJson):
     grayPercent: int = _default("gray_percent")
     scheduleTime: int = _default("schedule_time")
     overwrite: bool = _default("overwrite")
+    rollout: dict[str, Any] | None = None
+    paused: bool = False
+    currentWave: int = 1
+    waveCount: int = 1
+    statusReason: str = ""
 
 
 @dataclass(slots=True)
@@ -163,6 +174,7 @@ class DeviceRecord(_FromJson):
     desc: str = ""
     retryCount: int = 0
     updatedTime: int = 0
+    wave: int = 0  # 1-based wave of the rollout (0: not known, e.g. an older backend)
 
 
 @dataclass(slots=True)
@@ -182,11 +194,15 @@ class NewTask:
     grayPercent: int = _default("gray_percent")
     scheduleTime: int = _default("schedule_time")
     overwrite: bool = _default("overwrite")
+    #: rollout options in their wire form (ota_protocol.rollout.Rollout.to_wire); None: none
+    rollout: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         body = {f.name: getattr(self, f.name) for f in fields(self)}
         body["type"] = int(self.type)
         body["upgradeType"] = int(self.upgradeType)
+        if not self.rollout:
+            del body["rollout"]  # a plain task, as before
         return body
 
 
@@ -240,3 +256,62 @@ def parse_analysis(result: Any) -> tuple[dict[int, int], float | None]:
     if rate is not None and rate > 1:
         rate /= 100.0
     return counts, rate
+
+
+@dataclass(slots=True)
+class WaveState(_FromJson):
+    """One wave of task/waves (protocol 9.2): its devices and how they are doing."""
+
+    wave: int
+    released: bool = False
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    timedOut: int = 0
+    cancelled: int = 0
+    active: int = 0
+    size: dict[str, int] | None = None  # {"percent": n} or {"count": n}; None without waves
+
+
+@dataclass(slots=True)
+class TaskWaves:
+    """task/waves: the waves, the current one (1-based), the state and the abort rules (wire form)."""
+
+    waves: list[WaveState] = field(default_factory=list)
+    currentWave: int = 1
+    paused: bool = False
+    abort: list[dict[str, Any]] = field(default_factory=list)
+    statusReason: str = ""
+    waveDoneTime: int = 0
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> TaskWaves:
+        return cls([WaveState.from_json(w) for w in obj.get("list") or []], int(obj.get("currentWave") or 1),
+                   bool(obj.get("paused")), list(obj.get("abort") or []), str(obj.get("statusReason") or ""),
+                   int(obj.get("waveDoneTime") or 0))
+
+    def finished(self) -> tuple[int, int, int]:
+        """(finished, failed, timed out) over every wave: what the abort rules look at."""
+        ok = sum(w.succeeded for w in self.waves)
+        failed = sum(w.failed for w in self.waves)
+        timed_out = sum(w.timedOut for w in self.waves)
+        return ok + failed + timed_out, failed, timed_out
+
+
+@dataclass(slots=True)
+class Preview:
+    """task/preview: what task/create would plan now (protocol 13.13)."""
+
+    devices: int = 0
+    planned: int = 0
+    willPush: int = 0
+    waves: list[int] = field(default_factory=list)  # devices per wave
+    offline: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)
+    overwrites: int = 0
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Preview:
+        return cls(int(obj.get("devices") or 0), int(obj.get("planned") or 0), int(obj.get("willPush") or 0),
+                   [int(w.get("devices") or 0) for w in obj.get("waves") or []], int(obj.get("offline") or 0),
+                   {str(k): int(v) for k, v in (obj.get("excluded") or {}).items()}, int(obj.get("overwrites") or 0))

@@ -5,13 +5,65 @@ other (QNetworkAccessManager reads them from a QFile; nothing is loaded whole in
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
 from . import dto
-from .api_client import CODE_CANCELLED, ApiCall, ApiClient, ApiError
-from .workers import Job, hash_file, run_in_pool
+from .api_client import CODE_CANCELLED, CODE_NETWORK, ApiCall, ApiClient, ApiError
+from .workers import Job, JobContext, hash_file, run_in_pool
+
+#: a local file cannot be uploaded (missing, unreadable, empty): not the backend's fault
+CODE_LOCAL_FILE = -10
+#: what can be wrong with a local file (LocalFileError.kind, check_files)
+MISSING, UNREADABLE, EMPTY = "missing", "unreadable", "empty"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFileError(ApiError):
+    """A file of the upload is missing, unreadable or empty (``kind``); ``path`` names it."""
+
+    kind: str = ""
+    path: str = ""
+
+
+def file_problem(path: str) -> tuple[str, int]:
+    """(problem, size) of a file about to be uploaded: "" when it can be read and is not empty,
+    else MISSING, UNREADABLE or EMPTY. Reads one byte: on network drives a permission check
+    alone may pass for a file that cannot be read. Disk work: call it off the GUI thread."""
+    if not os.path.exists(path):
+        return MISSING, 0
+    if not os.path.isfile(path):
+        return UNREADABLE, 0
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except FileNotFoundError:
+        return MISSING, 0
+    except OSError:
+        return UNREADABLE, 0
+    return (EMPTY if size == 0 else ""), size
+
+
+def check_files(ctx: JobContext, paths: list[str]) -> list[tuple[str, str, int]]:
+    """Worker: (path, problem, size) of each file, in order (see ``file_problem``)."""
+    out = []
+    for p in paths:
+        ctx.check()
+        out.append((p, *file_problem(p)))
+    return out
+
+
+def _hash_or_problem(ctx: JobContext, path: str, method: str) -> tuple[str, str]:
+    """Worker: (digest, "") of a file, or ("", problem) when it cannot be read (see file_problem)."""
+    try:
+        return hash_file(ctx, path, method), ""
+    except FileNotFoundError:
+        return "", MISSING
+    except OSError:
+        return "", UNREADABLE
 
 
 @dataclass(slots=True)
@@ -26,7 +78,8 @@ class UploadFile:
 
 class FirmwareUploader(QObject):
     file_changed = Signal(int)          # index of a file whose progress/state/digest changed
-    overall_progress = Signal(int, int)  # bytes sent, bytes total
+    # bytes sent, bytes total: Python ints (a C++ int would wrap above 2 GiB)
+    overall_progress = Signal(object, object)
     stage_changed = Signal(str)          # "uploading" | "creating" | "verifying"
     finished = Signal(object)            # FirmwareDetail (or firmwareID int if reading it failed)
     failed = Signal(object)              # ApiError
@@ -63,8 +116,8 @@ class FirmwareUploader(QObject):
         self._hashes_pending = len(files)
         self._hash_jobs = []
         for i, f in enumerate(files):
-            job = run_in_pool(hash_file, f.path, firmware.signMethod)
-            job.finished.connect(lambda digest, i=i: self._on_hashed(i, digest))
+            job = run_in_pool(_hash_or_problem, f.path, firmware.signMethod)
+            job.finished.connect(lambda result, i=i: self._on_hashed(i, result))
             job.failed.connect(lambda msg, f=f: self._fail(ApiError(-1, f"{f.name}: {msg}")))
             self._hash_jobs.append(job)
         self.stage_changed.emit("uploading")
@@ -87,7 +140,12 @@ class FirmwareUploader(QObject):
         self.cancelled.emit()
 
     # -- steps --------------------------------------------------------------------------------
-    def _on_hashed(self, index: int, digest: str) -> None:
+    def _on_hashed(self, index: int, result: tuple[str, str]) -> None:
+        digest, problem = result
+        if problem:
+            f = self.files[index]
+            self._fail(LocalFileError(CODE_LOCAL_FILE, f"{problem}: {f.path}", 0, problem, f.path))
+            return
         self.files[index].digest = digest
         self._hashes_pending -= 1
         self.file_changed.emit(index)
@@ -113,7 +171,7 @@ class FirmwareUploader(QObject):
         file_path, upload_uri = data["filePath"], data["uploadUri"]
         call = self._client.put_file(upload_uri, f.path)
         call.progress.connect(self._on_put_progress)
-        call.then(lambda _data: self._on_put_done(file_path), self._fail)
+        call.then(lambda _data: self._on_put_done(file_path), lambda e: self._on_put_failed(f, e))
         self._call = call
 
     def _on_put_progress(self, sent: int, total: int) -> None:
@@ -123,6 +181,13 @@ class FirmwareUploader(QObject):
         f.sent = min(sent, f.size)
         self.file_changed.emit(self._index)
         self._emit_overall()
+
+    def _on_put_failed(self, f: UploadFile, error: ApiError) -> None:
+        """put_file names the file when it cannot open it: that is the disk's fault, not the network's."""
+        if error.code == CODE_NETWORK and error.msg.startswith(f"{f.path}:"):
+            kind = MISSING if "no such file" in error.msg.lower() else UNREADABLE
+            error = LocalFileError(CODE_LOCAL_FILE, f"{kind}: {f.path}", 0, kind, f.path)
+        self._fail(error)
 
     def _on_put_done(self, file_path: str) -> None:
         if not self._running:

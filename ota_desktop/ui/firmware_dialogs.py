@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from ..core import dto
-from ..core.api_client import ApiClient, ApiError
-from ..core.uploader import FirmwareUploader, UploadFile
-from ..core.workers import run_in_pool, stat_files
+from ..core.api_client import ApiCall, ApiClient, ApiError
+from ..core.uploader import EMPTY, MISSING, FirmwareUploader, LocalFileError, UploadFile, check_files
+from ..core.workers import Job, run_in_pool
 from .delegates import ProgressDelegate
 from .forms import FieldErrors, fit_on_show, last_folder, remember_folder
 from .models.base import format_size, format_time
@@ -61,6 +61,8 @@ class NewFirmwareDialog(QDialog):
         self.uploader.failed.connect(self._failed)
         self.uploader.cancelled.connect(self._cancelled)
         self.detail: dto.FirmwareDetail | None = None
+        #: the checks before an upload (files on the pool, then the version at the backend)
+        self.checking: Job | ApiCall | None = None
 
         self.product_combo = QComboBox()
         for p in products:
@@ -179,17 +181,23 @@ class NewFirmwareDialog(QDialog):
 
     def add_files(self, paths: list[str]):  # noqa: ANN201 - returns the Job (tests wait on it)
         """Add files after checking them on a worker thread (network drives can be slow)."""
-        job = run_in_pool(stat_files, list(paths))
+        job = run_in_pool(check_files, list(paths))
         job.then(self._files_checked, lambda msg: self.errors.show("files", msg))
         return job
 
-    def _files_checked(self, found: list[tuple[str, int]]) -> None:
-        if self.uploader.running:
+    def _files_checked(self, found: list[tuple[str, str, int]]) -> None:
+        """Add the files that can be read (empty ones too: the form names them at Upload);
+        name those that cannot."""
+        if self.uploader.running or self.checking is not None:
             return
         known = {f.path for f in self.files_model.rows()}
-        new = [UploadFile(path=p, name=os.path.basename(p), size=size) for p, size in found if p not in known]
+        new = [UploadFile(path=p, name=os.path.basename(p), size=size) for p, kind, size in found
+               if p not in known and kind in ("", EMPTY)]
         self.files_model.append_rows(new)
-        if new:
+        problems = [self.file_problem_text(kind, p) for p, kind, _size in found if kind not in ("", EMPTY)]
+        if problems:
+            self.errors.show("files", "\n".join(problems))
+        elif new:
             self.errors.label("files").hide()
 
     def remove_selected(self) -> None:
@@ -240,21 +248,101 @@ class NewFirmwareDialog(QDialog):
             bad = [n for n in names if FILE_NAME_BAD.search(n) or "." not in n.strip(".")]
             problems["files"] = self.tr("Rename these files (they need an extension and no , ? * | { } $ ' \" `): "
                                         "%1").replace("%1", ", ".join(bad))
+        elif any(f.size == 0 for f in files):
+            problems["files"] = self.empty_files_text([f.name for f in files if f.size == 0])
         return problems
 
+    def empty_files_text(self, names: list[str]) -> str:
+        return self.tr("Empty files (0 bytes) cannot be firmware; remove them: %1").replace("%1", ", ".join(names))
+
+    def file_problem_text(self, kind: str, path: str) -> str:
+        if kind == MISSING:
+            return self.tr("file not found: %1").replace("%1", path)
+        if kind == EMPTY:
+            return self.empty_files_text([os.path.basename(path)])
+        return self.tr("cannot read the file: %1").replace("%1", path)
+
     def submit(self) -> None:
-        if not self.errors.check(self.validate()):
+        """Check the form, then (off the GUI thread) the files as they are now, then that the
+        version is free at the backend; only then upload."""
+        if self.checking is not None or not self.errors.check(self.validate()):
             return
         self._set_busy(True)
+        self.stage_label.setText(self.tr("Checking files…"))
+        files = self.files_model.rows()
+        self.checking = job = run_in_pool(check_files, [f.path for f in files])
+        job.then(lambda found: self._files_rechecked(job, files, found), lambda msg: self._check_failed(job, msg))
+
+    def _files_rechecked(self, job: Job, files: list[UploadFile], found: list[tuple[str, str, int]]) -> None:
+        if self.checking is not job:
+            return
+        problems = [self.file_problem_text(kind, path) for path, kind, _size in found if kind and kind != EMPTY]
+        empty = [os.path.basename(path) for path, kind, _size in found if kind == EMPTY]
+        if empty:
+            problems.append(self.empty_files_text(empty))
+        if problems:
+            self._check_failed(job, "\n".join(problems))
+            return
+        for f, (_path, _kind, size) in zip(files, found):
+            if f.size != size:  # changed since it was added
+                f.size = size
+                self.files_model.row_changed(self.files_model.position(f))
+        fw = self.firmware()
+        self.stage_label.setText(self.tr("Checking the version…"))
+        self.checking = call = self.client.firmware_with_version(fw.productID, fw.version)
+        call.then(lambda existing: self._version_checked(call, existing), lambda e: self._version_check_failed(call, e))
+
+    def _check_failed(self, job: Job, message: str) -> None:
+        if self.checking is not job:
+            return
+        self.checking = None
+        self._set_busy(False)
+        self.stage_label.clear()
+        self.errors.show("files", message)
+
+    def _version_checked(self, call: ApiCall, existing: dto.Firmware | None) -> None:
+        if self.checking is not call:
+            return
+        self.checking = None
+        if existing is not None:
+            self._set_busy(False)
+            self.stage_label.clear()
+            self.errors.show("version", self.tr("Version %1 already exists for this product: firmware “%2” "
+                                                "(ID %3, created %4).").replace("%1", existing.version)
+                             .replace("%2", existing.name).replace("%3", str(existing.firmwareID))
+                             .replace("%4", format_time(existing.createdTime) or "—"))
+            return
         self.uploader.start(self.firmware(), self.files_model.rows())
 
+    def _version_check_failed(self, call: ApiCall, error: ApiError) -> None:
+        if self.checking is not call:
+            return
+        self.checking = None
+        self._set_busy(False)
+        self.stage_label.clear()
+        if not error.cancelled:
+            self.errors.show_api_error(error)
+
+    def _stop_checks(self) -> None:
+        checking, self.checking = self.checking, None
+        if isinstance(checking, Job):
+            checking.cancel()
+        elif checking is not None:
+            checking.abort()
+        if checking is not None:
+            self._set_busy(False)
+            self.stage_label.setText(self.tr("Cancelled"))
+
     def cancel_or_close(self) -> None:
-        if self.uploader.running:
+        if self.checking is not None:
+            self._stop_checks()
+        elif self.uploader.running:
             self.uploader.cancel()
         else:
             self.reject()
 
     def reject(self) -> None:
+        self._stop_checks()
         if self.uploader.running:
             self.uploader.cancel()
         super().reject()
@@ -271,8 +359,10 @@ class NewFirmwareDialog(QDialog):
         self.files_model.row_changed(index)
 
     def _overall(self, sent: int, total: int) -> None:
-        self.overall_bar.setValue(int(sent * 1000 / total) if total else 0)
-        self.overall_bar.setFormat(f"%p%  ({format_size(sent) or '0'} / {format_size(total)})")
+        """Bytes as Python ints (totals above 2 GiB); the bar counts per mille (QProgressBar is int32)."""
+        sent, total = int(sent), int(total)
+        self.overall_bar.setValue(min(1000, sent * 1000 // total) if total > 0 else 0)
+        self.overall_bar.setFormat(f"%p%  ({format_size(sent) or '0'} / {format_size(total) or '0'})")
 
     def _stage(self, stage: str) -> None:
         texts = {"uploading": self.tr("Uploading…"), "creating": self.tr("Creating firmware…"),
@@ -295,7 +385,10 @@ class NewFirmwareDialog(QDialog):
     def _failed(self, error: ApiError) -> None:
         self._set_busy(False)
         self.stage_label.setText(self.tr("Failed"))
-        self.errors.show_api_error(error)
+        if isinstance(error, LocalFileError):  # the disk's fault, not the backend's
+            self.errors.show("files", self.file_problem_text(error.kind, error.path))
+        else:
+            self.errors.show_api_error(error)
 
     def _cancelled(self) -> None:
         self._set_busy(False)

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -22,11 +21,20 @@ from ..core.api_client import ApiClient, ApiError
 from ..core.provisioning import provisioning_rows, write_provisioning
 from ..core.workers import run_in_pool
 from ..ports import Endpoints
-from .catalog_dialogs import DeviceDialog, ImportDevicesDialog, ImportedSecretsDialog, ProductDialog, SecretDialog
+from .catalog_dialogs import (
+    DeleteProductDialog,
+    DeviceDialog,
+    DeviceHistoryDialog,
+    ImportDevicesDialog,
+    ImportedSecretsDialog,
+    ProductDialog,
+    SecretDialog,
+)
+from .confirm import confirm, visible_selected_rows
 from .forms import api_error_text, error_reporter
 from .models.catalog_models import DevicesModel, ProductsModel
 from .table_actions import ColumnWidths, TableActions
-from .widgets import current_row, selected_rows, table_view, text_filter_proxy
+from .widgets import current_row, table_view, text_filter_proxy
 
 
 class ProductsPage(QWidget):
@@ -47,7 +55,7 @@ class ProductsPage(QWidget):
         self.devices_proxy = text_filter_proxy(self.devices_model, self)
         self.devices_view = table_view(self.devices_proxy, stretch=DevicesModel.NAME, multi=True)
         self.devices_view.selectionModel().selectionChanged.connect(self._update_buttons)
-        self.devices_view.doubleClicked.connect(self.show_secret)
+        self.devices_view.doubleClicked.connect(self.show_history)
 
         self.add_product_button = QPushButton(self.tr("New product…"))
         self.add_product_button.clicked.connect(self.add_product)
@@ -63,13 +71,17 @@ class ProductsPage(QWidget):
         self.export_button.clicked.connect(self.export_provisioning)
         self.secret_button = QPushButton(self.tr("Show secret…"))
         self.secret_button.clicked.connect(self.show_secret)
+        self.history_button = QPushButton(self.tr("History…"))
+        self.history_button.setToolTip(self.tr("The device's upgrades across every task (double-click a device)"))
+        self.history_button.clicked.connect(self.show_history)
         self.delete_device_button = QPushButton(self.tr("Delete devices"))
         self.delete_device_button.clicked.connect(self.delete_devices)
         self.products_actions = TableActions(self.products_view, (
             self.add_product_button, self.delete_product_button, None, self.export_button),
             delete=self.delete_product_button)
         self.devices_actions = TableActions(self.devices_view, (
-            self.add_device_button, self.import_button, self.secret_button, None, self.delete_device_button),
+            self.history_button, self.add_device_button, self.import_button, self.secret_button, None,
+            self.delete_device_button),
             delete=self.delete_device_button)
         self.products_columns = ColumnWidths(self.products_view, "products")
         self.devices_columns = ColumnWidths(self.devices_view, "devices")
@@ -77,6 +89,7 @@ class ProductsPage(QWidget):
         self.device_search.setPlaceholderText(self.tr("Search devices…"))
         self.device_search.setClearButtonEnabled(True)
         self.device_search.textChanged.connect(self.devices_proxy.setFilterFixedString)
+        self.device_search.textChanged.connect(self._update_buttons)
         self.devices_title = QLabel()
 
         left = QWidget()
@@ -103,7 +116,8 @@ class ProductsPage(QWidget):
         rl.addLayout(top)
         rl.addWidget(self.devices_view, 1)
         row = QHBoxLayout()
-        for b in (self.add_device_button, self.import_button, self.secret_button, self.delete_device_button):
+        for b in (self.add_device_button, self.import_button, self.history_button, self.secret_button,
+                  self.delete_device_button):
             row.addWidget(b)
         row.addStretch(1)
         rl.addLayout(row)
@@ -161,12 +175,13 @@ class ProductsPage(QWidget):
 
     def _update_buttons(self) -> None:
         has_product = self.current_product() is not None
-        n = len(selected_rows(self.devices_view))
-        self.delete_product_button.setEnabled(has_product)
+        n = len(visible_selected_rows(self.devices_view))
+        self.delete_product_button.setEnabled(has_product and not getattr(self, "_counting", False))
         self.add_device_button.setEnabled(has_product)
         self.import_button.setEnabled(has_product)
         self.export_button.setEnabled(has_product and not getattr(self, "_exporting", False))
         self.secret_button.setEnabled(n == 1)
+        self.history_button.setEnabled(n == 1)
         self.delete_device_button.setEnabled(n > 0)
 
     # -- actions -------------------------------------------------------------------------------
@@ -176,14 +191,31 @@ class ProductsPage(QWidget):
             self.events.products_changed.emit()
 
     def delete_product(self) -> None:
+        """Ask the backend what the product takes with it, then ask the user (who types its ID)."""
         product = self.current_product()
-        if product is None or QMessageBox.question(
-                self, self.tr("Delete product"),
-                self.tr("Delete product %1 with all its devices?").replace("%1", product.productID)) \
-                != QMessageBox.StandardButton.Yes:
+        if product is None:
             return
-        self.client.delete_product(product.productID).then(lambda _d: self.events.products_changed.emit(),
-                                                           self._error)
+        self._counting = True
+        self._update_buttons()
+
+        def counted(counts: dict[str, int]) -> None:
+            self._counting = False
+            self._update_buttons()
+            self._confirm_delete(product, counts)
+
+        def failed(error: ApiError) -> None:
+            self._counting = False
+            self._update_buttons()
+            self._error(error)
+
+        self.client.product_counts(product.productID).then(counted, failed)
+
+    def _confirm_delete(self, product: dto.Product, counts: dict[str, int]) -> None:
+        dlg = DeleteProductDialog(product, counts.get("devices", 0), counts.get("firmware", 0), self)
+        dlg.accepted.connect(lambda: self.client.delete_product(product.productID).then(
+            lambda _d: self.events.products_changed.emit(), self._error))
+        self.delete_dialog = dlg
+        dlg.open()
 
     def add_device(self) -> None:
         product = self.current_product()
@@ -203,6 +235,9 @@ class ProductsPage(QWidget):
         if dlg.exec():
             created = dlg.result_data if isinstance(dlg.result_data, list) else []
             self._product_selected()
+            if dlg.skipped:
+                self.events.notice.emit(self.tr("%n device(s) imported; %1 already existed and were left as they are.",
+                                                "", len(created)).replace("%1", str(dlg.skipped)))
             if created:
                 ImportedSecretsDialog(created, self).exec()
 
@@ -246,8 +281,19 @@ class ProductsPage(QWidget):
 
         self.client.devices_with_secrets(product_id).then(fetched, lambda e: failed(api_error_text(e)))
 
+    def show_history(self) -> None:
+        """The selected device's OTA history across tasks (loaded in the background)."""
+        rows = visible_selected_rows(self.devices_view)
+        if len(rows) != 1:
+            return
+        dlg = DeviceHistoryDialog(self.client, rows[0], self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.history_dialog = dlg
+        dlg.show()
+        dlg.load(1)
+
     def show_secret(self) -> None:
-        rows = selected_rows(self.devices_view)
+        rows = visible_selected_rows(self.devices_view)
         if len(rows) != 1:
             return
         device: dto.Device = rows[0]
@@ -255,10 +301,10 @@ class ProductsPage(QWidget):
             lambda d: SecretDialog(d, self).exec(), self._error)
 
     def delete_devices(self) -> None:
-        rows = selected_rows(self.devices_view)
-        if not rows or QMessageBox.question(
-                self, self.tr("Delete devices"), self.tr("Delete %n device(s)?", "", len(rows))) \
-                != QMessageBox.StandardButton.Yes:
+        rows = visible_selected_rows(self.devices_view)  # never a device the search hides
+        if not rows or not confirm(self, self.tr("Delete devices"), self.tr(
+                "Delete %n device(s)? Their unfinished upgrades are cancelled and they can no longer connect.",
+                "", len(rows))):
             return
         pending = {"n": len(rows)}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtCore import QDateTime, Qt, Signal
+from PySide6.QtCore import QDateTime, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -31,12 +31,17 @@ from PySide6.QtWidgets import (
 from ota_protocol.task_options import OPTIONS
 
 from ..core import dto
-from ..core.api_client import ApiClient, ApiError
+from ..core.api_client import ApiCall, ApiClient, ApiError
 from .device_picker import DevicePicker, parse_names
-from .forms import FRAME_ALLOWANCE, FieldErrors, available_size, fit_on_show
+from .forms import FRAME_ALLOWANCE, FieldErrors, api_error_text, available_size, fit_on_show
+from .rollout_widgets import SECTIONS, RolloutEditor, section_of
 
 #: the default size; a laptop's 1366x768 screen with its taskbar leaves about 700 px
-DEFAULT_SIZE = (820, 660)
+DEFAULT_SIZE = (960, 660)
+#: the preview (task/preview) follows the form this long after its last change
+PREVIEW_DELAY_MS = 600
+#: task/preview's reasons for leaving a device out (protocol 13.13), in the order shown
+EXCLUDED_ORDER = ("onTargetVersion", "versionFilter", "grayShare", "busy", "newerVersion")
 
 
 def option_spin(name: str, suffix: str = "") -> QSpinBox:
@@ -121,7 +126,7 @@ class NewTaskDialog(QDialog):
         self.errors.add_row(form, self.tr("Device list:"), self.picker, "deviceList")
         self.errors.add_row(form, self.tr("Source versions:"), versions_box, "versionList")
 
-        rollout = QGroupBox(self.tr("Rollout"))
+        rollout = QGroupBox(self.tr("Pushing and retries"))
         grid = QGridLayout(rollout)
         cells = [
             (self.tr("Retries:"), self.retry_spin, "retryCount"),
@@ -151,6 +156,27 @@ class NewTaskDialog(QDialog):
         grid.addWidget(self.overwrite_check, 3, 0, 1, 6)
         grid.addWidget(self.errors.make_label("overwrite"), 4, 0, 1, 6)
 
+        # waves, abort rules, maintenance window (protocol 13.13); its error labels are the form's
+        self.rollout_editor = RolloutEditor(make_error=self.errors.make_label)
+
+        # what the task would take: task/preview with the same body, after each change
+        self.preview_box = QGroupBox(self.tr("Preview"))
+        self.preview_button = QPushButton(self.tr("&Preview"))
+        self.preview_button.setToolTip(self.tr("Ask the backend which devices this task would take now"))
+        self.preview_button.clicked.connect(self.preview)
+        self.preview_label = QLabel()
+        self.preview_label.setObjectName("preview")
+        self.preview_label.setWordWrap(True)
+        self.preview_label.setTextFormat(Qt.TextFormat.RichText)
+        self.preview_label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        pl = QHBoxLayout(self.preview_box)
+        pl.addWidget(self.preview_label, 1)
+        pl.addWidget(self.preview_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.preview_data: dto.Preview | None = None
+        self._preview_call: ApiCall | None = None
+        self._preview_timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
+        self._preview_timer.timeout.connect(self.preview)
+
         self.buttons = QDialogButtonBox()
         self.create_button = self.buttons.addButton(self.tr("Create &task"), QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
@@ -162,6 +188,8 @@ class NewTaskDialog(QDialog):
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addLayout(form, 1)
         cl.addWidget(rollout)
+        cl.addWidget(self.rollout_editor)
+        cl.addWidget(self.preview_box)
         cl.addWidget(self.general_error)
         self.scroll_area = QScrollArea()
         self.scroll_area.setWidgetResizable(True)
@@ -184,9 +212,15 @@ class NewTaskDialog(QDialog):
         self.targeted_radio.toggled.connect(self._update_enabled)
         self.dynamic_radio.toggled.connect(self._update_enabled)
         self.firmware_combo.currentIndexChanged.connect(self._firmware_chosen)
+        watch(self.validate, [self.rollout_editor.changed], "rollout", *SECTIONS)
+        for signal in (self.firmware_combo.currentIndexChanged, self.targeted_radio.toggled,
+                       self.dynamic_radio.toggled, self.picker.selection_changed, self.versions_list.itemChanged,
+                       self.gray_spin.valueChanged, self.overwrite_check.toggled, self.rollout_editor.changed):
+            signal.connect(self.schedule_preview)
         if firmware_id:
             self.firmware_combo.setCurrentIndex(max(0, self.firmware_combo.findData(firmware_id)))
         self._update_enabled()
+        self._show_preview()
 
     # -- dependent fields --------------------------------------------------------------------------
     def _radio_row(self, choices: list[tuple[QRadioButton, int]]) -> tuple[QButtonGroup, QWidget]:
@@ -269,7 +303,7 @@ class NewTaskDialog(QDialog):
             timeoutMinutes=self.timeout_spin.value(), maxPerMinute=self.rate_spin.value(),
             grayPercent=self.gray_spin.value(),
             scheduleTime=self.schedule_edit.dateTime().toMSecsSinceEpoch() if self.schedule_check.isChecked() else 0,
-            overwrite=self.overwrite_check.isChecked())
+            overwrite=self.overwrite_check.isChecked(), rollout=self.rollout_editor.wire())
 
     def validate(self) -> dict[str, str]:
         task = self.task()
@@ -289,10 +323,13 @@ class NewTaskDialog(QDialog):
                 "%1", fw.version)
         if task.scheduleTime and task.scheduleTime < QDateTime.currentMSecsSinceEpoch():
             problems["scheduleTime"] = self.tr("The start time is in the past.")
+        problems.update(self.rollout_editor.problems())
         return problems
 
     def submit(self) -> None:
-        if not self.errors.check(self.validate()):
+        problems = self.validate()
+        if not self.errors.check(problems):
+            self._mark_rollout(problems)
             return
         self.create_button.setEnabled(False)
         self.client.create_task(self.task()).then(self._created, self._failed)
@@ -305,4 +342,99 @@ class NewTaskDialog(QDialog):
 
     def _failed(self, error: ApiError) -> None:
         self.create_button.setEnabled(True)
-        self.errors.show_api_error(error)
+        self.show_error(error)
+
+    def show_error(self, error: ApiError) -> None:
+        """A backend error next to the field it names; a rollout option's with its whole path
+        ("rollout.waves[1].percent: must be 1..100, not 0"), its input outlined."""
+        path = error.msg.partition(":")[0].strip()
+        if error.field == "rollout" and path.startswith("rollout"):
+            self.rollout_editor.set_on(True)
+            self.errors.show(section_of(path), error.msg)
+            self.rollout_editor.mark(path)
+        else:
+            self.errors.show_api_error(error)
+
+    def _mark_rollout(self, problems: dict[str, str]) -> None:
+        for key, message in problems.items():
+            if key.startswith("rollout"):
+                self.rollout_editor.mark(message.partition(":")[0])
+
+    def done(self, result: int) -> None:
+        """Closed: no preview is asked for any more, nor an answer awaited."""
+        self._preview_timer.stop()
+        call, self._preview_call = self._preview_call, None
+        if call is not None:
+            call.abort()
+        super().done(result)
+
+    # -- preview (task/preview) --------------------------------------------------------------------
+    def schedule_preview(self, *_args: object) -> None:
+        """Preview again once the form has not changed for PREVIEW_DELAY_MS."""
+        self._preview_timer.start()
+
+    def preview(self) -> None:
+        """Ask the backend what the task would take now (the body of task/create, nothing created)."""
+        self._preview_timer.stop()
+        if self._preview_call is not None:
+            self._preview_call.abort()
+            self._preview_call = None
+        problems = self.validate()
+        if problems:
+            for key, message in problems.items():
+                if key.startswith("rollout"):  # they name the field: shown there at once
+                    self.errors.show(key, message)
+            self._mark_rollout(problems)
+            self.preview_data = None
+            self.rollout_editor.set_preview(None)
+            if any(key.startswith("rollout") for key in problems):
+                text = self.tr("No preview until the rollout settings marked in red are corrected.")
+            else:
+                text = self.tr("No preview: %1").replace("%1", next(iter(problems.values())))
+            self._show_preview(text if self.firmware() else "")
+            return
+        self.preview_label.setText(self.tr("Previewing…"))
+        call = self._preview_call = self.client.preview_task(self.task())
+        call.then(lambda data: self._previewed(call, data), lambda error: self._preview_failed(call, error))
+
+    def _previewed(self, call: ApiCall, data: dto.Preview) -> None:
+        if call is not self._preview_call:
+            return
+        self._preview_call = None
+        self.preview_data = data
+        self.rollout_editor.set_preview(data.waves if self.rollout_editor.wave_count() else None)
+        self._show_preview()
+
+    def _preview_failed(self, call: ApiCall, error: ApiError) -> None:
+        if call is not self._preview_call or error.cancelled:
+            return
+        self._preview_call = None
+        self.preview_data = None
+        self.rollout_editor.set_preview(None)
+        self.show_error(error)
+        shown_at_field = not self.errors.errors().get("")
+        self._show_preview(self.tr("No preview until the fields marked in red are corrected.") if shown_at_field
+                           else self.tr("No preview: %1").replace("%1", api_error_text(error)))
+
+    def _show_preview(self, problem: str = "") -> None:
+        data = self.preview_data
+        if problem or data is None:
+            self.preview_label.setText(problem or self.tr(
+                "Choose a firmware to see which devices the task would take."))
+            return
+        lines = [self.tr("<b>%n device(s)</b> would be upgraded", "", data.willPush) + " " + self.tr(
+            "(%1 of %2 devices considered get a record, %3 of them offline now).").replace(
+            "%1", str(data.planned)).replace("%2", str(data.devices)).replace("%3", str(data.offline))]
+        if len(data.waves) > 1:
+            lines.append(self.tr("Waves: %1").replace("%1", " → ".join(str(n) for n in data.waves)))
+        texts = {"onTargetVersion": self.tr("%1 already on the target version"),
+                 "versionFilter": self.tr("%1 on a source version not chosen"),
+                 "grayShare": self.tr("%1 outside the gray share"),
+                 "busy": self.tr("%1 busy in another task"),
+                 "newerVersion": self.tr("%1 on a newer version")}
+        left_out = [texts[k].replace("%1", str(data.excluded[k])) for k in EXCLUDED_ORDER if data.excluded.get(k)]
+        if left_out:
+            lines.append(self.tr("Left out: %1").replace("%1", " · ".join(left_out)))
+        if data.overwrites:
+            lines.append(self.tr("Takes %n device(s) over from other tasks.", "", data.overwrites))
+        self.preview_label.setText("<br>".join(lines))

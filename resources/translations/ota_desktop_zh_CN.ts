@@ -465,6 +465,72 @@
 <context>
     <name>ImportDevicesDialog</name>
     <message>
+        <source>S&amp;kip devices that already exist</source>
+        <translation>跳过已存在的设备(&amp;K)</translation>
+    </message>
+    <message>
+        <source>Devices of this product with the same name are left as they are instead of failing the import.</source>
+        <translation>此产品中同名的设备保持不变，而不会使导入失败。</translation>
+    </message>
+    <message>
+        <source>no device name</source>
+        <translation>缺少设备名称</translation>
+    </message>
+    <message>
+        <source>no version (the version the device runs now)</source>
+        <translation>缺少版本（设备当前运行的版本）</translation>
+    </message>
+    <message>
+        <source>device name &quot;%1&quot;: use 1-64 letters, digits, _ . - only</source>
+        <translation>设备名称“%1”：只能使用 1-64 个字母、数字、_ . -</translation>
+    </message>
+    <message>
+        <source>version &quot;%1&quot;: use letters, digits and . _ + - only (at most 64)</source>
+        <translation>版本“%1”：只能使用字母、数字和 . _ + -（最多 64 个）</translation>
+    </message>
+    <message>
+        <source>secret: use 1-64 letters, digits, _ . - only</source>
+        <translation>密钥：只能使用 1-64 个字母、数字、_ . -</translation>
+    </message>
+    <message>
+        <source>starts with &apos;%1&apos;, which a spreadsheet would run as a formula</source>
+        <translation>以“%1”开头，电子表格会将其当作公式执行</translation>
+    </message>
+    <message>
+        <source>device name repeated (first on line %1)</source>
+        <translation>设备名称重复（首次出现在第 %1 行）</translation>
+    </message>
+    <message>
+        <source>not valid CSV: %1</source>
+        <translation>不是有效的 CSV：%1</translation>
+    </message>
+    <message>
+        <source>Line %1: %2</source>
+        <translation>第 %1 行：%2</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n line(s) cannot be imported:</source>
+        <translation>
+            <numerusform>%n 行无法导入：</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n line(s) cannot be imported; each is listed below:</source>
+        <translation>
+            <numerusform>%n 行无法导入，逐行列在下方：</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>All %n device(s) already exist: nothing to import.</source>
+        <translation>
+            <numerusform>全部 %n 台设备均已存在：没有可导入的设备。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Tick &quot;Skip devices that already exist&quot; to import the others.</source>
+        <translation>勾选“跳过已存在的设备”即可导入其余设备。</translation>
+    </message>
+    <message>
         <source>Import devices into %1</source>
         <translation>导入设备到 %1</translation>
     </message>
@@ -631,6 +697,128 @@
     <message>
         <source>failed: %1</source>
         <translation>失败：%1</translation>
+    </message>
+    <message>
+        <source>&amp;Pause</source>
+        <translation>暂停(&amp;P)</translation>
+    </message>
+    <message>
+        <source>Stop pushing; devices already pushed carry on</source>
+        <translation>停止推送；已推送的设备继续升级</translation>
+    </message>
+    <message>
+        <source>Resu&amp;me</source>
+        <translation>继续(&amp;M)</translation>
+    </message>
+    <message>
+        <source>&amp;Advance to next wave…</source>
+        <translation>推进到下一批(&amp;A)…</translation>
+    </message>
+    <message>
+        <source>Release the next wave now, whatever the advance rule says</source>
+        <translation>立即放行下一批，不论推进规则如何</translation>
+    </message>
+    <message>
+        <source>&amp;Export results…</source>
+        <translation>导出结果(&amp;E)…</translation>
+    </message>
+    <message>
+        <source>Every device&apos;s result as CSV (for a spreadsheet)</source>
+        <translation>每台设备的结果，CSV 格式（用于电子表格）</translation>
+    </message>
+    <message>
+        <source>S&amp;ummary…</source>
+        <translation>摘要(&amp;U)…</translation>
+    </message>
+    <message>
+        <source>A one-page summary of the task, opened in the browser</source>
+        <translation>任务的单页摘要，在浏览器中打开</translation>
+    </message>
+    <message>
+        <source>paused</source>
+        <translation>已暂停</translation>
+    </message>
+    <message>
+        <source>Stopped automatically: %1</source>
+        <translation>已自动中止：%1</translation>
+    </message>
+    <message>
+        <source>Wave %1 of %2</source>
+        <translation>第 %1 批 / 共 %2 批</translation>
+    </message>
+    <message>
+        <source>No automatic abort.</source>
+        <translation>不自动中止。</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>失败</translation>
+    </message>
+    <message>
+        <source>timed out</source>
+        <translation>超时</translation>
+    </message>
+    <message>
+        <source>failed or timed out</source>
+        <translation>失败或超时</translation>
+    </message>
+    <message>
+        <source>Abort at ≥ %1% %2 after %3 finished — now %4 of %5 (%6%)</source>
+        <translation>完成 %3 台后%2 ≥ %1% 即中止 — 当前 %5 台中 %4 台（%6%）</translation>
+    </message>
+    <message>
+        <source>Pause</source>
+        <translation>暂停</translation>
+    </message>
+    <message>
+        <source>Resume</source>
+        <translation>继续</translation>
+    </message>
+    <message>
+        <source>Advance</source>
+        <translation>推进</translation>
+    </message>
+    <message>
+        <source>Release wave %1 now, whatever the advance rule says?</source>
+        <translation>立即放行第 %1 批，不论推进规则如何？</translation>
+    </message>
+    <message numerus="yes">
+        <source>It holds %n device(s).</source>
+        <translation>
+            <numerusform>该批包含 %n 台设备。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Advance to the next wave</source>
+        <translation>推进到下一批</translation>
+    </message>
+    <message>
+        <source>%1: done</source>
+        <translation>%1：已完成</translation>
+    </message>
+    <message>
+        <source>CSV (*.csv)</source>
+        <translation>CSV (*.csv)</translation>
+    </message>
+    <message>
+        <source>Export results</source>
+        <translation>导出结果</translation>
+    </message>
+    <message>
+        <source>Exporting…</source>
+        <translation>正在导出…</translation>
+    </message>
+    <message>
+        <source>Saved %1</source>
+        <translation>已保存 %1</translation>
+    </message>
+    <message>
+        <source>Export failed: %1</source>
+        <translation>导出失败：%1</translation>
+    </message>
+    <message>
+        <source>%1 of %2 finished devices %3 (%4% ≥ %5%, after at least %6 finished)</source>
+        <translation>%2 台已完成的设备中 %1 台%3（%4% ≥ %5%，已至少完成 %6 台）</translation>
     </message>
 </context>
 <context>
@@ -826,6 +1014,30 @@
 </context>
 <context>
     <name>NewFirmwareDialog</name>
+    <message>
+        <source>Empty files (0 bytes) cannot be firmware; remove them: %1</source>
+        <translation>空文件（0 字节）不能作为固件，请移除：%1</translation>
+    </message>
+    <message>
+        <source>file not found: %1</source>
+        <translation>找不到文件：%1</translation>
+    </message>
+    <message>
+        <source>cannot read the file: %1</source>
+        <translation>无法读取文件：%1</translation>
+    </message>
+    <message>
+        <source>Checking files…</source>
+        <translation>正在检查文件…</translation>
+    </message>
+    <message>
+        <source>Checking the version…</source>
+        <translation>正在检查版本…</translation>
+    </message>
+    <message>
+        <source>Version %1 already exists for this product: firmware “%2” (ID %3, created %4).</source>
+        <translation>此产品已有版本 %1：固件“%2”（ID %3，创建于 %4）。</translation>
+    </message>
     <message>
         <source>New firmware</source>
         <translation>新建固件</translation>
@@ -1050,10 +1262,6 @@
         <translation>待升级版本：</translation>
     </message>
     <message>
-        <source>Rollout</source>
-        <translation>发布策略</translation>
-    </message>
-    <message>
         <source>Retries:</source>
         <translation>重试次数：</translation>
     </message>
@@ -1105,6 +1313,86 @@
         <source>The start time is in the past.</source>
         <translation>开始时间已过。</translation>
     </message>
+    <message>
+        <source>Pushing and retries</source>
+        <translation>推送与重试</translation>
+    </message>
+    <message>
+        <source>Preview</source>
+        <translation>预览</translation>
+    </message>
+    <message>
+        <source>&amp;Preview</source>
+        <translation>预览(&amp;P)</translation>
+    </message>
+    <message>
+        <source>Ask the backend which devices this task would take now</source>
+        <translation>询问后端此任务现在会包含哪些设备</translation>
+    </message>
+    <message>
+        <source>No preview until the rollout settings marked in red are corrected.</source>
+        <translation>请先更正红色标出的发布设置，然后才能预览。</translation>
+    </message>
+    <message>
+        <source>No preview: %1</source>
+        <translation>无法预览：%1</translation>
+    </message>
+    <message>
+        <source>Previewing…</source>
+        <translation>正在预览…</translation>
+    </message>
+    <message>
+        <source>No preview until the fields marked in red are corrected.</source>
+        <translation>请先更正红色标出的字段，然后才能预览。</translation>
+    </message>
+    <message>
+        <source>Choose a firmware to see which devices the task would take.</source>
+        <translation>选择固件以查看任务会包含哪些设备。</translation>
+    </message>
+    <message numerus="yes">
+        <source>&lt;b&gt;%n device(s)&lt;/b&gt; would be upgraded</source>
+        <translation>
+            <numerusform>将升级 &lt;b&gt;%n 台设备&lt;/b&gt;</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>(%1 of %2 devices considered get a record, %3 of them offline now).</source>
+        <translation>（%2 台候选设备中 %1 台获得升级记录，其中 %3 台当前离线）。</translation>
+    </message>
+    <message>
+        <source>Waves: %1</source>
+        <translation>批次：%1</translation>
+    </message>
+    <message>
+        <source>%1 already on the target version</source>
+        <translation>%1 台已是目标版本</translation>
+    </message>
+    <message>
+        <source>%1 on a source version not chosen</source>
+        <translation>%1 台的版本未被选为源版本</translation>
+    </message>
+    <message>
+        <source>%1 outside the gray share</source>
+        <translation>%1 台不在灰度范围内</translation>
+    </message>
+    <message>
+        <source>%1 busy in another task</source>
+        <translation>%1 台正在其他任务中</translation>
+    </message>
+    <message>
+        <source>%1 on a newer version</source>
+        <translation>%1 台版本更新</translation>
+    </message>
+    <message>
+        <source>Left out: %1</source>
+        <translation>未包含：%1</translation>
+    </message>
+    <message numerus="yes">
+        <source>Takes %n device(s) over from other tasks.</source>
+        <translation>
+            <numerusform>从其他任务接管 %n 台设备。</numerusform>
+        </translation>
+    </message>
 </context>
 <context>
     <name>ProductDialog</name>
@@ -1155,6 +1443,26 @@
 </context>
 <context>
     <name>ProductsPage</name>
+    <message>
+        <source>History…</source>
+        <translation>升级历史…</translation>
+    </message>
+    <message>
+        <source>The device&apos;s upgrades across every task (double-click a device)</source>
+        <translation>该设备在所有任务中的升级记录（也可双击设备）</translation>
+    </message>
+    <message numerus="yes">
+        <source>Delete %n device(s)? Their unfinished upgrades are cancelled and they can no longer connect.</source>
+        <translation>
+            <numerusform>删除 %n 台设备？其未完成的升级将被取消，设备将无法再连接。</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n device(s) imported; %1 already existed and were left as they are.</source>
+        <translation>
+            <numerusform>已导入 %n 台设备；%1 台已存在，保持不变。</numerusform>
+        </translation>
+    </message>
     <message>
         <source>New product…</source>
         <translation>新建产品…</translation>
@@ -1285,6 +1593,143 @@
     <message>
         <source>Last update</source>
         <translation>最后更新</translation>
+    </message>
+    <message>
+        <source>Wave</source>
+        <translation>批次</translation>
+    </message>
+</context>
+<context>
+    <name>RolloutEditor</name>
+    <message>
+        <source>% of devices</source>
+        <translation>% 的设备</translation>
+    </message>
+    <message>
+        <source>devices</source>
+        <translation>台设备</translation>
+    </message>
+    <message>
+        <source>Remove this wave</source>
+        <translation>删除此批次</translation>
+    </message>
+    <message>
+        <source>failed or timed out</source>
+        <translation>失败或超时</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>失败</translation>
+    </message>
+    <message>
+        <source>timed out</source>
+        <translation>超时</translation>
+    </message>
+    <message>
+        <source>after</source>
+        <translation>且已完成</translation>
+    </message>
+    <message>
+        <source> finished</source>
+        <translation> 台</translation>
+    </message>
+    <message>
+        <source>Remove this rule</source>
+        <translation>删除此规则</translation>
+    </message>
+    <message>
+        <source>Staged rollout</source>
+        <translation>分批发布</translation>
+    </message>
+    <message>
+        <source>Roll out in &amp;waves, with automatic abort and a maintenance window</source>
+        <translation>分批发布(&amp;W)，可自动中止并设维护窗口</translation>
+    </message>
+    <message>
+        <source>&amp;Safe rollout preset</source>
+        <translation>安全发布预设(&amp;S)</translation>
+    </message>
+    <message>
+        <source>Waves of 1 %, 10 % and the rest; abort when 10 % of at least 20 finished devices failed or timed out</source>
+        <translation>按 1%、10% 和其余设备分批；至少 20 台完成后，失败或超时达到 10% 即中止</translation>
+    </message>
+    <message>
+        <source>1 % → 10 % → the rest; abort at ≥ 10 % failures after 20 finished</source>
+        <translation>1% → 10% → 其余；完成 20 台后失败 ≥ 10% 即中止</translation>
+    </message>
+    <message>
+        <source>Add wave</source>
+        <translation>添加批次</translation>
+    </message>
+    <message>
+        <source>The last wave takes every device left.</source>
+        <translation>最后一批包含所有剩余设备。</translation>
+    </message>
+    <message>
+        <source> % succeeded</source>
+        <translation> % 成功</translation>
+    </message>
+    <message>
+        <source> min</source>
+        <translation> 分钟</translation>
+    </message>
+    <message>
+        <source>Only by hand (the live view&apos;s Advance button)</source>
+        <translation>仅手动推进（实时视图中的“推进”按钮）</translation>
+    </message>
+    <message>
+        <source>Next wave at:</source>
+        <translation>进入下一批：</translation>
+    </message>
+    <message>
+        <source>Soak time:</source>
+        <translation>观察时间：</translation>
+    </message>
+    <message>
+        <source>Waves</source>
+        <translation>批次</translation>
+    </message>
+    <message>
+        <source>Add abort rule</source>
+        <translation>添加中止规则</translation>
+    </message>
+    <message>
+        <source>No automatic abort.</source>
+        <translation>不自动中止。</translation>
+    </message>
+    <message>
+        <source>Push only in a daily window:</source>
+        <translation>仅在每日时间窗口内推送：</translation>
+    </message>
+    <message>
+        <source>An IANA time zone name, e.g. Asia/Shanghai</source>
+        <translation>IANA 时区名称，例如 Asia/Shanghai</translation>
+    </message>
+    <message>
+        <source>from</source>
+        <translation>从</translation>
+    </message>
+    <message>
+        <source>for</source>
+        <translation>持续</translation>
+    </message>
+    <message>
+        <source>Abort the task when</source>
+        <translation>中止任务的条件</translation>
+    </message>
+    <message>
+        <source>Maintenance window</source>
+        <translation>维护窗口</translation>
+    </message>
+    <message>
+        <source>Wave %1</source>
+        <translation>第 %1 批</translation>
+    </message>
+    <message numerus="yes">
+        <source>→ %n device(s)</source>
+        <translation>
+            <numerusform>→ %n 台设备</numerusform>
+        </translation>
     </message>
 </context>
 <context>
@@ -1518,6 +1963,10 @@
 <context>
     <name>TasksModel</name>
     <message>
+        <source>Progress</source>
+        <translation>进度</translation>
+    </message>
+    <message>
         <source>targeted</source>
         <translation>定向升级</translation>
     </message>
@@ -1564,6 +2013,24 @@
 </context>
 <context>
     <name>TasksPage</name>
+    <message>
+        <source>Search tasks…</source>
+        <translation>搜索任务…</translation>
+    </message>
+    <message>
+        <source>Cancel selected</source>
+        <translation>取消所选</translation>
+    </message>
+    <message>
+        <source>Cancel tasks</source>
+        <translation>取消任务</translation>
+    </message>
+    <message numerus="yes">
+        <source>Cancel %n task(s) (%1)? Their devices not yet upgraded are cancelled; this cannot be undone.</source>
+        <translation>
+            <numerusform>取消 %n 个任务（%1）？其中尚未升级的设备将被取消，且无法撤销。</numerusform>
+        </translation>
+    </message>
     <message>
         <source>New task…</source>
         <translation>新建任务…</translation>
@@ -1646,6 +2113,31 @@
     <message>
         <source>Local digest</source>
         <translation>本地摘要</translation>
+    </message>
+</context>
+<context>
+    <name>WaveTimeline</name>
+    <message numerus="yes">
+        <source>Wave %1 · %n device(s)</source>
+        <translation>
+            <numerusform>第 %1 批 · %n 台设备</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Wave %1: %2 of %3 finished</source>
+        <translation>第 %1 批：%3 台中已完成 %2 台</translation>
+    </message>
+    <message>
+        <source>%1 succeeded, %2 failed, %3 timed out, %4 cancelled, %5 active</source>
+        <translation>成功 %1，失败 %2，超时 %3，取消 %4，进行中 %5</translation>
+    </message>
+    <message>
+        <source>not released yet</source>
+        <translation>尚未放行</translation>
+    </message>
+    <message>
+        <source>the current wave</source>
+        <translation>当前批次</translation>
     </message>
 </context>
 <context>
@@ -1826,6 +2318,148 @@
     <message>
         <source>Already finished</source>
         <translation>已结束</translation>
+    </message>
+    <message>
+        <source>Aborted</source>
+        <translation>已中止</translation>
+    </message>
+</context>
+<context>
+    <name>TaskProgressModel</name>
+    <message>
+        <source>no devices</source>
+        <translation>无设备</translation>
+    </message>
+    <message>
+        <source>%1 succeeded · %2 failed · %3 pending</source>
+        <translation>成功 %1 · 失败 %2 · 待处理 %3</translation>
+    </message>
+</context>
+<context>
+    <name>DeviceHistoryModel</name>
+    <message>
+        <source>operator</source>
+        <translation>操作员</translation>
+    </message>
+    <message>
+        <source>device</source>
+        <translation>设备</translation>
+    </message>
+    <message>
+        <source>timer</source>
+        <translation>定时器</translation>
+    </message>
+    <message>
+        <source>system</source>
+        <translation>系统</translation>
+    </message>
+    <message>
+        <source>Time</source>
+        <translation>时间</translation>
+    </message>
+    <message>
+        <source>Task</source>
+        <translation>任务</translation>
+    </message>
+    <message>
+        <source>Target version</source>
+        <translation>目标版本</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Step</source>
+        <translation>步骤</translation>
+    </message>
+    <message>
+        <source>Description</source>
+        <translation>描述</translation>
+    </message>
+    <message>
+        <source>Retries</source>
+        <translation>重试次数</translation>
+    </message>
+    <message>
+        <source>Actor</source>
+        <translation>执行者</translation>
+    </message>
+</context>
+<context>
+    <name>DeleteProductDialog</name>
+    <message>
+        <source>Delete product</source>
+        <translation>删除产品</translation>
+    </message>
+    <message>
+        <source>Delete product %1 with its %2 and %3?</source>
+        <translation>删除产品 %1 及其 %2和 %3？</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n device(s)</source>
+        <translation>
+            <numerusform>%n 台设备</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n firmware version(s)</source>
+        <translation>
+            <numerusform>%n 个固件版本</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Their upgrade tasks, records and firmware files are deleted too, and the devices can no longer connect. This cannot be undone.</source>
+        <translation>其升级任务、升级记录和固件文件也会被删除，设备将无法再连接。此操作无法撤销。</translation>
+    </message>
+    <message>
+        <source>&amp;Delete product</source>
+        <translation>删除产品(&amp;D)</translation>
+    </message>
+    <message>
+        <source>Type the product ID &lt;b&gt;%1&lt;/b&gt; to confirm:</source>
+        <translation>请输入产品 ID &lt;b&gt;%1&lt;/b&gt; 以确认：</translation>
+    </message>
+</context>
+<context>
+    <name>DeviceHistoryDialog</name>
+    <message>
+        <source>OTA history of %1</source>
+        <translation>%1 的升级历史</translation>
+    </message>
+    <message>
+        <source>online</source>
+        <translation>在线</translation>
+    </message>
+    <message>
+        <source>offline</source>
+        <translation>离线</translation>
+    </message>
+    <message>
+        <source>Device &lt;b&gt;%1&lt;/b&gt; of product %2 · version %3 · %4</source>
+        <translation>设备 &lt;b&gt;%1&lt;/b&gt;（产品 %2）· 版本 %3 · %4</translation>
+    </message>
+    <message>
+        <source>‹ &amp;Newer</source>
+        <translation>‹ 较新(&amp;N)</translation>
+    </message>
+    <message>
+        <source>&amp;Older ›</source>
+        <translation>较早(&amp;O) ›</translation>
+    </message>
+    <message>
+        <source>Loading…</source>
+        <translation>正在加载…</translation>
+    </message>
+    <message>
+        <source>No OTA upgrades recorded for this device yet.</source>
+        <translation>此设备还没有升级记录。</translation>
+    </message>
+    <message numerus="yes">
+        <source>Page %1 of %2 · %n change(s)</source>
+        <translation>
+            <numerusform>第 %1 / %2 页 · 共 %n 条变更</numerusform>
+        </translation>
     </message>
 </context>
 </TS>

@@ -7,7 +7,19 @@ from PySide6.QtCore import QCoreApplication, QDateTime, QModelIndex, QObject, QP
 
 from ...core import dto
 from ...i18n import QT_TRANSLATE_NOOP
-from .base import CHECK_STATE, NUMERIC, Column, RowTableModel, format_size, format_time
+from ..status import dot_icon, record_status_colour, record_status_text, step_text
+from .base import (
+    CHECK_STATE,
+    DECORATION,
+    NUMERIC,
+    TOOLTIP,
+    VALUE_ROLE,
+    Column,
+    RowTableModel,
+    format_size,
+    format_time,
+)
+from .task_models import TasksModel
 
 
 class ProductsModel(RowTableModel[dto.Product]):
@@ -210,3 +222,122 @@ class FirmwareFilesModel(RowTableModel[dto.FirmwareFile]):
                lambda f: int(f.size or 0), NUMERIC),
         Column(QT_TRANSLATE_NOOP("FirmwareFilesModel", "Digest"), lambda f: f.signature),
     )
+
+
+# -- the tasks list with each task's progress, and a device's OTA history -------------------------
+
+#: a task's records in the three parts of its progress bar (cancelled records count in the total)
+SUCCEEDED_STATUSES = frozenset({int(dto.RecordStatus.SUCCEEDED)})
+FAILED_STATUSES = frozenset({int(dto.RecordStatus.FAILED)})
+PENDING_STATUSES = frozenset(int(s) for s in dto.RecordStatus if s < dto.RecordStatus.SUCCEEDED)
+
+
+def split_counts(counts: dict[int, int]) -> tuple[int, int, int, int]:
+    """(succeeded, failed, pending, total) of a task's records from its statusCount."""
+    ok = sum(n for s, n in counts.items() if s in SUCCEEDED_STATUSES)
+    failed = sum(n for s, n in counts.items() if s in FAILED_STATUSES)
+    pending = sum(n for s, n in counts.items() if s in PENDING_STATUSES)
+    return ok, failed, pending, sum(counts.values())
+
+
+def progress_text(counts: dict[int, int]) -> str:
+    ok, failed, pending, total = split_counts(counts)
+    if not total:
+        return QCoreApplication.translate("TaskProgressModel", "no devices")
+    return QCoreApplication.translate("TaskProgressModel", "%1 succeeded · %2 failed · %3 pending").replace(
+        "%1", str(ok)).replace("%2", str(failed)).replace("%3", str(pending))
+
+
+class TaskProgressModel(TasksModel):
+    """The tasks list with a progress column: each task's records succeeded / failed / pending
+    (task/index ``statusCount``), kept apart from the rows (``counts``) and changed with
+    dataChanged of that one cell (``set_counts``)."""
+
+    CONTEXT = "TasksModel"
+    PROGRESS = len(TasksModel.COLUMNS)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.counts: dict[str, dict[int, int]] = {}
+        # the column reads the counts: bound here (COLUMNS is per class, the counts per model)
+        self.COLUMNS = (*TasksModel.COLUMNS, Column(  # type: ignore[assignment]  # one column more
+            QT_TRANSLATE_NOOP("TasksModel", "Progress"), lambda t: progress_text(self.counts.get(t.taskUid, {})),
+            lambda t: self._done_share(t)))
+
+    def _done_share(self, task: dto.Task) -> float:
+        ok, failed, _pending, total = split_counts(self.counts.get(task.taskUid, {}))
+        return (ok + failed) / total if total else -1.0
+
+    def set_tasks(self, rows: list[tuple[dto.Task, dict[int, int]]]) -> None:
+        self.counts = {t.taskUid: dict(c) for t, c in rows}
+        self.set_rows([t for t, _c in rows])
+
+    def set_counts(self, task_uid: str, counts: dict[int, int]) -> bool:
+        """New counts of one task; True when they changed (its progress cell is signalled)."""
+        counts = {int(s): int(n) for s, n in counts.items() if n}
+        if self.counts.get(task_uid) == counts:
+            return False
+        self.counts[task_uid] = counts
+        i = self.find(lambda t: t.taskUid == task_uid)
+        if i >= 0:
+            self.emit_changes([(i, self.PROGRESS, self.PROGRESS)])
+        return True
+
+    def extra_data(self, row: dto.Task, column: int, role: int) -> Any:
+        if column == self.PROGRESS:
+            counts = self.counts.get(row.taskUid, {})
+            if role == VALUE_ROLE:
+                return split_counts(counts)
+            if role == TOOLTIP:
+                return "\n".join(f"{record_status_text(s)}: {n}" for s, n in sorted(counts.items()) if n) or None
+            return None
+        return super().extra_data(row, column, role)
+
+
+def _step_text(entry: dict[str, Any]) -> str:
+    step = int(entry.get("step") or 0)
+    return f"{step}%" if step > 0 else (step_text(step) or str(step)) if step < 0 else ""
+
+
+_ACTORS = {"admin": QT_TRANSLATE_NOOP("DeviceHistoryModel", "operator"),
+           "device": QT_TRANSLATE_NOOP("DeviceHistoryModel", "device"),
+           "timer": QT_TRANSLATE_NOOP("DeviceHistoryModel", "timer"),
+           "system": QT_TRANSLATE_NOOP("DeviceHistoryModel", "system")}
+
+
+def _actor_text(entry: dict[str, Any]) -> str:
+    actor = str(entry.get("actor") or "")
+    return QCoreApplication.translate("DeviceHistoryModel", _ACTORS[actor]) if actor in _ACTORS else actor
+
+
+def short_uid(uid: str) -> str:
+    return uid if len(uid) <= 13 else uid[:8] + "…"
+
+
+class DeviceHistoryModel(RowTableModel[dict]):
+    """One page of a device's OTA history (device/history entries, newest first)."""
+
+    CONTEXT = "DeviceHistoryModel"
+    TIME, TASK, TARGET, STATUS, STEP, DESC, RETRIES, ACTOR = range(8)
+    COLUMNS = (
+        Column(QT_TRANSLATE_NOOP("DeviceHistoryModel", "Time"), lambda e: format_time(e["time"]),
+               lambda e: int(e["time"] or 0)),
+        Column(QT_TRANSLATE_NOOP("DeviceHistoryModel", "Task"), lambda e: short_uid(e["taskUid"])),
+        Column(QT_TRANSLATE_NOOP("DeviceHistoryModel", "Target version"), lambda e: e["targetVersion"]),
+        Column(QT_TRANSLATE_NOOP("DeviceHistoryModel", "Status"), lambda e: record_status_text(int(e["status"])),
+               lambda e: int(e["status"])),
+        Column(QT_TRANSLATE_NOOP("DeviceHistoryModel", "Step"), _step_text, lambda e: int(e["step"] or 0)),
+        Column(QT_TRANSLATE_NOOP("DeviceHistoryModel", "Description"), lambda e: e["desc"]),
+        Column(QT_TRANSLATE_NOOP("DeviceHistoryModel", "Retries"), lambda e: int(e["retryCount"] or 0),
+               align=NUMERIC),
+        Column(QT_TRANSLATE_NOOP("DeviceHistoryModel", "Actor"), _actor_text),
+    )
+
+    def extra_data(self, row: dict, column: int, role: int) -> Any:
+        if column == self.STATUS and role == DECORATION:
+            return dot_icon(record_status_colour(int(row["status"])))
+        if column == self.TASK and role == TOOLTIP:
+            return row["taskUid"]
+        if column == self.DESC and role == TOOLTIP and row["desc"]:
+            return row["desc"]
+        return None

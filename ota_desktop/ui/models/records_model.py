@@ -41,9 +41,12 @@ def _progress_text(r: dto.DeviceRecord) -> str:
 
 class RecordsModel(RowTableModel[dto.DeviceRecord]):
     CONTEXT = "RecordsModel"
-    DEVICE, CURRENT, TARGET, STATUS, PROGRESS, DESC, RETRIES, UPDATED = range(8)
+    DEVICE, WAVE, CURRENT, TARGET, STATUS, PROGRESS, DESC, RETRIES, UPDATED = range(9)
     COLUMNS = (
         Column(QT_TRANSLATE_NOOP("RecordsModel", "Device"), lambda r: r.deviceName),
+        # the rollout wave (1-based, protocol 13.13); empty when the backend sent none
+        Column(QT_TRANSLATE_NOOP("RecordsModel", "Wave"), lambda r: r.wave or "", lambda r: int(r.wave or 0),
+               align=NUMERIC),
         Column(QT_TRANSLATE_NOOP("RecordsModel", "Current version"), lambda r: r.version),
         Column(QT_TRANSLATE_NOOP("RecordsModel", "Target version"), lambda r: r.targetVersion),
         Column(QT_TRANSLATE_NOOP("RecordsModel", "Status"), lambda r: record_status_text(r.status),
@@ -262,6 +265,9 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
         if ev.get("version") and str(ev["version"]) != rec.version:
             rec.version = str(ev["version"])
             mark(cls.CURRENT)
+        if ev.get("wave") and int(ev["wave"]) != rec.wave:
+            rec.wave = int(ev["wave"])
+            mark(cls.WAVE)
         if ev.get("targetVersion") and str(ev["targetVersion"]) != rec.targetVersion:
             rec.targetVersion = str(ev["targetVersion"])
             mark(cls.TARGET)

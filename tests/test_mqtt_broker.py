@@ -359,3 +359,22 @@ def test_mosquitto_logs_where_we_expect(broker):
 def test_mosquitto_binary_is_the_expected_major_version():
     out = subprocess.run([find_mosquitto(), "-h"], capture_output=True, text=True).stdout
     assert "mosquitto version 2." in out
+
+
+def test_a_reload_is_confirmed_before_update_devices_returns(broker, monkeypatch):
+    """Without live changes (no plugin, or a refused change) the broker reloads; Mosquitto forgets a
+    SIGHUP that arrives during a reload, so each file carries a user of its own and update_devices
+    returns once the broker accepts it: back-to-back changes are all in force at once."""
+    from backend.mqtt import broker_control
+    from backend.mqtt.broker import mqtt_login
+
+    def refuse(self, lines):
+        raise broker_control.ControlError("refused for the test")
+    monkeypatch.setattr(broker_control.DeviceControl, "send", refuse)
+    for i in range(5):
+        new = DeviceCredential("P4", f"r{i}", f"s{i}")
+        broker.update_devices([*DEVICES, new])
+        assert mqtt_login("127.0.0.1", broker.port, f"P4&r{i}", f"s{i}")  # no waiting
+        assert not mqtt_login("127.0.0.1", broker.port, f"P4&r{i - 1}", f"s{i - 1}")
+    assert broker.reloads >= 5
+    assert not mqtt_login("127.0.0.1", broker.port, "P1&d1", "wrong")

@@ -212,6 +212,34 @@ def _connect_host(host: str) -> str:
     return host
 
 
+def mqtt_login(host: str, port: int, user: str, password: str, timeout: float = 2.0) -> bool:
+    """Whether the broker accepts ``user``/``password`` now: one MQTT 3.1.1 CONNECT, its CONNACK
+    read, and the connection closed (no client library, no thread)."""
+    def field(text: str) -> bytes:
+        data = text.encode("utf-8")
+        return len(data).to_bytes(2, "big") + data
+
+    body = field("MQTT") + bytes([4, 0xC2]) + (10).to_bytes(2, "big") + field("") + field(user) + field(password)
+    length, remaining = b"", len(body)
+    while True:
+        byte, remaining = remaining % 128, remaining // 128
+        length += bytes([byte | (0x80 if remaining else 0)])
+        if not remaining:
+            break
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(b"\x10" + length + body)
+            answer = b""
+            while len(answer) < 4:
+                chunk = sock.recv(4 - len(answer))
+                if not chunk:
+                    return False
+                answer += chunk
+            return answer[0] == 0x20 and answer[3] == 0
+    except OSError:
+        return False
+
+
 def _catches_sighup(pid: int) -> bool | None:
     """Whether ``pid`` has installed its SIGHUP handler (None where /proc is unavailable).
 
@@ -311,6 +339,11 @@ class EmbeddedMosquitto:
         self._control: broker_control.DeviceControl | None = None
         self.live_changes = 0  # device changes applied over $CONTROL (no reload)
         self.reloads = 0
+        # each password file carries a user of its own generation: a reload is confirmed when the
+        # broker accepts it (Mosquitto forgets a SIGHUP that arrives while it is still reloading)
+        self._generation = 0
+        self._reload_secret = secrets.token_urlsafe(18)
+        self.reload_timeout = 30.0
         self.restarts = 0
         # The plugin ota_clientid.so (plugin_build.py) binds client ids to their credential, so a
         # device cannot take another device's session over. client_id_guard: it is loaded;
@@ -422,7 +455,9 @@ class EmbeddedMosquitto:
         return hashed
 
     def _write_credentials(self, devices: Iterable[DeviceCredential]) -> int:
-        passwd = [f"{self.service_user}:{self._hash_for(self.service_user, self.service_password)}"]
+        self._generation += 1  # the reload check's user: only a broker that read this file knows it
+        passwd = [f"{self.service_user}:{self._hash_for(self.service_user, self.service_password)}",
+                  f"{self._reload_user()}:{self._hash_for(self._reload_user(), self._reload_secret)}"]
         acl = [
             "# Written by the OTA backend; rewritten whenever devices change.",
             f"user {self.service_user}",
@@ -433,7 +468,7 @@ class EmbeddedMosquitto:
             f"topic readwrite {broker_control.RESPONSE_TOPIC}",
             "topic readwrite #",
         ]
-        seen = {self.service_user}
+        seen = {self.service_user, self._reload_user()}
         applied: dict[str, str] = {}
         for raw in devices:
             cred = DeviceCredential(*raw)
@@ -456,14 +491,14 @@ class EmbeddedMosquitto:
                     f"topic write $ota/up/+/{cred.product_id}/{cred.device_name}",
                     f"topic read $ota/down/+/{cred.product_id}/{cred.device_name}",
                 ]
-        # Forget hashes of removed devices.
+        # Forget hashes of removed devices (and of earlier reload users).
         for user in set(self._hash_cache) - seen:
             del self._hash_cache[user]
         # ACL first: a device in the new password file must never find no ACL entry.
         _atomic_write(self.acl_path, "\n".join(acl) + "\n")
         _atomic_write(self.passwd_path, "\n".join(passwd) + "\n")
         self._applied = applied  # what the broker knows once it has read these files
-        return len(seen) - 1
+        return len(seen) - 2
 
     # ------------------------------------------------------------------ process
 
@@ -632,9 +667,28 @@ class EmbeddedMosquitto:
                 except broker_control.ControlError as exc:
                     log.warning("device changes go to the broker by a reload: %s", exc)
                     self._drop_control()
+            self._reload(pid)
+            return count
+
+    def _reload_user(self) -> str:
+        return f"ota-reload-{self._generation}"
+
+    def _reload(self, pid: int) -> None:
+        """SIGHUP, then wait until the broker accepts this file's reload user; a signal lost during
+        an earlier reload is sent again."""
+        host = _connect_host(self.host)
+        deadline = time.monotonic() + self.reload_timeout
+        while True:
             os.kill(pid, signal.SIGHUP)
             self.reloads += 1
-            return count
+            resend = time.monotonic() + 2.0
+            while time.monotonic() < min(resend, deadline):
+                if mqtt_login(host, self._port, self._reload_user(), self._reload_secret):
+                    return
+                time.sleep(0.05)
+            if time.monotonic() >= deadline or self.poll() is not None:
+                log.warning("the MQTT broker did not confirm its reload within %.0f s", self.reload_timeout)
+                return
 
     @staticmethod
     def _changes(before: dict[str, str], after: dict[str, str]) -> list[str]:

@@ -166,7 +166,7 @@ class LeanClient:
         request = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
         attempt = 0
         while True:
-            taken = self._take(key)
+            taken = self._take(key) if attempt == 0 else None  # a retry never takes another idle one
             conn = taken if taken is not None else self._connect(key)
             try:
                 conn.sock.sendall(request)

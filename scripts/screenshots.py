@@ -12,7 +12,10 @@ Needs a display-less Qt (QT_QPA_PLATFORM=offscreen is set) and, for Chinese, a C
 from __future__ import annotations
 
 import argparse
+import csv
+import itertools
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -22,6 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = (1280, 800)
 DEVICES = 60
+LAPTOP = (1366, 768)  # the export summary is shown this wide (and at least this tall)
+CSV_ROWS = 12  # the CSV export's first rows shown
+REASON_WIDTH = 320  # the CSV's reason column wraps at this width
 
 
 def spin(app, until, timeout: float = 60.0, what: object = "") -> None:  # noqa: ANN001
@@ -46,6 +52,72 @@ def save(widget, out: Path, name: str) -> None:  # noqa: ANN001
     if not widget.grab().save(str(path)):
         raise SystemExit(f"screenshots: could not write {path}")
     print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+def summary_browser(html: str):  # noqa: ANN201
+    """The task's HTML summary in a QTextBrowser LAPTOP wide (no web engine here), as tall as the
+    page (at least LAPTOP tall) so none of it is cut off; its inline <svg> chart is rendered to an
+    image (QSvgRenderer) and shown as an <img>, for the screenshot only (the backend's HTML is
+    unchanged)."""
+    from PySide6.QtCore import QByteArray, Qt, QUrl
+    from PySide6.QtGui import QImage, QPainter, QTextDocument
+    from PySide6.QtSvg import QSvgRenderer
+    from PySide6.QtWidgets import QApplication, QTextBrowser
+
+    browser = QTextBrowser()
+    svg = re.search(r"<svg\b.*?</svg>", html, re.S)
+    if svg is not None:
+        renderer = QSvgRenderer(QByteArray(svg.group(0).encode()))
+        size = renderer.defaultSize()
+        image = QImage(size, QImage.Format.Format_ARGB32)
+        image.fill(Qt.GlobalColor.white)
+        painter = QPainter(image)
+        renderer.render(painter)
+        painter.end()
+        browser.document().addResource(QTextDocument.ResourceType.ImageResource, QUrl("chart.png"), image)
+        html = (html[:svg.start()] + f'<p><img src="chart.png" width="{size.width()}" height="{size.height()}"></p>'
+                + html[svg.end():])
+    browser.setHtml(html)
+    browser.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # sized to the page below
+    browser.resize(*LAPTOP)
+    browser.show()
+    QApplication.processEvents()
+    extra = browser.height() - browser.viewport().height()
+    browser.resize(LAPTOP[0], max(LAPTOP[1], round(browser.document().size().height()) + extra))
+    return browser
+
+
+def csv_table(path: Path, rows: int = CSV_ROWS):  # noqa: ANN201
+    """The CSV export's header and first ``rows`` rows in a table, as wide as its content."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        data = list(itertools.islice(csv.reader(fh), rows + 1))
+    if not data:
+        raise SystemExit(f"screenshots: {path} is empty")
+    widget = QWidget()
+    lay = QVBoxLayout(widget)
+    lay.addWidget(QLabel(f"<b>{path.name}</b>"))
+    table = QTableWidget(len(data) - 1, len(data[0]))
+    table.setHorizontalHeaderLabels(data[0])
+    table.verticalHeader().hide()
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setAlternatingRowColors(True)
+    for r, row in enumerate(data[1:]):
+        for c, value in enumerate(row):
+            table.setItem(r, c, QTableWidgetItem(value))
+    table.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # no current-cell frame in the shot
+    table.resizeColumnsToContents()
+    if "reason" in data[0] and table.columnWidth(data[0].index("reason")) > REASON_WIDTH:
+        table.setColumnWidth(data[0].index("reason"), REASON_WIDTH)  # long reasons wrap, in full
+    table.resizeRowsToContents()
+    frame = 2 * table.frameWidth()
+    table.setFixedSize(table.horizontalHeader().length() + frame,
+                       table.horizontalHeader().height() + table.verticalHeader().length() + frame)
+    lay.addWidget(table)
+    widget.adjustSize()
+    return widget
 
 
 def render(lang: str, out: Path) -> None:
@@ -269,6 +341,70 @@ def render(lang: str, out: Path) -> None:
         window.tasks_page.view.selectRow(0)
         app.processEvents()
         save(window, out, "tasks")
+
+        # -- the task's results, exported by the live view: the CSV's first rows, the HTML summary
+        exported: list = []
+        live.exported.connect(exported.append)
+        for fmt in ("csv", "html"):
+            exported.clear()
+            live.export_to(str(work / f"{live._file_stem()}.{fmt}"), fmt)
+            spin(app, lambda: exported, 30, f"the {fmt} export")
+            if not exported[0]:
+                raise SystemExit(f"screenshots: the {fmt} export failed ({live.action_label.text()})")
+            path = Path(exported[0])
+            shown = csv_table(path) if fmt == "csv" else summary_browser(path.read_text(encoding="utf-8"))
+            shown.show()
+            app.processEvents()
+            save(shown, out, "export-csv" if fmt == "csv" else "export-summary")
+            shown.close()
+
+        # -- a device through two tasks: it failed in the rollout above; repaired (its next
+        # attempt succeeds), a second task, targeted at it alone, upgrades it
+        from devsim.behaviour import Behaviour
+        from ota_desktop.core.dto import NewTask
+
+        records = call(client.task_records(uid))
+        failed = [r for r in records if r.status == RecordStatus.FAILED and r.deviceName not in offline]
+        if not failed:
+            raise SystemExit("screenshots: no failed device for the history")
+        name = failed[0].deviceName
+        device = next(f.devices[name] for f in fleets if name in f.devices)
+        repaired = device.behaviour.with_once()
+        device.behaviour = repaired if repaired.once else Behaviour.parse("succeed")
+        second = call(client.create_task(NewTask(firmwareID=firmware_id, type=2, deviceList=[name],
+                                                 timeoutMinutes=30)))
+        deadline = time.monotonic() + 90
+        while True:
+            recs = call(client.task_records(second["taskUid"]))
+            if recs and recs[0].status in (RecordStatus.SUCCEEDED, RecordStatus.FAILED):
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"screenshots: the second task did not finish ({recs})")
+            later = time.monotonic() + 0.5
+            spin(app, lambda t=later: time.monotonic() > t, 5, "")
+        window.tabs.setCurrentWidget(window.products_page)
+        page = window.products_page
+        from ota_desktop.ui.models.base import ROW_ROLE
+
+        def row_of_device() -> int:
+            return next(r for r in range(page.devices_proxy.rowCount())
+                        if page.devices_proxy.index(r, 0).data(ROW_ROLE).deviceName == name)
+
+        try:  # the list follows the device's new version (device events, applied in batches)
+            spin(app, lambda: page.devices_proxy.index(row_of_device(), 0).data(ROW_ROLE).version == recs[0].targetVersion,
+                 10, "")
+        except SystemExit:
+            pass
+        row = row_of_device()
+        page.devices_view.selectRow(row)
+        page.devices_view.scrollTo(page.devices_proxy.index(row, 0))
+        page.history_button.click()
+        hdlg = page.history_dialog
+        spin(app, lambda: hdlg.call is not None and hdlg.call.done and hdlg.model.rowCount() > 0, 30,
+             "the device's history")
+        app.processEvents()
+        save(hdlg, out, "device-history")
+        hdlg.close()
     finally:
         for f in fleets:
             f.stop()

@@ -15,7 +15,7 @@ from PySide6.QtCore import QLocale, QSettings, QSize, QStandardPaths, QTimer, QT
 
 from ota_desktop import i18n
 from ota_desktop.core import dto
-from ota_desktop.core.api_client import CODE_PARAMETER, ApiCall, ApiClient, ApiError
+from ota_desktop.core.api_client import CODE_NETWORK, CODE_PARAMETER, ApiCall, ApiClient, ApiError
 from ota_desktop.secrets import SecretStore
 from ota_desktop.settings import Settings
 from ota_desktop.ui import forms, task_dialog
@@ -211,6 +211,14 @@ class FakeBackend:
         out["files"] = [_slots(f) for f in fw.files]
         return out
 
+    def r_things_ota_firmware_delete(self, body: dict) -> dict:
+        fid = body["firmwareID"]
+        if any(t["firmwareID"] == fid and t["status"] in (1, 2) for t in self.tasks.values()):
+            raise _Fail(2100002, "a task of this firmware is not finished", 409)
+        self.firmwares.pop(fid)
+        self.tasks = {tid: t for tid, t in self.tasks.items() if t["firmwareID"] != fid}
+        return {}
+
     def r_things_ota_firmware_device_info_read(self, body: dict) -> dict:
         fw = self.firmwares[body["firmwareID"]]
         versions = sorted({d.version for d in self.devices.get(fw.productID, {}).values()})
@@ -382,6 +390,9 @@ class StubClient(ApiClient):
 
         self.calls.append(("PUT " + upload_uri, {"path": path}))
         call = ApiCall(self)
+        if not os.path.isfile(path):  # as the real client: the call fails, later, naming the file
+            _later(lambda: call.reject(ApiError(CODE_NETWORK, f"{path}: No such file or directory")))
+            return call
         size = os.path.getsize(path)
         key = upload_uri.split("/ithings-temporary/", 1)[1].split("?", 1)[0]
         with open(path, "rb") as fh:

@@ -14,7 +14,9 @@ from ota_desktop.core import dto
 from ota_desktop.core.uploader import CODE_LOCAL_FILE, MISSING, FirmwareUploader, LocalFileError, UploadFile
 from ota_desktop.ui.catalog_dialogs import DeleteProductDialog, DeviceHistoryDialog, ImportDevicesDialog, csv_problems
 from ota_desktop.ui.firmware_dialogs import NewFirmwareDialog
-from ota_desktop.ui.models.base import VALUE_ROLE
+from ota_desktop.ui.firmware_page import FirmwarePage
+from ota_desktop.ui.live_view import LiveTaskView
+from ota_desktop.ui.models.base import ROW_ROLE, VALUE_ROLE
 from ota_desktop.ui.models.catalog_models import DeviceHistoryModel, TaskProgressModel
 from ota_desktop.ui.products_page import ProductsPage
 from ota_desktop.ui.tasks_page import TasksPage
@@ -241,6 +243,173 @@ def test_cancel_selected_tasks_confirms_the_count_and_skips_hidden_rows(qtbot, t
     assert cancelled == [21]
 
 
+def ask_no(monkeypatch, asked: list) -> None:
+    """QMessageBox.question answers No, noting (title, text, default button)."""
+    def question(parent, title, text, buttons=None, default=None):
+        asked.append((title, text, default))
+        return QMessageBox.StandardButton.No
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+
+
+def ask_yes(monkeypatch, asked: list) -> None:
+    def question(parent, title, text, buttons=None, default=None):
+        asked.append((title, text, default))
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+
+
+@pytest.fixture
+def live_records(qtbot, stub_client, fake_backend):
+    uid = "uid-c"
+    statuses = [401, 202, 501, 601, 202, 201, 301, 202]  # 501 and 601 cannot be cancelled
+    fake_backend.records[uid] = [
+        dto.DeviceRecord(id=i, taskUid=uid, deviceName=f"{'kitchen' if i % 2 else 'hall'}-{i}", status=s,
+                         targetVersion="1.0.0")
+        for i, s in enumerate(statuses, start=1)]
+    view = LiveTaskView(stub_client, AppEvents(), dto.Task(5, uid, version="1.0.0", productID="prodA"))
+    qtbot.addWidget(view)
+    view.show()
+    view.reload()
+    qtbot.waitUntil(lambda: view.model.rowCount() == len(statuses))
+    return view
+
+
+def test_cancel_selected_records_states_the_impact_and_no_changes_nothing(qtbot, live_records, fake_backend,
+                                                                          monkeypatch, stub_client):
+    live = live_records
+    select_all(live.view)
+    asked: list = []
+    ask_no(monkeypatch, asked)
+    n = len(stub_client.paths())
+    live.cancel_button.click()
+    assert len(asked) == 1
+    title, text, default = asked[0]
+    assert default == QMessageBox.StandardButton.No and title == "Cancel upgrades"
+    assert text.startswith("Cancel the upgrade of 6 device(s) (")
+    assert "cannot be undone" in text and "2 selected device(s) already finished are left as they are." in text
+    assert all(f"-{i}" in text for i in (1, 2, 5, 6, 7, 8))
+    assert not any(p.endswith("/device-cancel") for p in stub_client.paths()[n:])
+    assert getattr(fake_backend, "cancelled", []) == [] and live.action_label.text() == ""
+
+
+def test_cancel_selected_records_never_touches_rows_the_filter_hides(qtbot, live_records, fake_backend,
+                                                                     monkeypatch):
+    live = live_records
+    select_all(live.view)  # every row selected, then the filter hides the hall ones
+    live.search_edit.setText("kitchen")
+    assert live.proxy.rowCount() == 4
+    asked: list = []
+    ask_yes(monkeypatch, asked)
+    live.cancel_button.click()
+    qtbot.waitUntil(lambda: "Cancel: " in live.action_label.text())
+    assert asked[0][1].startswith("Cancel the upgrade of 3 device(s) (kitchen-1, kitchen-5, kitchen-7)?")
+    assert asked[0][1].endswith(" 1 selected device(s) already finished are left as they are.")
+    assert sorted(fake_backend.cancelled) == [1, 5, 7]
+    assert "3 done, 1 skipped" in live.action_label.text()
+    # a status filter too: only the waiting ones it shows
+    live.search_edit.clear()
+    select_all(live.view)
+    live.status_combo.setCurrentIndex(1)  # waiting (queued, device offline, retry due)
+    assert live.proxy.rowCount() == 4
+    fake_backend.cancelled = []
+    live.cancel_button.click()
+    qtbot.waitUntil(lambda: len(asked) == 2 and sorted(fake_backend.cancelled) == [2, 5, 6, 8])
+    qtbot.wait(20)
+    assert sorted(fake_backend.cancelled) == [2, 5, 6, 8]
+
+
+def test_cancel_selected_records_all_finished_asks_nothing(qtbot, live_records, fake_backend, monkeypatch):
+    live = live_records
+    live.status_combo.setCurrentIndex(live.status_combo.findText("Succeeded"))
+    select_all(live.view)
+    asked: list = []
+    ask_yes(monkeypatch, asked)
+    live.cancel_button.click()
+    assert asked == [] and "1 skipped" in live.action_label.text()
+    assert getattr(fake_backend, "cancelled", []) == []
+
+
+@pytest.fixture
+def firmware_page(qtbot, stub_client, fake_backend):
+    fake_backend.add_firmware("prodA", "1.1.0", "thermo-ui")
+    page = FirmwarePage(stub_client, AppEvents())
+    qtbot.addWidget(page)
+    page.show()
+    page.reload()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2)
+    return page
+
+
+def select_firmware(page: FirmwarePage, version: str) -> None:
+    row = next(r for r in range(page.proxy.rowCount()) if page.proxy.index(r, 0).data(ROW_ROLE).version == version)
+    page.view.selectRow(row)
+
+
+def test_delete_firmware_says_how_many_tasks_use_it_and_no_changes_nothing(qtbot, firmware_page, fake_backend,
+                                                                            monkeypatch, stub_client):
+    page = firmware_page
+    fid = seed_tasks(fake_backend, statuses=(3, 3, 4, 5))  # none running: the backend would delete
+    asked: list = []
+    ask_no(monkeypatch, asked)
+    select_firmware(page, "1.0.0")
+    assert page.delete_button.isEnabled()
+    page.delete_button.click()
+    qtbot.waitUntil(lambda: asked != [], timeout=3000)
+    assert asked == [("Delete firmware", "Delete firmware thermo 1.0.0? 4 task(s) use it: they are deleted with it, "
+                      "with every device's upgrade record, and so are its files. This cannot be undone.",
+                      QMessageBox.StandardButton.No)]
+    assert [p for p in stub_client.paths() if "task/index" in p] and fid in fake_backend.firmwares
+    assert not any(p.endswith("/firmware/delete") for p in stub_client.paths())
+    assert page.delete_button.isEnabled()  # asked again later, it can be
+    # a firmware no task uses
+    select_firmware(page, "1.1.0")
+    page.delete_button.click()
+    qtbot.waitUntil(lambda: len(asked) == 2, timeout=3000)
+    assert asked[1][1] == "Delete firmware thermo-ui 1.1.0 and its files? No task uses it."
+    # Yes deletes it (and the list reloads without it)
+    ask_yes(monkeypatch, asked)
+    page.delete_button.click()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=3000)
+    assert fid in fake_backend.firmwares and len(fake_backend.firmwares) == 1
+
+
+def test_delete_firmware_never_acts_on_a_row_the_search_hides(qtbot, firmware_page, fake_backend, monkeypatch,
+                                                              stub_client):
+    page = firmware_page
+    asked: list = []
+    ask_yes(monkeypatch, asked)
+    select_firmware(page, "1.0.0")
+    page.search_edit.setText("no such firmware")  # hides every row, 1.0.0 selected before
+    assert page.proxy.rowCount() == 0 and not page.delete_button.isEnabled()
+    page.delete_firmware()  # the Delete key's action too
+    qtbot.wait(50)
+    assert asked == [] and len(fake_backend.firmwares) == 2
+    page.search_edit.clear()
+    select_firmware(page, "1.0.0")
+    page.search_edit.setText("thermo-ui")  # hides 1.0.0: what is shown selected (if anything) is what goes
+    assert page.proxy.rowCount() == 1
+    page.delete_firmware()
+    qtbot.wait(50)
+    assert all("1.0.0" not in text for _t, text, _d in asked)
+    assert any(f.version == "1.0.0" for f in fake_backend.firmwares.values())
+
+
+def test_delete_firmware_without_a_task_count_names_the_firmware(qtbot, firmware_page, fake_backend, monkeypatch):
+    from ota_desktop.core.api_client import ApiError
+
+    page = firmware_page
+    fake_backend.fail_next["things/ota/task/index"] = ApiError(100001, "firmwareID: not supported", 400)
+    asked: list = []
+    ask_no(monkeypatch, asked)
+    select_firmware(page, "1.0.0")
+    page.delete_button.click()
+    qtbot.waitUntil(lambda: asked != [], timeout=3000)
+    assert asked[0][1] == "Delete firmware thermo 1.0.0 with its tasks, records and files?"
+    assert asked[0][2] == QMessageBox.StandardButton.No and len(fake_backend.firmwares) == 2
+
+
 # -- 10: the firmware form's checks before an upload ------------------------------------------------------
 
 def firmware_form(qtbot, stub_client, fake_backend, tmp_path, files):
@@ -397,3 +566,16 @@ def test_import_skips_devices_that_exist(qtbot, stub_client, fake_backend):
     qtbot.waitUntil(lambda: "" in dlg.errors.errors(), timeout=5000)
     assert dlg.errors.errors()[""] == "All 2 device(s) already exist: nothing to import."
     assert not any(p.endswith("device/info/import") for p, _b in stub_client.calls[calls:])
+
+
+def test_put_file_of_a_missing_file_fails_to_handlers_connected_after_the_call(qtbot, tmp_path):
+    """The real client: a file it cannot open fails the call later, so the uploader's handlers
+    (connected to the call put_file returns) hear it (before, the upload waited forever)."""
+    from ota_desktop.core.api_client import ApiClient
+
+    client = ApiClient()
+    client.set_endpoint("http://127.0.0.1:9", "t")
+    failed = []
+    client.put_file("/api/v1/oss/ithings-temporary/x", str(tmp_path / "gone.bin")).then(None, failed.append)
+    qtbot.waitUntil(lambda: bool(failed), timeout=2000)
+    assert "gone.bin" in failed[0].msg

@@ -1,6 +1,7 @@
 """The main window fits a 1366x768 laptop screen, in English and 简体中文, on every page: the
 products with their devices, firmware, tasks, a live task view with a record of every status,
-and the boxes it opens (connection, About, backend failure, language restart, keyring choice).
+and the boxes it opens (connection, About, backend failure, language restart, keyring choice,
+the questions before cancelling records and deleting firmware).
 No label is clipped, no input is squashed below its minimum size (the checks of
 test_desktop_dialog_fit), and the tables show their headers and their common values in full.
 
@@ -218,6 +219,48 @@ def test_live_view_rollout_fits(qapp, qtbot, window, lang, fake_backend):
     qtbot.waitUntil(lambda: view.reason_label.isVisible(), timeout=5000)
     assert not view.pause_button.isEnabled()
     check_page(qapp, window, "page-live-aborted", lang, [view.view], exempt=(RecordsModel.DESC,))
+
+
+def question_box(qtbot, qapp, lang: str, name: str, seen: list):
+    """A QMessageBox.question stand-in: builds the very box (not modal), checks it fits, answers No."""
+    def question(parent, title, text, buttons, default):
+        box = QMessageBox(QMessageBox.Icon.Question, title, text, buttons, parent)
+        box.setDefaultButton(default)
+        qtbot.addWidget(box)
+        box.show()
+        shoot(qapp, box, name, lang)
+        seen.append((text, box.defaultButton() is box.button(QMessageBox.StandardButton.No), clipped(box)))
+        box.close()
+        return QMessageBox.StandardButton.No
+
+    return staticmethod(question)
+
+
+def test_cancel_records_box_fits(qapp, qtbot, window, lang, monkeypatch):
+    view = window.open_live_view(dto.Task(7, UID, version="1.0.0", productID="prodA"))
+    qtbot.waitUntil(lambda: view.model.rowCount() == len(RecordStatus), timeout=5000)
+    view.view.selectAll()
+    seen: list = []
+    monkeypatch.setattr(QMessageBox, "question", question_box(qtbot, qapp, lang, "box-cancel-records", seen))
+    view.cancel_button.click()
+    assert len(seen) == 1 and seen[0][1], seen  # No is the default
+    assert seen[0][2] == [], f"box-cancel-records ({lang}): " + "; ".join(seen[0][2])
+
+
+def test_delete_firmware_box_fits(qapp, qtbot, window, lang, monkeypatch, fake_backend):
+    window.tabs.setCurrentIndex(1)
+    page = window.firmware_page
+    from ota_desktop.ui.models.base import ROW_ROLE
+
+    page.view.selectRow(next(r for r in range(page.proxy.rowCount())  # the one with 4 tasks: the longer text
+                             if page.proxy.index(r, 0).data(ROW_ROLE).version == "1.0.0"))
+    seen: list = []
+    monkeypatch.setattr(QMessageBox, "question", question_box(qtbot, qapp, lang, "box-delete-firmware", seen))
+    page.delete_button.click()
+    qtbot.waitUntil(lambda: seen != [], timeout=5000)
+    assert seen[0][1] and seen[0][2] == [], f"box-delete-firmware ({lang}): " + "; ".join(seen[0][2])
+    assert "4" in seen[0][0]
+    assert len(fake_backend.firmwares) == 2
 
 
 def test_connection_box_fits(qapp, qtbot, window, lang):

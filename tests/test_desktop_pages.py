@@ -43,7 +43,7 @@ def live(qtbot, stub_client, fake_backend):
     return view
 
 
-def test_live_view_retries_and_cancels_the_selection(qtbot, live, fake_backend):
+def test_live_view_retries_and_cancels_the_selection(qtbot, live, fake_backend, monkeypatch):
     assert not live.retry_button.isEnabled()
     select_all(live.view)
     assert live.retry_button.isEnabled()
@@ -51,7 +51,8 @@ def test_live_view_retries_and_cancels_the_selection(qtbot, live, fake_backend):
     qtbot.waitUntil(lambda: "done" in live.action_label.text())
     assert sorted(fake_backend.retried) == [1, 4]
     assert "2 done" in live.action_label.text() and "2 skipped" in live.action_label.text()
-    live.cancel_button.click()  # 501 and 601 cannot be cancelled
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a: QMessageBox.StandardButton.Yes))
+    live.cancel_button.click()  # 501 and 601 cannot be cancelled (asked first: test_desktop_daily)
     qtbot.waitUntil(lambda: "Cancel: " in live.action_label.text())
     assert sorted(fake_backend.cancelled) == [2, 4]
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QFile, QIODevice, QObject, QUrl, Signal
+from PySide6.QtCore import QByteArray, QFile, QIODevice, QObject, QTimer, QUrl, Signal
 from PySide6.QtNetwork import QNetworkAccessManager, QNetworkReply, QNetworkRequest
 
 from ota_protocol.codes import OK, ErrorCode
@@ -217,7 +217,9 @@ class ApiClient(QObject):
         call = ApiCall(self)
         qfile = QFile(path)
         if not qfile.open(QIODevice.OpenModeFlag.ReadOnly):
-            call.reject(ApiError(CODE_NETWORK, f"{path}: {qfile.errorString()}"))
+            # later, not now: the caller connects its handlers to the call this returns
+            error = ApiError(CODE_NETWORK, f"{path}: {qfile.errorString()}")
+            QTimer.singleShot(0, call, lambda: call.reject(error))
             return call
         req = self._request(upload_uri, 60_000, auth=False)
         req.setHeader(QNetworkRequest.KnownHeaders.ContentTypeHeader, "application/octet-stream")
@@ -420,6 +422,11 @@ class ApiClient(QObject):
 
         call._abort_hook = abort
         return call
+
+    def firmware_task_count(self, firmware_id: int) -> ApiCall:
+        """How many tasks use the firmware (task/index filtered by it, one row asked for): what
+        deleting it takes with it."""
+        return self._total("/api/v1/things/ota/task/index", {"firmwareID": firmware_id})
 
     def firmware_with_version(self, product_id: str, version: str) -> ApiCall:
         """The product's firmware with exactly this version (firmware/index filtered by it), or None."""

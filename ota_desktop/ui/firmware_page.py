@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QMessageBox, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from ..app_events import AppEvents
 from ..core import dto
-from ..core.api_client import ApiClient
+from ..core.api_client import ApiClient, ApiError
+from .confirm import confirm, visible_selected_rows
 from .firmware_dialogs import FirmwareDetailDialog, NewFirmwareDialog
 from .forms import error_reporter
 from .models.catalog_models import FirmwareModel
@@ -20,6 +21,7 @@ class FirmwarePage(QWidget):
     def __init__(self, client: ApiClient, events: AppEvents, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.client, self.events = client, events
+        self._counting = False  # asking how many tasks use the firmware to delete
         self._error = error_reporter(events, self.tr("Firmware"))
         self.model = FirmwareModel(self)
         self.proxy = text_filter_proxy(self.model, self)
@@ -30,6 +32,7 @@ class FirmwarePage(QWidget):
         self.search_edit.setPlaceholderText(self.tr("Search name, version, product…"))
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.textChanged.connect(self.proxy.setFilterFixedString)
+        self.search_edit.textChanged.connect(self._update_buttons)
         self.new_button = QPushButton(self.tr("New firmware…"))
         self.new_button.clicked.connect(self.new_firmware)
         self.details_button = QPushButton(self.tr("Details…"))
@@ -67,8 +70,9 @@ class FirmwarePage(QWidget):
 
     def _update_buttons(self) -> None:
         has = self.current() is not None
-        for b in (self.details_button, self.task_button, self.delete_button):
+        for b in (self.details_button, self.task_button):
             b.setEnabled(has)
+        self.delete_button.setEnabled(len(visible_selected_rows(self.view)) == 1 and not self._counting)
 
     def new_firmware(self) -> None:
         self.client.products().then(self._open_new_firmware, self._error)
@@ -91,11 +95,39 @@ class FirmwarePage(QWidget):
             self.new_task_requested.emit(fw.firmwareID)
 
     def delete_firmware(self) -> None:
-        fw = self.current()
-        if fw is None or QMessageBox.question(
-                self, self.tr("Delete firmware"),
-                self.tr("Delete firmware %1 %2 with its tasks, records and files?").replace(
-                    "%1", fw.name).replace("%2", fw.version)) != QMessageBox.StandardButton.Yes:
+        """Ask the backend how many tasks use the selected firmware (if the search shows it), then
+        ask the user, saying so (No is the default)."""
+        rows = visible_selected_rows(self.view)  # never a firmware the search hides
+        if len(rows) != 1 or self._counting:
             return
-        self.client.delete_firmware(fw.firmwareID).then(lambda _d: self.events.firmware_changed.emit(),
-                                                        self._error)
+        fw: dto.Firmware = rows[0]
+        self._counting = True
+        self._update_buttons()
+
+        def ask(tasks: int | None) -> None:
+            self._counting = False
+            self._update_buttons()
+            if confirm(self, self.tr("Delete firmware"), self.delete_question(fw, tasks)):
+                self.client.delete_firmware(fw.firmwareID).then(lambda _d: self.events.firmware_changed.emit(),
+                                                                self._error)
+
+        def not_counted(error: ApiError) -> None:  # not known: the question names the firmware only
+            if error.cancelled:
+                self._counting = False
+                self._update_buttons()
+            else:
+                ask(None)
+
+        self.client.firmware_task_count(fw.firmwareID).then(ask, not_counted)
+
+    def delete_question(self, fw: dto.Firmware, tasks: int | None) -> str:
+        """What Delete asks: the firmware, and how many tasks go with it (None: not known)."""
+        if tasks is None:
+            return self.tr("Delete firmware %1 %2 with its tasks, records and files?").replace(
+                "%1", fw.name).replace("%2", fw.version)
+        if tasks == 0:
+            text = self.tr("Delete firmware %1 %2 and its files? No task uses it.")
+        else:
+            text = self.tr("Delete firmware %1 %2? %n task(s) use it: they are deleted with it, with every "
+                           "device's upgrade record, and so are its files. This cannot be undone.", "", tasks)
+        return text.replace("%1", fw.name).replace("%2", fw.version)

@@ -26,13 +26,14 @@ from ..core import dto
 from ..core.api_client import ApiCall, ApiClient, ApiError
 from ..core.dto import NOT_CANCELLABLE, NOT_RETRYABLE, RecordStatus, TaskStatus
 from ..core.workers import Job, JobContext, run_in_pool
+from .confirm import confirm, visible_selected_rows
 from .delegates import ProgressDelegate
 from .forms import api_error_text, backend_error_text, last_folder, remember_folder
 from .models.records_model import RecordsFilterProxy, RecordsModel
 from .rollout_widgets import WaveTimeline
 from .status import record_filter_groups, record_status_colour, record_status_text, task_status_text
 from .table_actions import ColumnWidths, TableActions
-from .widgets import selected_rows, table_view
+from .widgets import table_view
 
 SUMMARY_ORDER = (RecordStatus.SUCCEEDED, RecordStatus.UPGRADING, RecordStatus.PUSHED, RecordStatus.QUEUED,
                  RecordStatus.QUEUED_OFFLINE, RecordStatus.QUEUED_RETRY, RecordStatus.CONFIRM,
@@ -466,16 +467,33 @@ class LiveTaskView(QWidget):
 
     # -- actions -------------------------------------------------------------------------------
     def retry_selected(self) -> None:
-        self._for_selected(lambda r: r.status not in NOT_RETRYABLE, self.client.retry_record,
-                           self.tr("Retry"))
+        """Retry the selected records that the filter shows (those whose status allows it)."""
+        rows: list[dto.DeviceRecord] = visible_selected_rows(self.view)
+        self._for_rows(rows, [r for r in rows if r.status not in NOT_RETRYABLE], self.client.retry_record,
+                       self.tr("Retry"))
 
     def cancel_selected(self) -> None:
-        self._for_selected(lambda r: r.status not in NOT_CANCELLABLE, self.client.cancel_record,
-                           self.tr("Cancel"))
+        """Cancel the selected records that the filter shows and that are not finished, after
+        saying how many and which (No is the default)."""
+        rows: list[dto.DeviceRecord] = visible_selected_rows(self.view)  # never a row the filter hides
+        ok_rows = [r for r in rows if r.status not in NOT_CANCELLABLE]
+        if ok_rows and not confirm(self, self.tr("Cancel upgrades"), self.cancel_question(len(rows), ok_rows)):
+            return
+        self._for_rows(rows, ok_rows, self.client.cancel_record, self.tr("Cancel"))
 
-    def _for_selected(self, eligible, call, verb: str) -> None:  # noqa: ANN001
-        rows: list[dto.DeviceRecord] = selected_rows(self.view)
-        ok_rows = [r for r in rows if eligible(r)]
+    def cancel_question(self, selected: int, rows: list[dto.DeviceRecord]) -> str:
+        """What Cancel selected asks: how many devices (the first ones named) and what it does."""
+        names = ", ".join(r.deviceName for r in rows[:10]) + (" …" if len(rows) > 10 else "")
+        text = self.tr("Cancel the upgrade of %n device(s) (%1)? This task stops pushing to them; "
+                       "a device already upgrading is not told to stop. This cannot be undone.",
+                       "", len(rows)).replace("%1", names)
+        if selected > len(rows):
+            text += " " + self.tr("%n selected device(s) already finished are left as they are.", "",
+                                  selected - len(rows))
+        return text
+
+    def _for_rows(self, rows: list[dto.DeviceRecord], ok_rows: list[dto.DeviceRecord], call,  # noqa: ANN001
+                  verb: str) -> None:
         skipped = len(rows) - len(ok_rows)
         state = {"pending": len(ok_rows), "done": 0}
         failed: list[str] = []

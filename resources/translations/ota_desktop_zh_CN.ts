@@ -446,6 +446,16 @@
         <source>Delete firmware %1 %2 with its tasks, records and files?</source>
         <translation>删除固件 %1 %2 及其任务、记录和文件？</translation>
     </message>
+    <message>
+        <source>Delete firmware %1 %2 and its files? No task uses it.</source>
+        <translation>删除固件 %1 %2 及其文件？没有任务使用它。</translation>
+    </message>
+    <message numerus="yes">
+        <source>Delete firmware %1 %2? %n task(s) use it: they are deleted with it, with every device&apos;s upgrade record, and so are its files. This cannot be undone.</source>
+        <translation>
+            <numerusform>删除固件 %1 %2？有 %n 个任务使用它：这些任务将随之删除，连同每台设备的升级记录，其文件也会删除。此操作无法撤销。</numerusform>
+        </translation>
+    </message>
 </context>
 <context>
     <name>Forms</name>
@@ -692,6 +702,22 @@
         <source>%n skipped (status does not allow it)</source>
         <translation>
             <numerusform>跳过 %n 项（状态不允许）</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Cancel upgrades</source>
+        <translation>取消升级</translation>
+    </message>
+    <message numerus="yes">
+        <source>Cancel the upgrade of %n device(s) (%1)? This task stops pushing to them; a device already upgrading is not told to stop. This cannot be undone.</source>
+        <translation>
+            <numerusform>取消 %n 台设备的升级（%1）？本任务将不再向它们推送；正在升级的设备不会收到停止通知。此操作无法撤销。</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n selected device(s) already finished are left as they are.</source>
+        <translation>
+            <numerusform>所选设备中已结束的 %n 台保持不变。</numerusform>
         </translation>
     </message>
     <message>

@@ -106,12 +106,14 @@ def test_loopback_backend_keeps_any_token() -> None:
 
 
 def test_openapi_document_tells_the_truth() -> None:
-    from backend.api.openapi import OPEN, REPLIES
+    from backend.api.openapi import FILES, OPEN, REPLIES
 
     doc = client().get("/openapi.json").json()
     ops = {(m, path): op for path, item in doc["paths"].items() for m, op in item.items()}
     routes = {k for k in ops if k != ("get", "/api/v1/things/ota/events")}
-    assert routes == set(REPLIES), "every route needs its reply in backend/api/openapi.py (and only those)"
+    assert routes == set(REPLIES) | set(FILES), "every route needs its reply in backend/api/openapi.py (and only those)"
+    for key, types in FILES.items():
+        assert set(ops[key]["responses"]["200"]["content"]) == set(types), key
     assert {"iThingsToken", "bearer"} <= set(doc["components"]["securitySchemes"])
     for key, op in ops.items():
         assert "422" not in op["responses"], key

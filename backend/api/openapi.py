@@ -99,6 +99,12 @@ class TaskSummary(Shape):
     status: int
     version: str
     createdTime: int
+    rollout: dict[str, Any] | None = Field(description="the rollout options as stored (docs/protocol.md 13.13), "
+                                                       "or null")
+    paused: bool
+    currentWave: int = Field(description="1-based; 1 without waves")
+    waveCount: int
+    statusReason: str = Field(description="why an aborted task (status 5) stopped, else empty")
 
 
 class TaskListed(TaskSummary):
@@ -132,6 +138,65 @@ class Record(Shape):
     desc: str
     retryCount: int
     updatedTime: int
+    wave: int = Field(description="the record's rollout wave, 1-based")
+
+
+class PreviewWave(Shape):
+    wave: int
+    devices: int
+
+
+class Preview(Shape):
+    devices: int = Field(description="devices considered (the product's, or the deviceList)")
+    planned: int = Field(description="records create would make")
+    willPush: int = Field(description="records that would be pushed (queued)")
+    waves: list[PreviewWave]
+    offline: int
+    excluded: dict[str, int] = Field(description="onTargetVersion, versionFilter, grayShare, busy, newerVersion")
+    overwrites: int
+
+
+class WaveState(Shape):
+    wave: int
+    released: bool
+    total: int
+    succeeded: int
+    failed: int
+    timedOut: int
+    cancelled: int
+    active: int
+    size: dict[str, int] | None = Field(default=None, description="the wave's size as given (percent or count)")
+
+
+class TaskWaves(Shape):
+    currentWave: int
+    paused: bool
+    abort: list[dict[str, Any]]
+    statusReason: str
+    waveDoneTime: int
+    list: list[WaveState]  # last: the field's name would shadow the type for the ones after it
+
+
+class HistoryEntry(Shape):
+    recordID: int
+    taskUid: str
+    targetVersion: str
+    time: int
+    status: int
+    step: int
+    desc: str
+    retryCount: int
+    actor: str = Field(description="admin, device, timer or system")
+
+
+class AuditEntry(Shape):
+    id: int
+    time: int
+    actor: str
+    client: str
+    action: str
+    target: str = Field(description="the request body, short, secrets masked")
+    status: int = Field(description="the HTTP status the call got")
 
 
 class Analysis(Shape):
@@ -209,12 +274,24 @@ REPLIES: dict[tuple[str, str], Any] = {
     ("post", "/api/v1/things/ota/task/analysis"): Analysis,
     ("post", "/api/v1/things/ota/task/device-cancel"): NO_DATA,
     ("post", "/api/v1/things/ota/task/device-retry"): NO_DATA,
+    ("post", "/api/v1/things/ota/task/preview"): Preview,
+    ("post", "/api/v1/things/ota/task/update"): TaskSummary,
+    ("post", "/api/v1/things/ota/task/pause"): TaskSummary,
+    ("post", "/api/v1/things/ota/task/resume"): TaskSummary,
+    ("post", "/api/v1/things/ota/task/advance"): TaskSummary,
+    ("post", "/api/v1/things/ota/task/waves"): TaskWaves,
+    ("post", "/api/v1/things/ota/task/device-history"): Listing(HistoryEntry),
+    ("post", "/api/v1/things/ota/device/history"): Listing(HistoryEntry),
+    ("post", "/api/v1/system/audit/index"): Listing(AuditEntry),
     ("get", "/api/v1/health"): Health,
 }
 
 #: routes without the token (the gate in backend.app lets them through)
 OPEN = {("get", "/api/v1/health")}
 EVENTS = ("get", "/api/v1/things/ota/events")
+#: routes answering a file, not the envelope: (method, path) -> media types
+FILES = {("post", "/api/v1/things/ota/task/export"): ("text/csv", "text/html"),
+         ("post", "/api/v1/system/audit/export"): ("text/csv",)}
 
 _ERRORS = {
     "400": "a field is missing, of the wrong type or outside its rules (msg names it), or the body is not JSON",
@@ -274,6 +351,9 @@ def build_document(app: FastAPI) -> dict[str, Any]:
                 responses["200"] = {"description": "server-sent events: one JSON object per `data:` line "
                                                    "(record, device, task, resync); see docs/protocol.md",
                                     "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+            elif key in FILES:
+                responses["200"] = {"description": "a file (CSV: UTF-8 with BOM; HTML: the one-page summary)",
+                                    "content": {t: {"schema": {"type": "string"}} for t in FILES[key]}}
             elif key in models:
                 responses["200"] = {"description": "success",
                                     "content": {"application/json": {"schema": keyed[(models[key], "serialization")]}}}

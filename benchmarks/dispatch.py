@@ -54,7 +54,7 @@ TOKEN = "bench-token"
 PRODUCT = "bench"
 RAW_CLIENT_ID = "ota-backend-bench-raw"  # a free-form id the service user may use (client-id guard)
 RAW_TOKEN = "raw-bench"  # clientToken of the raw publisher's copies
-INFLIGHT = 100  # the backend's MqttLink max_inflight (backend/mqtt/link.py)
+INFLIGHT = 1000  # the backend's MqttLink max_inflight default (backend/mqtt/link.py)
 
 
 # ---- helpers ----------------------------------------------------------------------------

@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import queue
 import resource
 import selectors
 import shutil
@@ -47,6 +46,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _backend import BenchBackend, line_reader, next_line  # noqa: E402
 from _report import Figure, add_common_args, emit  # noqa: E402
 from broker_connect_storm import _pump, connect_many  # noqa: E402
 
@@ -58,28 +58,6 @@ INFLIGHT = 1000  # the backend's MqttLink max_inflight default (backend/mqtt/lin
 
 
 # ---- helpers ----------------------------------------------------------------------------
-def line_reader(stream: Any) -> queue.Queue[str]:
-    """Lines of a text stream on a daemon thread ('' once it ends), so waits can have deadlines."""
-    q: queue.Queue[str] = queue.Queue()
-
-    def run() -> None:
-        for line in stream:
-            q.put(line)
-        q.put("")
-    threading.Thread(target=run, daemon=True).start()
-    return q
-
-
-def next_line(q: queue.Queue[str], timeout: float, what: str) -> str:
-    try:
-        line = q.get(timeout=timeout)
-    except queue.Empty:
-        raise SystemExit(f"no {what} within {timeout:.0f} s") from None
-    if not line:
-        raise SystemExit(f"{what}: the process ended")
-    return line
-
-
 class Api:
     def __init__(self, base: str):
         self.http = httpx.Client(base_url=base, headers={"iThings-token": TOKEN}, timeout=120)
@@ -353,24 +331,14 @@ def main() -> int:
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, need), hard))
 
     tmp = Path(tempfile.mkdtemp(prefix="ota-dispatch-"))
-    data = tmp / "data"
-    data.mkdir()
-    stderr_path = tmp / "backend.stderr"
-    cmd = [sys.executable, "-m", "backend", "--data-dir", str(data), "--http-port", "0", "--mqtt-port", "0",
-           "--log-level", "warning"]
-    with stderr_path.open("w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT,
-                                env=dict(os.environ, OTA_ADMIN_TOKEN=TOKEN))
-    assert proc.stdout is not None  # stdout=PIPE
+    bench = BenchBackend(tmp, TOKEN, deadline=args.deadline)
+    data, mqtt_port = tmp / "data", bench.mqtt_port
     rx: Receivers | None = None
     api: Api | None = None
     rows: list[tuple[dict[str, Any], dict[str, Any]]] = []
     try:
-        parts = next_line(line_reader(proc.stdout), args.deadline, "backend ready line").split()
-        base = next(p for p in parts if p.startswith("http://"))
-        mqtt_port = int(next(p for p in parts if p.startswith("mqtt://")).rsplit(":", 1)[1])
-        api = Api(base)
-        backend = psutil.Process(proc.pid)
+        api = Api(bench.base)
+        backend = psutil.Process(bench.proc.pid)
         brokers = [p for p in backend.children(recursive=True) if "mosquitto" in p.name()]
         procs = [backend, *brokers[:1]]
 
@@ -443,18 +411,7 @@ def main() -> int:
             rx.stop()
         if api is not None:
             api.http.close()
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        warnings = [ln.rstrip() for ln in stderr_path.read_text(errors="replace").splitlines()
-                    if "WARNING" in ln or "ERROR" in ln] if stderr_path.exists() else []
-        if warnings:
-            print(f"backend stderr: {len(warnings)} warning/error lines, the last:")
-            for ln in warnings[-5:]:
-                print("   ", ln[:300])
+        bench.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -45,9 +45,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _backend import BenchBackend, line_reader, next_line  # noqa: E402
 from _report import Figure, add_common_args, emit  # noqa: E402
 from broker_connect_storm import _pump, connect_many  # noqa: E402
-from dispatch import PRODUCT, TOKEN, Api, cpu_s, line_reader, next_line, wait_credentials  # noqa: E402
+from dispatch import PRODUCT, TOKEN, Api, cpu_s, wait_credentials  # noqa: E402
 
 from ota_protocol.device import progress_report, version_report  # noqa: E402
 
@@ -373,28 +374,23 @@ def main() -> int:
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, n + 500), hard))
 
     tmp = Path(tempfile.mkdtemp(prefix="ota-ingestion-"))
-    data = tmp / "data"
-    data.mkdir()
     pg = Postgres(tmp / "pg") if args.postgres else None
     url = pg.start() if pg is not None else args.database_url
-    cmd = [sys.executable, "-m", "backend", "--data-dir", str(data), "--http-port", "0", "--mqtt-port", "0",
-           "--log-level", "warning"] + (["--database-url", url] if url else [])
-    stderr_path = tmp / "backend.stderr"
-    with stderr_path.open("w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT,
-                                env=dict(os.environ, OTA_ADMIN_TOKEN=TOKEN))
-    assert proc.stdout is not None  # stdout=PIPE
+    try:
+        bench = BenchBackend(tmp, TOKEN, database_url=url, deadline=args.deadline)
+    except BaseException:
+        if pg is not None:
+            pg.stop()
+        raise
+    data, mqtt_port = tmp / "data", bench.mqtt_port
     devs: Devices | None = None
     api: Api | None = None
     ours: list[float] = []
     raws: list[float] = []
     notes: list[str] = []
     try:
-        parts = next_line(line_reader(proc.stdout), args.deadline, "backend ready line").split()
-        base = next(p for p in parts if p.startswith("http://"))
-        mqtt_port = int(next(p for p in parts if p.startswith("mqtt://")).rsplit(":", 1)[1])
-        api = Api(base)
-        backend = psutil.Process(proc.pid)
+        api = Api(bench.base)
+        backend = psutil.Process(bench.proc.pid)
         api.ok("/api/v1/things/product/info/create", {"productID": PRODUCT, "productName": PRODUCT})
         creds: list[tuple[str, str]] = []
         for i in range(0, n, 5000):
@@ -469,21 +465,7 @@ def main() -> int:
             devs.stop()
         if api is not None:
             api.http.close()
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        err_lines = stderr_path.read_text(errors="replace").splitlines() if stderr_path.exists() else []
-        warnings = [ln.rstrip() for ln in err_lines if "WARNING" in ln or "ERROR" in ln]
-        if any("Traceback" in ln for ln in err_lines):
-            first = next(i for i, ln in enumerate(err_lines) if "Traceback" in ln)
-            print("backend stderr, the first traceback:\n    " + "\n    ".join(err_lines[first:first + 300][-25:]))
-        if warnings:
-            print(f"backend stderr: {len(warnings)} warning/error lines, the last:")
-            for ln in warnings[-5:]:
-                print("   ", ln[:300])
+        bench.stop()
         if pg is not None:
             pg.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -27,7 +27,6 @@ import os
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,8 +39,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _backend import BenchBackend  # noqa: E402
 from _report import Figure, add_common_args, emit  # noqa: E402
-from dispatch import line_reader, next_line, wait_credentials  # noqa: E402
+from dispatch import wait_credentials  # noqa: E402
 
 TOKEN = "bench-token"
 PRODUCT = "bench"
@@ -142,25 +142,13 @@ def main() -> int:
         raise SystemExit("one import holds at most 100,000 devices")
 
     tmp = Path(tempfile.mkdtemp(prefix="ota-scale-"))
-    data = tmp / "data"
-    data.mkdir()
-    stderr_path = tmp / "backend.stderr"
-    cmd = [sys.executable, "-m", "backend", "--data-dir", str(data), "--http-port", "0", "--mqtt-port", "0",
-           "--log-level", "warning"]
-    if args.database_url:
-        cmd += ["--database-url", args.database_url]
-    with stderr_path.open("w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT,
-                                env=dict(os.environ, OTA_ADMIN_TOKEN=TOKEN))
-    assert proc.stdout is not None  # stdout=PIPE
+    bench = BenchBackend(tmp, TOKEN, database_url=args.database_url, deadline=args.deadline)
+    base, mqtt_port, data = bench.base, bench.mqtt_port, tmp / "data"
     api: Api | None = None
     raw: RawDb | None = None
     figures: list[Figure] = []
     size = f"{n:,} devices"
     try:
-        parts = next_line(line_reader(proc.stdout), args.deadline, "backend ready line").split()
-        base = next(p for p in parts if p.startswith("http://"))
-        mqtt_port = int(next(p for p in parts if p.startswith("mqtt://")).rsplit(":", 1)[1])
         api = Api(base)
 
         # ---- 1. import (one call per run; each run a product of its own) --------------------
@@ -235,18 +223,7 @@ def main() -> int:
             raw.close()
         if api is not None:
             api.http.close()
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        warnings = [ln.rstrip() for ln in stderr_path.read_text(errors="replace").splitlines()
-                    if "WARNING" in ln or "ERROR" in ln] if stderr_path.exists() else []
-        if warnings:
-            print(f"backend stderr: {len(warnings)} warning/error lines, the last:")
-            for ln in warnings[-5:]:
-                print("   ", ln[:300])
+        bench.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

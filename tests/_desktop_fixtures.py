@@ -447,3 +447,15 @@ def lang(request, qapp, monkeypatch):
         qapp.removeTranslator(t)
         t.deleteLater()
     QLocale.setDefault(QLocale("en_US"))
+
+
+def new_task_dialog(stub_client: StubClient, fake_backend: FakeBackend) -> task_dialog.NewTaskDialog:
+    """The New task dialog for the fake backend's first firmware (not shown yet)."""
+    fw = next(iter(fake_backend.firmwares.values()))
+    firmwares = [dto.Firmware(fw.firmwareID, fw.name, fw.version, fw.productID, fw.productName)]
+    return task_dialog.NewTaskDialog(stub_client, firmwares, fw.firmwareID)
+
+
+def wait_task_dialog_loaded(qtbot: Any, dlg: task_dialog.NewTaskDialog) -> None:
+    """Until its versions and the device picker came from the fake backend."""
+    qtbot.waitUntil(lambda: dlg.versions_list.count() == 2 and dlg.picker.model.rowCount() == 32, timeout=5000)

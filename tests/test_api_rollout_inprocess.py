@@ -6,23 +6,18 @@ from __future__ import annotations
 
 import csv
 import io
-from types import SimpleNamespace
 
 import pytest
-from fastapi.testclient import TestClient
 
-from backend.app import create_app
-from backend.config import Settings
 from ota_protocol.codes import ErrorCode
 from ota_protocol.codes import RecordStatus as RS
 from ota_protocol.codes import TaskStatus as TS
 
 from . import _engine_world
 from ._engine_world import World, progress, report
+from ._inprocess_api import T, api_client, ok
 
 world = _engine_world.world
-TOKEN = "inprocess-test-token-0123456789abcdef"
-T = "/api/v1/things/ota/task/"
 SAFE = {"waves": [{"percent": 10}, {"percent": 100}],
         "abort": [{"failureType": "ANY", "thresholdPercent": 50, "minFinished": 2}]}
 
@@ -30,19 +25,8 @@ SAFE = {"waves": [{"percent": 10}, {"percent": 100}],
 @pytest.fixture
 def client(world: World):
     world.devices(20)
-    runtime = SimpleNamespace(settings=Settings(admin_token=TOKEN), admin_token=TOKEN, link=None, dispatcher=None,
-                              events=None, db=world.db, engine=world.engine())
-    with TestClient(create_app(runtime), headers={"iThings-token": TOKEN}) as c:
-        c.world = world  # type: ignore[attr-defined]
-        c.engine = runtime.engine  # type: ignore[attr-defined]
+    with api_client(world) as c:
         yield c
-
-
-def ok(resp) -> dict:
-    assert resp.status_code == 200, resp.text
-    body = resp.json()
-    assert body["code"] == 200, body
-    return body.get("data")
 
 
 def test_bad_rollout_options_are_refused_naming_the_field_and_nothing_is_created(client) -> None:

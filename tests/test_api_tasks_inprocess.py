@@ -6,13 +6,10 @@ its one declaration (ota_protocol.task_options); domain refusals map to HTTP sta
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.app import create_app
-from backend.config import Settings
 from ota_protocol.codes import ErrorCode
 from ota_protocol.codes import RecordStatus as RS
 from ota_protocol.codes import TaskStatus as TS
@@ -20,28 +17,16 @@ from ota_protocol.task_options import OPTIONS
 
 from . import _engine_world
 from ._engine_world import World, progress
+from ._inprocess_api import T, api_client, ok
 
 world = _engine_world.world
-TOKEN = "inprocess-test-token-0123456789abcdef"
-T = "/api/v1/things/ota/task/"
 
 
 @pytest.fixture
 def client(world: World):
     world.devices(3)
-    runtime = SimpleNamespace(settings=Settings(admin_token=TOKEN), admin_token=TOKEN, link=None, dispatcher=None,
-                              events=None, db=world.db, engine=world.engine())
-    with TestClient(create_app(runtime), headers={"iThings-token": TOKEN}) as c:
-        c.world = world  # type: ignore[attr-defined]
-        c.engine = runtime.engine  # type: ignore[attr-defined]
+    with api_client(world) as c:
         yield c
-
-
-def ok(resp) -> dict:
-    assert resp.status_code == 200, resp.text
-    body = resp.json()
-    assert body["code"] == 200, body
-    return body.get("data")
 
 
 def refused(resp, status: int, code: int, field: str) -> str:

@@ -37,10 +37,9 @@ from ota_desktop.ui.catalog_dialogs import (
 from ota_desktop.ui.connection_dialog import ConnectionDialog
 from ota_desktop.ui.firmware_dialogs import NewFirmwareDialog
 from ota_desktop.ui.settings_dialog import SettingsDialog
-from ota_desktop.ui.task_dialog import NewTaskDialog
 
 from ._desktop_fixtures import *  # noqa: F403 - the fixtures: pytest finds them in the module by name
-from ._desktop_fixtures import QT_LOG_IGNORE
+from ._desktop_fixtures import QT_LOG_IGNORE, new_task_dialog, wait_task_dialog_loaded
 
 pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE)]
 
@@ -236,12 +235,10 @@ def test_device_history_fits(qtbot, qapp, lang, stub_client, fake_backend):
 
 
 def test_new_task_fits(qtbot, qapp, lang, stub_client, fake_backend):
-    fw = next(iter(fake_backend.firmwares.values()))
-    firmwares = [dto.Firmware(fw.firmwareID, fw.name, fw.version, fw.productID, fw.productName)]
-    dlg = NewTaskDialog(stub_client, firmwares, fw.firmwareID)
+    dlg = new_task_dialog(stub_client, fake_backend)
     qtbot.addWidget(dlg)
     place(qapp, dlg)
-    qtbot.waitUntil(lambda: dlg.versions_list.count() == 2 and dlg.picker.model.rowCount() == 32, timeout=5000)
+    wait_task_dialog_loaded(qtbot, dlg)
     check(qapp, dlg, "new-task", "empty", lang)
     for i in range(dlg.versions_list.count()):  # filled in as in the README
         dlg.versions_list.item(i).setCheckState(Qt.CheckState.Checked)
@@ -276,17 +273,14 @@ def test_new_task_fits(qtbot, qapp, lang, stub_client, fake_backend):
 def test_new_task_rollout_fits(qtbot, qapp, lang, stub_client, fake_backend):
     """The rollout section (waves, abort rule, maintenance window) filled by the safe preset, its
     preview shown, then a backend error next to the field it names."""
+    from ota_desktop.__main__ import resource_text
     from ota_desktop.core.api_client import CODE_PARAMETER, ApiError
 
-    fw = next(iter(fake_backend.firmwares.values()))
-    firmwares = [dto.Firmware(fw.firmwareID, fw.name, fw.version, fw.productID, fw.productName)]
-    from ota_desktop.__main__ import resource_text
-
-    dlg = NewTaskDialog(stub_client, firmwares, fw.firmwareID)
+    dlg = new_task_dialog(stub_client, fake_backend)
     dlg.setStyleSheet(resource_text("styles/app.qss"))  # the app's (bold group titles: wider)
     qtbot.addWidget(dlg)
     place(qapp, dlg)
-    qtbot.waitUntil(lambda: dlg.versions_list.count() == 2 and dlg.picker.model.rowCount() == 32, timeout=5000)
+    wait_task_dialog_loaded(qtbot, dlg)
     dlg.versions_list.item(1).setCheckState(Qt.CheckState.Checked)
     editor = dlg.rollout_editor
     editor.preset_button.click()

@@ -21,7 +21,7 @@ from ota_desktop.ui.task_dialog import NewTaskDialog
 from ota_protocol.task_options import OPTIONS
 
 from ._desktop_fixtures import *  # noqa: F403 - the fixtures: pytest finds them in the module by name
-from ._desktop_fixtures import QT_LOG_IGNORE
+from ._desktop_fixtures import QT_LOG_IGNORE, new_task_dialog, wait_task_dialog_loaded
 
 pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE)]
 
@@ -296,12 +296,10 @@ def test_firmware_form_accepts_dropped_files(qtbot, stub_client, fake_backend, t
 # -- tasks -------------------------------------------------------------------------------------
 
 def task_dialog(qtbot, stub_client, fake_backend):
-    fw = next(iter(fake_backend.firmwares.values()))
-    firmwares = [dto.Firmware(fw.firmwareID, fw.name, fw.version, fw.productID, fw.productName)]
-    dlg = NewTaskDialog(stub_client, firmwares, fw.firmwareID)
+    dlg = new_task_dialog(stub_client, fake_backend)
     qtbot.addWidget(dlg)
     dlg.show()
-    qtbot.waitUntil(lambda: dlg.versions_list.count() == 2 and dlg.picker.model.rowCount() == 32, timeout=5000)
+    wait_task_dialog_loaded(qtbot, dlg)
     return dlg
 
 

@@ -16,11 +16,10 @@ from ota_desktop.core.api_client import CODE_PARAMETER, ApiError
 from ota_desktop.ui.live_view import LiveTaskView
 from ota_desktop.ui.models.records_model import RecordsModel
 from ota_desktop.ui.rollout_widgets import MARK_STYLE
-from ota_desktop.ui.task_dialog import NewTaskDialog
 from ota_protocol import rollout as ro
 
 from ._desktop_fixtures import *  # noqa: F403 - the fixtures: pytest finds them in the module by name
-from ._desktop_fixtures import QT_LOG_IGNORE
+from ._desktop_fixtures import QT_LOG_IGNORE, new_task_dialog, wait_task_dialog_loaded
 
 pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore(*QT_LOG_IGNORE)]
 
@@ -33,12 +32,10 @@ REASON = ("aborted: 3 of 25 finished devices failed or timed out (12% ≥ 10%, a
 
 @pytest.fixture
 def dialog(qtbot, stub_client, fake_backend):
-    fw = next(iter(fake_backend.firmwares.values()))
-    firmwares = [dto.Firmware(fw.firmwareID, fw.name, fw.version, fw.productID, fw.productName)]
-    dlg = NewTaskDialog(stub_client, firmwares, fw.firmwareID)
+    dlg = new_task_dialog(stub_client, fake_backend)
     qtbot.addWidget(dlg)
     dlg.show()
-    qtbot.waitUntil(lambda: dlg.versions_list.count() == 2 and dlg.picker.model.rowCount() == 32, timeout=5000)
+    wait_task_dialog_loaded(qtbot, dlg)
     return dlg
 
 

@@ -357,15 +357,12 @@ def test_migration_0002_upgrades_existing_data_and_matches_the_models(fresh_url:
     db.dispose()
 
 
-# ---- the migration (0003): indexes for the index pages -----------------------------------------
-
-def test_migration_0003_adds_the_page_indexes_and_downgrades(fresh_url: str) -> None:
+def alembic_runner(db: Database):
+    """run(command.upgrade | command.downgrade, revision) on ``db``, in a transaction of its own."""
     from importlib import resources
 
-    from alembic import command
     from alembic.config import Config
 
-    db = Database(fresh_url)
     cfg = Config()
     cfg.set_main_option("script_location", str(resources.files("backend.db.migrations")))
 
@@ -373,6 +370,16 @@ def test_migration_0003_adds_the_page_indexes_and_downgrades(fresh_url: str) -> 
         with db.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             step(cfg, target)
+    return run
+
+
+# ---- the migration (0003): indexes for the index pages -----------------------------------------
+
+def test_migration_0003_adds_the_page_indexes_and_downgrades(fresh_url: str) -> None:
+    from alembic import command
+
+    db = Database(fresh_url)
+    run = alembic_runner(db)
 
     def indexes(table: str) -> dict[str, list[str]]:
         return {ix["name"]: list(ix["column_names"]) for ix in inspect(db.engine).get_indexes(table)}
@@ -413,19 +420,10 @@ def test_migration_0003_adds_the_page_indexes_and_downgrades(fresh_url: str) -> 
 # ---- the migration (0004): rollout safety ------------------------------------------------------
 
 def test_migration_0004_keeps_existing_tasks_as_they_were_and_downgrades(fresh_url: str) -> None:
-    from importlib import resources
-
     from alembic import command
-    from alembic.config import Config
 
     db = Database(fresh_url)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("backend.db.migrations")))
-
-    def run(step, target: str) -> None:
-        with db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            step(cfg, target)
+    run = alembic_runner(db)
 
     run(command.upgrade, "0003")
     with db.engine.begin() as conn:

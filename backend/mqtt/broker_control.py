@@ -79,7 +79,7 @@ class DeviceControl:
             raise ControlError(f"cannot reach the broker at {self.host}:{self.port}: {exc}") from exc
         self._client.loop_start()
         if not self._connack.wait(self.timeout) or self._connack_reason:
-            self.close_quietly()
+            self.close()
             raise ControlError(f"the broker did not accept the service connection: {self._connack_reason or 'no answer'}")
         result, _mid = self._client.subscribe(RESPONSE_TOPIC, qos=1)
         if result != paho.MQTT_ERR_SUCCESS:
@@ -87,13 +87,10 @@ class DeviceControl:
         self._connected = True
 
     def close(self) -> None:
-        if self._connected:
-            self.close_quietly()
-        self._connected = False
-
-    def close_quietly(self) -> None:
+        """Disconnect and stop the network thread (each does nothing when there is none)."""
         self._client.disconnect()
         self._client.loop_stop()
+        self._connected = False
 
     def send(self, lines: Iterable[str]) -> int:
         """Apply the lines (in messages of at most ``BYTES_PER_MESSAGE``); how many were applied.

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import uuid
 from collections import defaultdict
@@ -38,7 +37,7 @@ from .errors import Conflict, Invalid, NotFound
 from .lifecycle import maybe_finish
 from .outages import OutageLog
 from .pacing import Pacer
-from .planning import BUSY_DESC, NEWER_DESC, DeviceRow, check_spec, gray_rank, gray_seed, targets
+from .planning import BUSY_DESC, NEWER_DESC, DeviceRow, check_spec, gray_share, targets
 from .ports import Effects, EventSink, Outbound, UrlSigner
 from .pushing import BATCH, Pusher
 from .records import HOLDS_DEVICE, PUSHABLE, QUEUED, move, transition
@@ -280,9 +279,7 @@ class OtaEngine:
                                  .where(Device.product_id == task.product_id).order_by(Device.id)))
         candidates = [d for d in devices if d.device_name in existing
                       or ((not spec.version_list or d.version in spec.version_list) and d.version != task.version)]
-        seed = gray_seed(task)
-        ranked = sorted(candidates, key=lambda d: gray_rank(seed, d.device_name))
-        keep = {d.device_name for d in ranked[:math.ceil(len(ranked) * percent / 100)]}
+        keep = {d.device_name for d in gray_share(task, candidates, percent)}
         task.gray_percent = percent
         for name, rec in existing.items():
             if name not in keep and rec.status in QUEUED:

@@ -105,9 +105,18 @@ def targets(task: Task, devices: Iterable[D], version_list: Sequence[str]) -> li
         return chosen
     if task.upgrade_type == UpgradeType.DYNAMIC:  # the same rule decides for devices joining later
         return [d for d in chosen if in_gray(task, d.device_name)]
-    keep = math.ceil(len(chosen) * task.gray_percent / 100)  # a fixed set: exactly that share
-    seed = gray_seed(task)
-    return sorted(chosen, key=lambda d: gray_rank(seed, d.device_name))[:keep]
+    return gray_share(task, chosen, task.gray_percent)
+
+
+def gray_share(task: Task, candidates: Iterable[D], percent: int) -> list[D]:
+    """A static task's gray set: exactly ``percent`` of the candidates (rounded up), the first in
+    the task's gray order (so a larger share keeps every device of a smaller one)."""
+    ranked = sorted(candidates, key=functools.partial(_rank_of, gray_seed(task)))
+    return ranked[:math.ceil(len(ranked) * percent / 100)]
+
+
+def _rank_of(seed: str, device: DeviceFields) -> int:
+    return gray_rank(seed, device.device_name)
 
 
 def joins_dynamic(task: Task, dev: Device, source_versions: Sequence[str]) -> bool:

@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 from ota_protocol.codes import ErrorCode
 
 from . import __version__
-from .api import audit, devices, events, firmware, history, oss, products, tasks, uploads
+from .api import audit, capsules, devices, events, firmware, history, oss, products, tasks, uploads
 from .api.common import ApiError, check_token, error_response, install_error_handlers, ok
 from .api.openapi import install_openapi
 from .runtime import Runtime
@@ -60,7 +60,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_docs(app)
     install_openapi(app)
     app.include_router(oss.router)  # presigned URLs are the only authorisation here
-    for module in (uploads, products, devices, firmware, tasks, history, events):
+    for module in (uploads, products, devices, firmware, tasks, history, events, capsules):
         app.include_router(module.router)
     app.add_middleware(Gate, runtime=runtime)
     return app
@@ -133,6 +133,11 @@ class Gate:
             if self.failed_logins is not None:
                 self.failed_logins.failed(client)
             await _refuse(scope, receive, send, exc.http_status, exc.code, exc.msg)
+            return
+        if scope["method"] == "POST" and path in capsules.RAW_BODY_PATHS:
+            # a capsule or evidence file: streamed to the route, never buffered here
+            length = Headers(scope=scope).get("content-length", "?")
+            await self._audited(scope, receive, send, client, path, f'{{"file bytes": "{length}"}}'.encode())
             return
         if scope["method"] == "POST":
             body = await _read_body(receive, Headers(scope=scope), settings.max_body_bytes)

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     http_port: Port = 7777
     database_url: str = ""  # empty: SQLite in the data dir
     admin_token: str = Field("", repr=False)  # empty: generated on first start and kept
+    # the capsule signing key (Ed25519, PEM): given (the desktop passes the one it keeps), else read
+    # from signing_key_file, else the OS keyring's, else one for this session only (docs/capsule.md)
+    signing_key: str = Field("", repr=False)
+    signing_key_file: str = ""
     public_base_url: str = ""  # base URL devices use; empty: URLs stay relative
     # object storage: empty endpoint = embedded nanio on a loopback port
     storage_endpoint: str = ""
@@ -290,7 +294,7 @@ def _is_loopback(host: str) -> bool:
 
 # ---- loading ------------------------------------------------------------------------------
 
-_SECRETS = ("admin_token", "storage_secret_key", "storage_access_key", "database_url", "mqtt_url")
+_SECRETS = ("admin_token", "signing_key", "storage_secret_key", "storage_access_key", "database_url", "mqtt_url")
 
 
 def load_settings(config_file: str | os.PathLike | None = None, overrides: dict | None = None,

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from .capsule.keys import BadKey, load_identity
+from .capsule.service import Capsules
 from .config import Settings
 from .db.models import Device
 from .db.session import Database
@@ -79,6 +81,11 @@ class Runtime:
             else:
                 self.admin_token, where = admin_token(s.data_dir)
             log.info("admin token: from %s", where)
+            try:
+                self.identity = load_identity(s.signing_key, s.signing_key_file)
+            except BadKey as exc:
+                raise StartupError(str(exc)) from None
+            log.info("capsule signing key: %s (kept in: %s)", self.identity.fingerprint, self.identity.kept_in)
             self.db = Database(s.effective_database_url)
             try:
                 self.db.migrate()
@@ -94,6 +101,8 @@ class Runtime:
         self.engine = OtaEngine(self.db, self._file_url, self.events, minute_seconds=s.minute_seconds,
                                 outages=self.outages, on_planned=self._dispatch_wanted.set)
         self.catalog = Catalog(self.store, on_devices_changed=self._devices_dirty.set)
+        from .api.capsules import check_task  # the task/create rules, for capsules' task templates
+        self.capsules = Capsules(self.db, self.store, self.catalog, self.identity, check_task)
         self._start_mqtt()
         self._timer = threading.Thread(target=self._timers, name="ota-timers", daemon=True)
         self._timer.start()

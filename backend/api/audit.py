@@ -16,7 +16,7 @@ from ..db.session import Database
 
 #: the last path segment of routes that only read
 READS = frozenset({"index", "read", "analysis", "preview", "device-index", "device-info-read", "waves", "export",
-                   "history", "device-history"})
+                   "history", "device-history", "key", "verify", "evidence", "devices"})
 #: the token is the admin token (one per backend): its name
 ACTOR = "admin"
 _SECRET_KEYS = ("secret", "password", "token")

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ota_protocol.codes import ErrorCode
 
-from ..ota.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
+from ..ota.errors import Conflict, DomainError, Invalid, NotFound, Refused, Unavailable
 from .validators import MAX_INT64
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ class ApiError(Exception):
 
 
 #: the HTTP status of each kind of refusal the OTA rules raise
-DOMAIN_STATUS: dict[type[DomainError], int] = {Invalid: 400, NotFound: 404, Conflict: 409}
+DOMAIN_STATUS: dict[type[DomainError], int] = {Invalid: 400, Refused: 403, NotFound: 404, Conflict: 409}
 #: ... and of each reason something we depend on cannot serve
 UNAVAILABLE_STATUS = {"full": 507, "timeout": 504, "unreachable": 502}
 

@@ -16,7 +16,7 @@ from ota_protocol.rollout import Rollout, RolloutError
 from ota_protocol.rollout import parse as parse_rollout
 from ota_protocol.task_options import OPTIONS, Option, TaskSpec
 
-from ..db.models import DeviceRecord, Firmware, Product, Task
+from ..db.models import DeviceRecord, Firmware, Product, Task, TaskDraft
 from ..ota.engine import OtaEngine
 from ..ota.rollouts import rollout_of, wave_counts
 from ..ota.views import record_view
@@ -113,7 +113,7 @@ def task_summary(t: Task) -> dict:
             "statusReason": t.status_reason}
 
 
-def _spec(req: TaskCreate) -> tuple[TaskSpec, Rollout]:
+def spec_of_request(req: TaskCreate) -> tuple[TaskSpec, Rollout]:
     values: dict[str, Any] = {name: json_list(o.wire, getattr(req, name)) if isinstance(o.default, list)
                               else getattr(req, name) for name, o in OPTIONS.items()}
     try:
@@ -127,7 +127,7 @@ def _spec(req: TaskCreate) -> tuple[TaskSpec, Rollout]:
 def create(req: TaskCreate, rt: RuntimeDep, response: Response,
            header_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> dict:
     key = idempotency_key(req.client_token, header_key)
-    spec, rollout = _spec(req)
+    spec, rollout = spec_of_request(req)
     if key is None:
         task = rt.engine.create_task(spec, rollout)
     else:
@@ -140,7 +140,7 @@ def create(req: TaskCreate, rt: RuntimeDep, response: Response,
 @router.post("/preview")
 def preview(req: TaskCreate, rt: RuntimeDep) -> dict:
     """What task/create with this body would plan now (nothing is created)."""
-    spec, rollout = _spec(req)
+    spec, rollout = spec_of_request(req)
     return ok(rt.engine.preview_task(spec, rollout))
 
 
@@ -271,4 +271,51 @@ def device_cancel(req: RecordRef, rt: RuntimeDep) -> dict:
 @router.post("/device-retry")
 def device_retry(req: RecordRef, rt: RuntimeDep) -> dict:
     rt.engine.retry_record(req.id)
+    return ok()
+
+
+# ---- drafts: a release capsule's task template, started by a technician ------------------------
+
+class DraftRef(Req):
+    draft_id: Id = Field(alias="draftID")
+
+
+def get_draft(session, draft_id: int) -> TaskDraft:  # noqa: ANN001
+    draft = session.get(TaskDraft, draft_id)
+    if draft is None:
+        raise not_found(f"draft {draft_id}")
+    return draft
+
+
+@router.post("/draft/index")
+def draft_index(req: Paged, session: SessionDep) -> dict:
+    """Task drafts that imported capsules brought, newest first."""
+    total = session.scalar(select(func.count()).select_from(TaskDraft)) or 0
+    rows = session.execute(select(TaskDraft, Firmware).join(Firmware, Firmware.id == TaskDraft.firmware_id)
+                           .order_by(TaskDraft.id.desc()).offset(req.page.offset).limit(req.page.size))
+    return listing([{"draftID": d.id, "firmwareID": d.firmware_id, "productID": fw.product_id, "version": fw.version,
+                     "capsuleID": d.capsule_id, "publisherName": d.publisher_name, "task": json.loads(d.body),
+                     "createdTime": d.created_time} for d, fw in rows], total)
+
+
+@router.post("/draft/start")
+def draft_start(req: DraftRef, rt: RuntimeDep) -> dict:
+    """Create the draft's task now (the same rules as task/create); the draft is gone once it has started."""
+    with rt.db.session() as s:
+        draft = get_draft(s, req.draft_id)
+        body = {**json.loads(draft.body), "firmwareID": draft.firmware_id}
+        token = f"capsule-{draft.capsule_id}"
+    spec, rollout = spec_of_request(TaskCreate.model_validate(body))
+    # the capsule's id makes starting idempotent: a retried start answers the task the first one made
+    task, _created = rt.engine.create_task_once(spec, token, rollout)
+    with rt.db.session() as s:
+        started = s.get(TaskDraft, req.draft_id)
+        if started is not None:
+            s.delete(started)
+    return ok({"taskID": task.id, "taskUid": task.task_uid})
+
+
+@router.post("/draft/delete")
+def draft_delete(req: DraftRef, session: SessionDep) -> dict:
+    session.delete(get_draft(session, req.draft_id))
     return ok()

@@ -193,3 +193,72 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(128), nullable=False)
     target: Mapped[text]
     status: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class TrustedPublisher(Base):
+    """A workstation whose capsules and evidence packs this installation accepts (its Ed25519 key)."""
+
+    __tablename__ = "trusted_publisher"
+    fingerprint: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), nullable=False)
+    public_key: Mapped[text]
+    created_time: Mapped[millis]
+
+
+class CapsuleLog(Base):
+    """A release capsule this installation exported or imported (evidence names capsules by id)."""
+
+    __tablename__ = "capsule_log"
+    capsule_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(8), primary_key=True)  # "export" | "import"
+    firmware_id: Mapped[int | None] = mapped_column(id_type, ForeignKey("firmware.id", ondelete="SET NULL"))
+    product_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    version: Mapped[str] = mapped_column(String(64), nullable=False)
+    publisher_fingerprint: Mapped[str] = mapped_column(String(80), nullable=False)
+    created_time: Mapped[int] = mapped_column(BigInteger, nullable=False)  # as signed in the manifest
+    expires_time: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    handled_time: Mapped[millis]
+
+
+class TaskDraft(Base):
+    """A capsule's task template, waiting for a technician to start it (task/draft/start)."""
+
+    __tablename__ = "task_draft"
+    id: Mapped[intpk]
+    firmware_id: Mapped[int] = mapped_column(id_type, ForeignKey("firmware.id", ondelete="CASCADE"), nullable=False)
+    capsule_id: Mapped[str] = mapped_column(String(36), nullable=False, default="")
+    publisher_name: Mapped[str] = mapped_column(String(128), nullable=False, default="")
+    body: Mapped[text]  # the template as JSON: task/create fields but firmwareID
+    created_time: Mapped[millis]
+
+
+class Evidence(Base):
+    """A station's signed results of one task, imported at the origin."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (UniqueConstraint("station_fingerprint", "task_uid", name="uq_evidence_task"),)
+    id: Mapped[intpk]
+    station_fingerprint: Mapped[str] = mapped_column(String(80), nullable=False)
+    station_name: Mapped[str] = mapped_column(String(128), nullable=False)
+    capsule_id: Mapped[str] = mapped_column(String(36), nullable=False, default="")
+    product_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    version: Mapped[str] = mapped_column(String(64), nullable=False)
+    task_uid: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_time: Mapped[int] = mapped_column(BigInteger, nullable=False)  # signed by the station
+    imported_time: Mapped[millis]
+
+
+class EvidenceDevice(Base):
+    __tablename__ = "evidence_device"
+    __table_args__ = (Index("ix_evidence_device", "evidence_id", "id"),)
+    id: Mapped[intpk]
+    evidence_id: Mapped[int] = mapped_column(id_type, ForeignKey("evidence.id", ondelete="CASCADE"), nullable=False)
+    device_name: Mapped[name64]
+    status: Mapped[code]
+    version_before: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    version_after: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    step: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    desc: Mapped[text]
+    retries: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_time: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    updated_time: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)

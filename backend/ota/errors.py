@@ -37,6 +37,12 @@ class Conflict(DomainError):
     default_code = ErrorCode.DUPLICATE
 
 
+class Refused(DomainError):
+    """Not allowed whoever asks: e.g. a capsule from a publisher this installation does not trust."""
+
+    default_code = ErrorCode.NOT_PERMITTED
+
+
 class Unavailable(DomainError):
     """Something we depend on cannot serve now; ``reason`` is ``unreachable``, ``timeout`` or
     ``full`` (no space left)."""

@@ -11,8 +11,10 @@ import io
 import logging
 import shutil
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from minio import Minio
@@ -35,6 +37,7 @@ from .sigv4 import Presigner
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
+PUT_PART = 8 << 20
 #: the health probe's object: private, and no firmware key ("productManage/...") can be it
 HEALTH_KEY = "ota-desktop-health/probe"
 _MISSING = ("NoSuchKey", "NoSuchObject", "NotFound")
@@ -181,6 +184,32 @@ class S3Store:
             resp.close()
             resp.release_conn()
         return ObjectDigest(size=size, md5=md5.hexdigest(), sha256=sha256.hexdigest())
+
+    def stream(self, bucket: str, key: str, chunk: int = CHUNK) -> Iterator[bytes]:
+        """An object's bytes in chunks of at most ``chunk`` (never the whole object in memory)."""
+        try:
+            resp = self.client.get_object(bucket, key)
+        except S3Error as exc:
+            if exc.code in _MISSING:
+                raise ObjectMissing(key) from None
+            raise self.failure(exc) from exc
+        except Exception as exc:
+            raise self.failure(exc) from exc
+        try:
+            yield from resp.stream(chunk)
+        except Exception as exc:
+            raise self.failure(exc) from exc
+        finally:
+            resp.close()
+            resp.release_conn()
+
+    def put_stream(self, bucket: str, key: str, data: BinaryIO, length: int) -> None:
+        """Store ``length`` bytes read from ``data``: in parts of 8 MiB above that size (one part in
+        memory at a time), else in one request."""
+        try:
+            self.client.put_object(bucket, key, data, length, part_size=PUT_PART)
+        except Exception as exc:
+            raise self.failure(exc, length) from exc
 
     def remove(self, bucket: str, key: str) -> None:
         self.client.remove_object(bucket, key)

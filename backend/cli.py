@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-cert-file", metavar="PEM", help="certificate (chain) for --tls")
     p.add_argument("--tls-key-file", metavar="PEM", help="private key for --tls")
     p.add_argument("--mqtt-tls-port", type=int, help="with --tls: the embedded broker's MQTT-over-TLS port (default 8883)")
+    p.add_argument("--signing-key-file", metavar="PEM",
+                   help="Ed25519 private key signing release capsules (default: the OS keyring's; docs/capsule.md)")
     p.add_argument("--minute-seconds", type=float, help=argparse.SUPPRESS)
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     return p

@@ -13,6 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import Field, ValidationError
 
+from ota_protocol.task_options import OPTIONS
+
 from ..capsule.service import MAX_EXPIRY_DAYS, Download
 from ..ota.errors import Invalid
 from .common import ApiError, Paged, Req, RuntimeDep, SessionDep, listing, ok
@@ -24,6 +26,10 @@ PREFIX = router.prefix
 RAW_BODY_PATHS = frozenset({f"{PREFIX}/verify", f"{PREFIX}/import", f"{PREFIX}/evidence/import"})
 
 
+#: what a task template may set: task/create's options and rollout, not the firmware
+TEMPLATE_FIELDS = frozenset({o.wire for o in OPTIONS.values()} - {"firmwareID"} | {"rollout"})
+
+
 def check_task(template: dict[str, Any]) -> None:
     """A capsule's task template obeys task/create's rules (its firmwareID is the imported one)."""
     from .tasks import TaskCreate, spec_of_request
@@ -31,6 +37,9 @@ def check_task(template: dict[str, Any]) -> None:
         raise Invalid("task: must be an object of task/create fields")
     if "firmwareID" in template:
         raise Invalid("task.firmwareID: a template has no firmwareID (the capsule's firmware is used)")
+    unknown = sorted(set(template) - TEMPLATE_FIELDS)
+    if unknown:
+        raise Invalid(f"task.{unknown[0]}: not a task/create field (allowed: {', '.join(sorted(TEMPLATE_FIELDS))})")
     try:
         req = TaskCreate.model_validate({**template, "firmwareID": 1})
         spec_of_request(req)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.json_schema import models_json_schema
 
 from .. import __version__
+from .capsules import RAW_BODY_PATHS
 
 
 class Shape(BaseModel):
@@ -236,6 +237,130 @@ class Health(BaseModel):
     checks: dict[str, Check]
 
 
+# ---- release capsules (docs/capsule.md) ----------------------------------------------------------
+
+class CapsuleKey(Shape):
+    publicKey: str = Field(description="PEM (SubjectPublicKeyInfo) of this installation's Ed25519 key")
+    fingerprint: str = Field(description="SHA256: and the hex SHA-256 of the raw public key")
+    keptIn: str = Field(description="environment, file, keyring or session")
+
+
+class Fingerprint(Shape):
+    fingerprint: str
+
+
+class TrustedPublisher(Shape):
+    fingerprint: str
+    name: str
+    publicKey: str
+    createdTime: int
+
+
+class Publisher(Shape):
+    fingerprint: str
+    name: str
+
+
+class CapsuleProduct(Shape):
+    productID: str
+    productName: str
+    exists: bool
+
+
+class CapsuleFile(Shape):
+    name: str
+    size: int
+    sha256: str
+    md5: str
+
+
+class CapsuleFirmware(Shape):
+    name: str
+    version: str
+    isDiff: int
+    signMethod: str
+    desc: str
+    extData: str
+    totalSize: int
+    files: list[CapsuleFile]
+
+
+class CapsuleSummary(Shape):
+    capsuleID: str
+    format: int
+    publisher: Publisher
+    product: CapsuleProduct
+    firmware: CapsuleFirmware
+    task: dict[str, Any] | None = Field(description="the task template (task/create fields but firmwareID)")
+    createdTime: int
+    expiresTime: int
+
+
+class CapsuleImported(CapsuleSummary):
+    productID: str
+    productCreated: bool
+    firmwareID: int
+    draftID: int | None
+
+
+class TaskDraft(Shape):
+    draftID: int
+    firmwareID: int
+    productID: str
+    version: str
+    capsuleID: str
+    publisherName: str
+    task: dict[str, Any]
+    createdTime: int
+
+
+class EvidenceImported(Shape):
+    evidenceID: int
+    station: Publisher
+    productID: str
+    version: str
+    taskUid: str
+    capsuleID: str
+    devices: int
+
+
+class DeviceCounts(Shape):
+    total: int
+    succeeded: int
+    failed: int
+    other: int
+
+
+class EvidenceStation(Shape):
+    evidenceID: int
+    fingerprint: str
+    name: str
+    capsuleID: str
+    taskUid: str
+    createdTime: int
+    importedTime: int
+    devices: DeviceCounts
+
+
+class Release(Shape):
+    productID: str
+    version: str
+    firmwareID: int | None
+    stations: list[EvidenceStation]
+
+
+class EvidenceDevice(Shape):
+    deviceName: str
+    status: int
+    versionBefore: str
+    versionAfter: str
+    step: int
+    desc: str
+    retries: int
+    createdTime: int
+    updatedTime: int
+
+
 class Listing:
     """``data: {list: [item...], total}``."""
 
@@ -284,6 +409,18 @@ REPLIES: dict[tuple[str, str], Any] = {
     ("post", "/api/v1/things/ota/device/history"): Listing(HistoryEntry),
     ("post", "/api/v1/system/audit/index"): Listing(AuditEntry),
     ("get", "/api/v1/health"): Health,
+    ("post", "/api/v1/things/ota/capsule/key"): CapsuleKey,
+    ("post", "/api/v1/things/ota/capsule/trust"): Fingerprint,
+    ("post", "/api/v1/things/ota/capsule/trust/index"): Listing(TrustedPublisher),
+    ("post", "/api/v1/things/ota/capsule/trust/delete"): NO_DATA,
+    ("post", "/api/v1/things/ota/capsule/verify"): CapsuleSummary,
+    ("post", "/api/v1/things/ota/capsule/import"): CapsuleImported,
+    ("post", "/api/v1/things/ota/capsule/evidence/import"): EvidenceImported,
+    ("post", "/api/v1/things/ota/capsule/evidence/index"): Listing(Release),
+    ("post", "/api/v1/things/ota/capsule/evidence/devices"): Listing(EvidenceDevice),
+    ("post", "/api/v1/things/ota/task/draft/index"): Listing(TaskDraft),
+    ("post", "/api/v1/things/ota/task/draft/start"): TaskCreated,
+    ("post", "/api/v1/things/ota/task/draft/delete"): NO_DATA,
 }
 
 #: routes without the token (the gate in backend.app lets them through)
@@ -291,11 +428,16 @@ OPEN = {("get", "/api/v1/health")}
 EVENTS = ("get", "/api/v1/things/ota/events")
 #: routes answering a file, not the envelope: (method, path) -> media types
 FILES = {("post", "/api/v1/things/ota/task/export"): ("text/csv", "text/html"),
-         ("post", "/api/v1/system/audit/export"): ("text/csv",)}
+         ("post", "/api/v1/system/audit/export"): ("text/csv",),
+         ("post", "/api/v1/things/ota/capsule/export"): ("application/octet-stream",),
+         ("post", "/api/v1/things/ota/capsule/evidence"): ("application/octet-stream",)}
+#: routes whose request body is a file (a capsule or an evidence pack), sent as it is
+RAW_BODIES = {("post", p) for p in RAW_BODY_PATHS}
 
 _ERRORS = {
     "400": "a field is missing, of the wrong type or outside its rules (msg names it), or the body is not JSON",
     "401": "token missing (100004) or wrong (100005)",
+    "403": "a capsule or evidence pack signed by a key this installation does not trust (100012)",
     "404": "the referenced product, device, firmware, task or record does not exist (100009)",
     "409": "already exists (100010) or not allowed in the current state",
     "413": "body larger than the backend's limit",
@@ -352,11 +494,16 @@ def build_document(app: FastAPI) -> dict[str, Any]:
                                                    "(record, device, task, resync); see docs/protocol.md",
                                     "content": {"text/event-stream": {"schema": {"type": "string"}}}}
             elif key in FILES:
-                responses["200"] = {"description": "a file (CSV: UTF-8 with BOM; HTML: the one-page summary)",
+                responses["200"] = {"description": "a file (CSV: UTF-8 with BOM; HTML: the one-page summary; "
+                                                   "capsules and evidence packs: docs/capsule.md)",
                                     "content": {t: {"schema": {"type": "string"}} for t in FILES[key]}}
             elif key in models:
                 responses["200"] = {"description": "success",
                                     "content": {"application/json": {"schema": keyed[(models[key], "serialization")]}}}
+            if key in RAW_BODIES:
+                op["requestBody"] = {"required": True, "description": "the file, sent as it is (streamed)",
+                                     "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                          "format": "binary"}}}}
             if key in OPEN:
                 op["security"] = []
             for status, text in _ERRORS.items():

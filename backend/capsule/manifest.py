@@ -23,7 +23,7 @@ MANIFEST, SIGNATURE, PUBLISHER, SUMS, SUMS_SIGNATURE = (
     "manifest.json", "manifest.sig", "publisher.pem", "SHA256SUMS", "SHA256SUMS.sig")
 FILES_DIR = "files/"
 MAX_MANIFEST = 1 << 20  # a capsule's manifest (20 files at most) is a few KiB
-MAX_EVIDENCE_MANIFEST = 256 << 20  # an evidence pack lists every device of a task (100,000: ~30 MiB)
+MAX_EVIDENCE_MANIFEST = 64 << 20  # an evidence pack lists every device of a task (100,000: ~30 MiB)
 SIGNATURE_BYTES = 64
 
 Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]

@@ -171,6 +171,13 @@ class Capsules:
             product = s.get(Product, fw.product_id)
             assert product is not None  # firmware rows go with their product
             files = [_Stored(f.name, f.size, f.sha256, f.md5, f.object_key) for f in fw.files]
+            for f in files:  # before the first byte goes out: a missing file or a store that is down is an error answer
+                try:
+                    present = self.store.exists(PRIVATE_BUCKET, f.key)
+                except StoreError as exc:
+                    raise store_unavailable(exc) from exc
+                if not present:
+                    raise Conflict(f"firmwareID: file {f.name!r} of firmware {firmware_id} is missing from the object store")
             expires = created + expires_in_days * DAY_MS
             doc: dict[str, Any] = {
                 "format": mf.FORMAT, "kind": mf.CAPSULE_KIND, "capsuleID": capsule_id,

@@ -247,7 +247,7 @@ def _keyring_storage_secret() -> str:
 
 
 def _missing_storage_keys(s: Settings) -> str:
-    from .keyring_store import SERVICE, _keyring
+    from .keyring_store import SERVICE, os_keyring
     missing = [n for n in ("storage_access_key", "storage_secret_key") if not getattr(s, n)]
     text = (f"{'/'.join(missing)}: required with an external storage_endpoint; give "
             + ("OTA_STORAGE_ACCESS_KEY (or --storage-access-key)" if not s.storage_access_key else ""))
@@ -256,7 +256,7 @@ def _missing_storage_keys(s: Settings) -> str:
             text += " and "
         text += (f"the secret in OTA_STORAGE_SECRET_KEY, as storage_secret_key in the --config file, or in "
                  f"the OS keyring (service {SERVICE!r}, name {STORAGE_SECRET_KEYRING_NAME!r})")
-        if _keyring() is None:
+        if os_keyring() is None:
             text += "; no OS keyring is available here"
     return text
 

@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 SERVICE = "ota-desktop"
 
 
-def _keyring():  # noqa: ANN202
+def os_keyring():
     try:
         import keyring
         from keyring.backends import fail
@@ -27,7 +27,7 @@ def _keyring():  # noqa: ANN202
 
 
 def get_secret(name: str) -> str | None:
-    kr = _keyring()
+    kr = os_keyring()
     if kr is None:
         return None
     try:
@@ -38,7 +38,7 @@ def get_secret(name: str) -> str | None:
 
 def admin_token(data_dir: Path) -> tuple[str, str]:
     """The kept admin token, generated on first start; and where it is kept (for the user)."""
-    kr = _keyring()
+    kr = os_keyring()
     if kr is not None:
         try:
             token = kr.get_password(SERVICE, "admin-token")

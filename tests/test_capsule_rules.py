@@ -285,4 +285,4 @@ def test_a_manifest_of_another_format_or_kind_is_refused(world) -> None:
             r = c.post(C + "evidence/import", content=pack)
             assert r.status_code == 400 and why in r.json()["msg"], r.json()
         r = c.post(C + "evidence/import", content=b"not a tar at all" * 64)
-        assert r.status_code == 400 and r.json()["msg"].startswith("capsule: not a readable evidence pack")
+        assert r.status_code == 400 and r.json()["msg"].startswith("evidence: not a readable evidence pack")

@@ -115,8 +115,8 @@ def load_identity(env_pem: str = "", key_file: str = "") -> Identity:
         if os.stat(key_file).st_mode & 0o077:
             log.warning("signing key file %s is readable by others; chmod 600 it", key_file)
         return Identity(load_private(pem, f"signing_key_file {key_file}"), "file")
-    from ..keyring_store import SERVICE, _keyring
-    kr = _keyring()
+    from ..keyring_store import SERVICE, os_keyring
+    kr = os_keyring()
     if kr is not None:
         try:
             pem = kr.get_password(SERVICE, KEYRING_NAME)

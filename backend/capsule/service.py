@@ -58,8 +58,8 @@ class CapsuleRefused(Invalid):
     """The capsule (or evidence pack) is not what it claims: altered, truncated, expired, not ours."""
 
 
-def refused(why: str) -> CapsuleRefused:
-    return CapsuleRefused(f"capsule: {why}")
+def refused(why: str, kind: str = "capsule") -> CapsuleRefused:
+    return CapsuleRefused(f"{kind}: {why}")
 
 
 @dataclass(frozen=True)
@@ -226,21 +226,21 @@ class Capsules:
         return Download(filename, length, chunks(), capsule_id)
 
     # ---- verify / import ----------------------------------------------------------------------
-    def _signed_head(self, r: archive.Reader, max_manifest: int, what: str) -> tuple[bytes, str]:
+    def _signed_head(self, r: archive.Reader, max_manifest: int, kind: str, signer: str) -> tuple[bytes, str]:
         """The manifest's bytes, checked against the key that comes with it, and that key's fingerprint."""
-        manifest = _expect(r, mf.MANIFEST, max_manifest)
-        signature = _expect(r, mf.SIGNATURE, mf.SIGNATURE_BYTES)
-        pem = _expect(r, mf.PUBLISHER, keys.MAX_PEM)
+        manifest = _expect(r, mf.MANIFEST, max_manifest, kind)
+        signature = _expect(r, mf.SIGNATURE, mf.SIGNATURE_BYTES, kind)
+        pem = _expect(r, mf.PUBLISHER, keys.MAX_PEM, kind)
         try:
             pub = keys.load_public(pem.decode("utf-8", "replace"))
         except keys.BadKey as exc:
-            raise refused(f"{mf.PUBLISHER} is damaged ({exc})") from None
+            raise refused(f"{mf.PUBLISHER} is damaged ({exc})", kind) from None
         if len(signature) != mf.SIGNATURE_BYTES or not keys.verify(pub, signature, manifest):
-            raise refused(f"{mf.MANIFEST} was altered after it was signed (its signature does not verify)")
+            raise refused(f"{mf.MANIFEST} was altered after it was signed (its signature does not verify)", kind)
         fp = keys.fingerprint(pub)
         with self.db.session() as s:
             if s.get(TrustedPublisher, fp) is None:
-                raise Refused(f"capsule: unknown {what} {fp} (compare this fingerprint with its owner's, then add "
+                raise Refused(f"{kind}: unknown {signer} {fp} (compare this fingerprint with its owner's, then add "
                               "the key to the trusted publishers)")
         return manifest, fp
 
@@ -253,7 +253,7 @@ class Capsules:
             raise refused(f"not a readable capsule: {exc}") from None
 
     def _receive(self, r: archive.Reader, commit: bool) -> dict[str, Any]:
-        raw, fp = self._signed_head(r, mf.MAX_MANIFEST, "publisher")
+        raw, fp = self._signed_head(r, mf.MAX_MANIFEST, "capsule", "publisher")
         try:
             m: mf.CapsuleManifest = mf.parse(raw, mf.CapsuleManifest, mf.MANIFEST)
         except ValueError as exc:
@@ -283,6 +283,7 @@ class Capsules:
             product = s.get(Product, m.product.product_id)
             self._refuse_duplicate(s, m)
         staged: list[str] = []
+        staging = uuid.uuid4().hex
         try:
             for i, f in enumerate(m.files):
                 got = r.next()
@@ -295,7 +296,7 @@ class Capsules:
                     raise refused(f"file {f.name!r} is {size} bytes in the archive, {f.size} in the signed manifest")
                 body = _Hashing(r.chunks(size))
                 if commit:
-                    key = f"{STAGING_PREFIX}{m.capsule_id}/{i}"
+                    key = f"{STAGING_PREFIX}{m.capsule_id}/{staging}/{i}"  # two imports at once never share
                     staged.append(key)
                     try:
                         self.store.put_stream(TEMPORARY_BUCKET, key, body, size)  # type: ignore[arg-type]
@@ -438,17 +439,17 @@ class Capsules:
     def receive_evidence(self, read: Callable[[int], bytes]) -> dict[str, Any]:
         r = archive.Reader(read)
         try:
-            raw, fp = self._signed_head(r, mf.MAX_EVIDENCE_MANIFEST, "station")
+            raw, fp = self._signed_head(r, mf.MAX_EVIDENCE_MANIFEST, "evidence", "station")
             if r.next() is not None or not r.at_end():
-                raise refused("unexpected members after the signed evidence")
+                raise refused("unexpected members after the signed evidence", "evidence")
         except archive.ArchiveError as exc:
-            raise refused(f"not a readable evidence pack: {exc}") from None
+            raise refused(f"not a readable evidence pack: {exc}", "evidence") from None
         try:
             m: mf.EvidenceManifest = mf.parse(raw, mf.EvidenceManifest, mf.MANIFEST)
         except ValueError as exc:
-            raise refused(str(exc)) from None
+            raise refused(str(exc), "evidence") from None
         if m.station.fingerprint != fp:
-            raise refused(f"{mf.MANIFEST} names station {m.station.fingerprint}, but is signed by {fp}")
+            raise refused(f"{mf.MANIFEST} names station {m.station.fingerprint}, but is signed by {fp}", "evidence")
         with self.db.session() as s:
             station = fingerprint_label(s, fp)
             old = s.scalar(select(Evidence).where(Evidence.station_fingerprint == fp,
@@ -519,16 +520,16 @@ class Capsules:
                  "createdTime": d.created_time, "updatedTime": d.updated_time} for d in rows], total
 
 
-def _expect(r: archive.Reader, name: str, limit: int) -> bytes:
+def _expect(r: archive.Reader, name: str, limit: int, kind: str = "capsule") -> bytes:
     """The next member, which must be ``name`` and at most ``limit`` bytes."""
     got = r.next()
     if got is None:
-        raise refused(f"truncated (it ends before {name})")
+        raise refused(f"truncated (it ends before {name})", kind)
     member, size = got
     if member != name:
-        raise refused(f"{member!r} where {name} belongs")
+        raise refused(f"{member!r} where {name} belongs", kind)
     if size > limit:
-        raise refused(f"{name} is {size} bytes (at most {limit})")
+        raise refused(f"{name} is {size} bytes (at most {limit})", kind)
     data = r.read_data(size)
     r.skip_padding(size)
     return data

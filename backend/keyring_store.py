@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from typing import Any
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 SERVICE = "ota-desktop"
 
 
-def os_keyring():
+def os_keyring() -> Any:  # a keyring backend (untyped)
+    """The OS keyring, or None where keyring has only its "fail" backend."""
     try:
         import keyring
         from keyring.backends import fail

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 SERVICE = "ota-desktop"

@@ -37,7 +37,7 @@ from .sigv4 import Presigner
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
-PUT_PART = 8 << 20
+PUT_PART = 5 << 20  # the least S3 allows
 #: the health probe's object: private, and no firmware key ("productManage/...") can be it
 HEALTH_KEY = "ota-desktop-health/probe"
 _MISSING = ("NoSuchKey", "NoSuchObject", "NotFound")
@@ -204,10 +204,10 @@ class S3Store:
             resp.release_conn()
 
     def put_stream(self, bucket: str, key: str, data: BinaryIO, length: int) -> None:
-        """Store ``length`` bytes read from ``data``: in parts of 8 MiB above that size (one part in
-        memory at a time), else in one request."""
+        """Store ``length`` bytes read from ``data``: in parts of 5 MiB, one at a time (one part in
+        memory; a 1 GiB capsule import stays within ~35 MiB), or in one request when smaller."""
         try:
-            self.client.put_object(bucket, key, data, length, part_size=PUT_PART)
+            self.client.put_object(bucket, key, data, length, part_size=PUT_PART, num_parallel_uploads=1)
         except Exception as exc:
             raise self.failure(exc, length) from exc
 

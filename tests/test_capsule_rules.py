@@ -271,6 +271,11 @@ def test_evidence_is_signed_by_the_station_and_counted_per_release_at_the_origin
         assert len(ok(eng.post(C + "evidence/index", json={}))["list"][0]["stations"]) == 1
         stale = eng.post(C + "evidence/import", content=pack.content)
         assert stale.status_code == 409 and "is newer than this one" in stale.json()["msg"]
+        # a signed file leaving the station is in its audit log; imports (refused ones too) in the origin's
+        station_log = [(a["action"], a["status"]) for a in ok(station.post("/api/v1/system/audit/index", json={}))["list"]]
+        assert station_log.count((C + "evidence", 200)) == 2
+        origin_log = [(a["action"], a["status"]) for a in ok(eng.post("/api/v1/system/audit/index", json={}))["list"]]
+        assert (C + "evidence/import", 403) in origin_log and (C + "evidence/import", 409) in origin_log
     origin.db.dispose()
 
 

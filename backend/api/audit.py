@@ -23,7 +23,13 @@ _SECRET_KEYS = ("secret", "password", "token")
 MAX_TARGET = 500
 
 
+#: reads that are recorded all the same: each signs and hands out a file that leaves this machine
+SIGNED_EXPORTS = frozenset({"/api/v1/things/ota/capsule/export", "/api/v1/things/ota/capsule/evidence"})
+
+
 def audited(path: str) -> bool:
+    if path in SIGNED_EXPORTS:
+        return True
     return path.startswith("/api/") and path.rstrip("/").rsplit("/", 1)[-1] not in READS
 
 

@@ -35,6 +35,8 @@ class BackendOptions:
     storage_access_key: str = ""
     storage_secret_key: str = ""
     database_url: str = ""
+    #: the capsule signing key (Ed25519, PKCS#8 PEM) the desktop keeps; "" lets the backend choose
+    signing_key: str = field(default="", repr=False)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def arguments(self) -> list[str]:
@@ -45,7 +47,8 @@ class BackendOptions:
         env = {"OTA_ADMIN_TOKEN": self.admin_token, "OTA_LAN": "1" if self.lan else "0"}
         optional = {"OTA_MQTT_URL": self.mqtt_url, "OTA_STORAGE_ENDPOINT": self.storage_url,
                     "OTA_STORAGE_ACCESS_KEY": self.storage_access_key,
-                    "OTA_STORAGE_SECRET_KEY": self.storage_secret_key, "OTA_DATABASE_URL": self.database_url}
+                    "OTA_STORAGE_SECRET_KEY": self.storage_secret_key, "OTA_DATABASE_URL": self.database_url,
+                    "OTA_SIGNING_KEY": self.signing_key}
         env.update({k: v for k, v in optional.items() if v})
         env.update(self.extra_env)
         return env

@@ -228,6 +228,8 @@ class BackendConnection(QObject):
             storage_access_key=s.storage_access_key if s.storage_url else "",
             storage_secret_key=(sec.get(keys.STORAGE_SECRET_KEY) or "") if s.storage_url else "",
             database_url=with_password(s.database_url, sec.get(keys.DATABASE_PASSWORD) if s.database_url else None),
+            # the backend signs release capsules with the key this app keeps (docs/capsule.md)
+            signing_key=keys.signing_key(sec),
         )
         self._token = options.admin_token
         self._options = options

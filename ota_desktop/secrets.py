@@ -21,6 +21,8 @@ REMOTE_TOKEN = "remote-token"
 STORAGE_SECRET_KEY = "storage-secret-key"
 MQTT_PASSWORD = "mqtt-password"
 DATABASE_PASSWORD = "database-password"
+#: the workstation's Ed25519 key that signs release capsules and evidence (PKCS#8 PEM, unencrypted)
+CAPSULE_SIGNING_KEY = "capsule-signing-key"
 
 
 #: QSettings key of the user's remembered answer "no keyring: keep secrets for the session only"
@@ -143,3 +145,19 @@ class SecretStore:
             value = factory()
             self.set(name, value)
         return value
+
+
+def new_signing_key() -> str:
+    """A new Ed25519 private key as unencrypted PKCS#8 PEM: the capsule signing key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+
+
+def signing_key(store: SecretStore) -> str:
+    """The capsule signing key kept in ``store`` (generated there on first use): in the OS keyring
+    it lasts, in a session-only store it lives until the app quits (its fingerprint changes at
+    the next start). Never logged."""
+    return store.get_or_create(CAPSULE_SIGNING_KEY, new_signing_key)

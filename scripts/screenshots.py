@@ -120,7 +120,123 @@ def csv_table(path: Path, rows: int = CSV_ROWS):  # noqa: ANN201
     return widget
 
 
-def render(lang: str, out: Path) -> None:
+def capsule_shots(app, window, client, call, work: Path, out: Path, lang: str) -> None:  # noqa: ANN001
+    """Release capsules (issue 15) on this installation: the trusted publishers, a gateway
+    firmware exported as a capsule with a task template, the same capsule refused (its publisher
+    is not trusted yet), then checked and imported as a station would (the firmware deleted
+    first), and its task draft."""
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ota_desktop.core.dto import NewFirmware
+
+    elsewhere = Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    call(client.trust_publisher(elsewhere, "Engineering, Berlin" if lang == "en" else "研发部（柏林）"))
+    files = work / "capsule"
+    files.mkdir()
+    (files / "gw-image.bin").write_bytes(os.urandom(420_000))
+    up = call(client.create_upload_url("gw01", "gw-image.bin"))
+    call(client.put_file(up["uploadUri"], str(files / "gw-image.bin")))
+    digest = hashlib.md5((files / "gw-image.bin").read_bytes()).hexdigest()
+    gw_firmware = call(client.create_firmware(NewFirmware("gw01", "gateway", "2.1.0", desc=(
+        "Modbus timeouts fixed" if lang == "en" else "修复 Modbus 超时")), [
+        {"name": "gw-image.bin", "filePath": up["filePath"], "signature": digest}]))
+
+    trusted = window.open_trusted_publishers()
+    spin(app, lambda: trusted.key is not None and trusted.model.rowCount() == 1, 10, "the trusted publishers")
+    app.processEvents()
+    save(trusted, out, "capsule_trusted_publishers")
+    trusted.close()
+
+    export = window.export_capsule()
+    spin(app, lambda: export.firmware_combo.count() > 0, 10, "the firmware to export")
+    export.product_combo.setCurrentIndex(export.product_combo.findData("gw01"))
+    export.firmware_combo.setCurrentIndex(export.firmware_combo.findData(gw_firmware))
+    export.task_box.setChecked(True)
+    export.retry_spin.setValue(2)
+    export.safe_check.setChecked(True)
+    capsule = work / "gw01-2.1.0.otacap"
+    export.file_row.edit.setText(str(capsule))
+    saved: list = []
+    export.exported.connect(saved.append)
+    export.export_button.click()
+    spin(app, lambda: saved or export.result_label.isVisible(), 60, "the export")
+    if not saved:
+        raise SystemExit(f"screenshots: the capsule export failed ({export.result_label.text()})")
+    app.processEvents()
+    save(export, out, "capsule_export")
+    export.close()
+
+    imp = window.import_capsule()
+    imp.file_row.edit.setText(str(capsule))
+
+    def checked() -> bool:
+        return imp.info is not None or imp.refusal_label.isVisible()
+
+    imp.verify(str(capsule))
+    spin(app, checked, 60, "the check")
+    app.processEvents()
+    save(imp, out, "capsule_import_refused")  # this workstation is not trusted by itself yet
+    call(client.trust_publisher(call(client.capsule_key()).publicKey,
+                                "This workstation" if lang == "en" else "本工作站"))
+    call(client.delete_firmware(gw_firmware))  # as on a station that has not got it yet
+    imp.verify(str(capsule))
+    spin(app, checked, 60, "the check")
+    if imp.info is None:
+        raise SystemExit(f"screenshots: the capsule was refused ({imp.refusal_label.text()})")
+    app.processEvents()
+    save(imp, out, "capsule_import")
+    imp.import_button.click()
+    spin(app, lambda: imp.outcome is not None or imp.refusal_label.isVisible(), 60, "the import")
+    app.processEvents()
+    save(imp, out, "capsule_imported")
+    imp.close()
+
+    drafts = window.open_task_drafts()
+    spin(app, lambda: drafts.model.rowCount() == 1, 10, "the task drafts")
+    drafts.view.selectRow(0)
+    app.processEvents()
+    save(drafts, out, "capsule_drafts")
+    drafts.close()
+
+
+def evidence_shots(app, window, work: Path, out: Path, firmware_id: int, task_id: int) -> None:  # noqa: ANN001
+    """The rollout's results as signed evidence, exported, imported back (this workstation is
+    trusted by then) and shown per release with the device rows."""
+    export = window.export_evidence()
+    spin(app, lambda: export.firmware_combo.count() > 0, 10, "the firmware")
+    export.firmware_combo.setCurrentIndex(export.firmware_combo.findData(firmware_id))
+    spin(app, lambda: export.task_combo.findData(task_id) >= 0, 10, "the tasks")
+    export.task_combo.setCurrentIndex(max(0, export.task_combo.findData(task_id)))
+    evidence = work / "rollout.otaevidence"
+    export.file_row.edit.setText(str(evidence))
+    saved: list = []
+    export.exported.connect(saved.append)
+    export.export_button.click()
+    spin(app, lambda: saved or export.result_label.isVisible(), 60, "the evidence export")
+    app.processEvents()
+    save(export, out, "capsule_evidence_export")
+    export.close()
+    imp = window.import_evidence()
+    imp.file_row.edit.setText(str(evidence))
+    imp.import_file(str(evidence))
+    spin(app, lambda: imp.outcome is not None or imp.refusal_label.isVisible(), 60, "the evidence import")
+    app.processEvents()
+    save(imp, out, "capsule_evidence_import")
+    imp.close()
+    releases = window.open_release_evidence()
+    spin(app, lambda: releases.stations_model.rowCount() >= 1, 10, "the release evidence")
+    releases.stations_view.selectRow(0)
+    spin(app, lambda: releases.devices_model.rowCount() > 0, 10, "the evidence's devices")
+    app.processEvents()
+    save(releases, out, "capsule_release_evidence")
+    releases.close()
+
+
+def render(lang: str, out: Path, only_capsules: bool = False) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     work = Path(tempfile.mkdtemp(prefix="ota-shots-"))
     for var in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
@@ -227,6 +343,11 @@ def render(lang: str, out: Path) -> None:
         dlg.create_button.click()
         spin(app, lambda: created, 60, "firmware 1.0.0")
         firmware_id = created[0].firmwareID
+
+        # -- release capsules: export, check, import, drafts, trusted publishers
+        capsule_shots(app, window, client, call, work, out, lang)
+        if only_capsules:
+            return
 
         # -- the new-firmware form caught mid-upload
         dlg = firmware_dialog()
@@ -405,6 +526,9 @@ def render(lang: str, out: Path) -> None:
         app.processEvents()
         save(hdlg, out, "device-history")
         hdlg.close()
+
+        # -- the rollout's results as signed evidence, back at the origin
+        evidence_shots(app, window, work, out, firmware_id, made[0]["taskID"])
     finally:
         for f in fleets:
             f.stop()
@@ -416,13 +540,16 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--lang", nargs="+", default=["en", "zh_CN"], choices=["en", "zh_CN"])
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--only-capsules", action="store_true",
+                        help="only the release-capsule shots (not the rollout, the exports or the evidence)")
     args = parser.parse_args()
     if args.one:
-        render(args.one, args.out / args.one)
+        render(args.one, args.out / args.one, args.only_capsules)
         return 0
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     for lang in args.lang:  # one process per language: translators are per application
-        subprocess.run([sys.executable, __file__, "--out", str(args.out), "--one", lang], check=True, env=env,
+        subprocess.run([sys.executable, __file__, "--out", str(args.out), "--one", lang,
+                        *(["--only-capsules"] if args.only_capsules else [])], check=True, env=env,
                        cwd=ROOT)
     return 0
 

@@ -352,3 +352,160 @@ def test_imported_secrets_fits(qtbot, qapp, lang, tmp_path):
     with qtbot.waitSignal(dlg.save_to(str(tmp_path / "missing" / "x.csv")).failed):
         pass
     check(qapp, dlg, "imported-secrets", "errors", lang)
+
+
+# -- release capsules (issue 15) --------------------------------------------------------------------
+# the capsule dialogs over the fake capsule routes of test_desktop_capsules; each state a person
+# sees is checked, and the README's shots are saved as docs/<lang>/capsule_*.png
+
+@pytest.fixture
+def capsules(fake_backend, qapp):
+    """(the stub client with streamed transfers, the fake capsule routes) of test_desktop_capsules."""
+    from .test_desktop_capsules import CapsuleRoutes, CapsuleStub
+
+    routes = CapsuleRoutes(fake_backend)
+    client = CapsuleStub(fake_backend)
+    yield client, routes
+    client.deleteLater()
+
+
+def test_export_capsule_fits(qtbot, qapp, lang, capsules, fake_backend, tmp_path, settings):
+    from ota_desktop.ui.capsule_dialogs import ExportCapsuleDialog
+
+    client, _routes = capsules
+    settings.last_folder = str(tmp_path)
+    settings.sync()
+    fw = fake_backend.add_firmware("prodA", "1.2.0", "thermostat")
+    dlg = ExportCapsuleDialog(client, fw.firmwareID)
+    qtbot.addWidget(dlg)
+    place(qapp, dlg)
+    qtbot.waitUntil(lambda: dlg.current_firmware() is not None, timeout=5000)
+    check(qapp, dlg, "capsule-export", "empty", lang)
+    dlg.task_box.setChecked(True)
+    dlg.named_radio.setChecked(True)
+    dlg.file_row.edit.clear()
+    dlg.export_button.click()
+    assert set(dlg.errors.errors()) == {"deviceList", "path"}
+    check(qapp, dlg, "capsule-export", "errors", lang)
+    dlg.devices_edit.setPlainText("thermostat-living-room-001\nthermostat-kitchen-002")
+    dlg.retry_spin.setValue(2)
+    dlg.safe_check.setChecked(True)
+    dlg.file_row.edit.setText(str(tmp_path / "prodA-1.2.0.otacap"))
+    client.hold = True  # caught mid-download
+    dlg.export_button.click()
+    client.held[0].progress.emit(310 << 20, 1 << 30)
+    assert dlg.progress.text().endswith("(310.00 MiB / 1.00 GiB)")
+    check(qapp, dlg, "capsule-export", "exporting", lang, doc="capsule_export")
+    dlg.cancel_button.click()
+    assert dlg.result_label.isVisible()
+    check(qapp, dlg, "capsule-export", "cancelled", lang)
+
+
+def test_import_capsule_fits(qtbot, qapp, lang, capsules, tmp_path):
+    from ota_desktop.ui.capsule_dialogs import ImportCapsuleDialog
+
+    client, _routes = capsules
+    good, bad = tmp_path / "prodA-1.2.0.otacap", tmp_path / "from-elsewhere.otacap"
+    good.write_bytes(b"GOOD" + b"\0" * 220_000)
+    bad.write_bytes(b"UNKNOWN" + b"\0" * 1000)
+    dlg = ImportCapsuleDialog(client)
+    qtbot.addWidget(dlg)
+    place(qapp, dlg)
+    check(qapp, dlg, "capsule-import", "empty", lang)
+    dlg.file_row.edit.setText(str(bad))
+    dlg.verify(str(bad))
+    qtbot.waitUntil(lambda: dlg.refusal_label.isVisible(), timeout=5000)
+    check(qapp, dlg, "capsule-import", "refused", lang, doc="capsule_import_refused")
+    dlg.file_row.edit.setText(str(good))
+    dlg.verify(str(good))
+    qtbot.waitUntil(lambda: dlg.info is not None, timeout=5000)
+    check(qapp, dlg, "capsule-import", "verified", lang, doc="capsule_import")
+    client.hold = True
+    dlg.import_button.click()
+    check(qapp, dlg, "capsule-import", "importing", lang)
+    client.hold = False
+    dlg.call.abort()
+    dlg.import_button.setEnabled(True)
+    dlg.import_button.click()
+    qtbot.waitUntil(lambda: dlg.start_button.isVisible(), timeout=5000)
+    check(qapp, dlg, "capsule-import", "imported", lang, doc="capsule_imported")
+
+
+def test_task_drafts_fit(qtbot, qapp, lang, capsules):
+    from ota_desktop.ui.capsule_dialogs import TaskDraftsDialog
+    from ota_protocol.rollout import SAFE_PRESET
+
+    client, routes = capsules
+    routes.drafts.append(dto.TaskDraft(4, 2, "prodA", "1.2.0", "c-9", "Engineering, Berlin",
+                                       {"type": 1, "retryCount": 2, "rollout": SAFE_PRESET.to_wire()},
+                                       1_780_000_000_000))
+    dlg = TaskDraftsDialog(client)
+    qtbot.addWidget(dlg)
+    place(qapp, dlg)
+    qtbot.waitUntil(lambda: dlg.model.rowCount() == 2, timeout=5000)
+    dlg.view.selectRow(0)
+    check(qapp, dlg, "capsule-drafts", "listed", lang, doc="capsule_drafts")
+
+
+def test_evidence_dialogs_fit(qtbot, qapp, lang, capsules, fake_backend, tmp_path, settings):
+    from ota_desktop.ui.capsule_dialogs import ExportEvidenceDialog, ImportEvidenceDialog, ReleaseEvidenceDialog
+
+    client, _routes = capsules
+    settings.last_folder = str(tmp_path)
+    settings.sync()
+    fw = next(iter(fake_backend.firmwares.values()))
+    created = fake_backend.r_things_ota_task_create({"type": 1, "upgradeType": 1, "firmwareID": fw.firmwareID})
+    task = dto.Task(created["taskID"], created["taskUid"], version=fw.version, productID=fw.productID,
+                    firmwareID=fw.firmwareID)
+    export = ExportEvidenceDialog(client, task)
+    qtbot.addWidget(export)
+    place(qapp, export)
+    qtbot.waitUntil(lambda: export.current_task() is not None, timeout=5000)
+    check(qapp, export, "capsule-evidence-export", "chosen", lang, doc="capsule_evidence_export")
+
+    path = tmp_path / "evidence-prodA-1.0.0-uid-remote-7.otaevidence"
+    path.write_bytes(b"GOOD" * 100)
+    imp = ImportEvidenceDialog(client)
+    qtbot.addWidget(imp)
+    place(qapp, imp)
+    check(qapp, imp, "capsule-evidence-import", "empty", lang)
+    imp.file_row.edit.setText(str(path))
+    imp.import_file(str(path))
+    qtbot.waitUntil(lambda: imp.outcome is not None, timeout=5000)
+    check(qapp, imp, "capsule-evidence-import", "imported", lang, doc="capsule_evidence_import")
+
+    ev = ReleaseEvidenceDialog(client)
+    qtbot.addWidget(ev)
+    place(qapp, ev)
+    qtbot.waitUntil(lambda: ev.stations_model.rowCount() == 1, timeout=5000)
+    ev.stations_view.selectRow(0)
+    qtbot.waitUntil(lambda: ev.devices_model.rowCount() == 3, timeout=5000)
+    check(qapp, ev, "capsule-release-evidence", "selected", lang, doc="capsule_release_evidence")
+
+
+def test_trusted_publishers_fit(qtbot, qapp, lang, capsules):
+    from ota_desktop.__main__ import resource_text
+    from ota_desktop.secrets import SecretStore
+    from ota_desktop.ui.capsule_dialogs import TrustedPublishersDialog
+
+    from .test_desktop_capsules import new_key, public_pem
+
+    client, _routes = capsules
+    store = SecretStore()
+    store.use_session_only()
+    dlg = TrustedPublishersDialog(client, store)
+    dlg.setStyleSheet(resource_text("styles/app.qss"))  # the app's (bold group titles)
+    qtbot.addWidget(dlg)
+    place(qapp, dlg)
+    qtbot.waitUntil(lambda: dlg.key is not None and dlg.model.rowCount() == 1, timeout=5000)
+    dlg.view.selectRow(0)
+    check(qapp, dlg, "capsule-trusted-publishers", "listed", lang, doc="capsule_trusted_publishers")
+    add = dlg.add_publisher()
+    place(qapp, add)
+    check(qapp, add, "capsule-add-publisher", "empty", lang)
+    add.name_edit.setText("Line 3 station" if lang == "en" else "三号线站点")
+    add.pem_edit.setPlainText(public_pem(new_key()))
+    check(qapp, add, "capsule-add-publisher", "key", lang, doc="capsule_add_publisher")
+    add.pem_edit.setPlainText("-----BEGIN PUBLIC KEY-----\nnot really\n-----END PUBLIC KEY-----")
+    check(qapp, add, "capsule-add-publisher", "bad-key", lang)
+    add.reject()

@@ -331,3 +331,51 @@ def test_live_columns_grow_with_live_descriptions(qapp, qtbot, window, lang, fak
     qtbot.wait(600)
     assert header.sectionSize(RecordsModel.DESC) > before
     assert header.sectionSize(RecordsModel.DESC) >= min(view.view.sizeHintForColumn(RecordsModel.DESC), 360)
+
+
+def test_capsule_dialogs_from_the_file_menu_fit(qapp, qtbot, window, lang, fake_backend):
+    """Every release-capsule item of the File menu opens its dialog, which fits; the menu too."""
+    from .test_desktop_capsules import CapsuleRoutes
+
+    CapsuleRoutes(fake_backend)
+    file_menu = window.menuBar().actions()[0].menu()
+    assert file_menu.sizeHint().width() < SCREEN.width() // 2
+    assert len(window.capsule_actions) == 7 and all(a.isEnabled() for a in window.capsule_actions)
+    loaded = {"ExportCapsuleDialog": lambda d: d.current_firmware() is not None,
+              "ExportEvidenceDialog": lambda d: d.firmware_combo.count() > 0,
+              "TaskDraftsDialog": lambda d: d.model.rowCount() == 1,
+              "ReleaseEvidenceDialog": lambda d: d.stations_model.rowCount() == 1,
+              "TrustedPublishersDialog": lambda d: d.key is not None and d.model.rowCount() == 1}
+    for action in window.capsule_actions:
+        action.trigger()
+        dlg = window.capsule_dialog
+        qtbot.waitExposed(dlg)
+        ready = loaded.get(type(dlg).__name__)
+        if ready is not None:
+            qtbot.waitUntil(lambda dlg=dlg, ready=ready: ready(dlg), timeout=5000)
+        check_box(qapp, dlg, "box-" + type(dlg).__name__, lang)
+        dlg.close()
+
+
+def test_capsule_questions_fit_and_default_to_no(qapp, qtbot, window, lang, fake_backend, monkeypatch):
+    """Starting a draft and removing a trusted publisher ask first; No is the default."""
+    from .test_desktop_capsules import CapsuleRoutes
+
+    routes = CapsuleRoutes(fake_backend)
+    seen: list = []
+    monkeypatch.setattr(QMessageBox, "question", question_box(qtbot, qapp, lang, "box-start-draft", seen))
+    drafts = window.open_task_drafts()
+    qtbot.waitUntil(lambda: drafts.model.rowCount() == 1, timeout=5000)
+    drafts.view.selectRow(0)
+    drafts.start_button.click()
+    drafts.close()
+    monkeypatch.setattr(QMessageBox, "question", question_box(qtbot, qapp, lang, "box-remove-publisher", seen))
+    trusted = window.open_trusted_publishers()
+    qtbot.waitUntil(lambda: trusted.model.rowCount() == 1, timeout=5000)
+    trusted.view.selectRow(0)
+    trusted.remove_button.click()
+    trusted.close()
+    assert len(seen) == 2
+    for text, default_no, problems in seen:
+        assert default_no and problems == [], f"{text} ({lang}): " + "; ".join(problems)
+    assert routes.started == [] and routes.removed == []

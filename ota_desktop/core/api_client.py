@@ -5,8 +5,11 @@ signal fires once. Results are converted to the dataclasses of :mod:`.dto`.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
+import os
+import tempfile
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +21,7 @@ from PySide6.QtNetwork import QNetworkAccessManager, QNetworkReply, QNetworkRequ
 from ota_protocol.codes import OK, ErrorCode
 
 from . import dto
+from .workers import JobContext, run_in_pool
 
 TOKEN_HEADER = b"iThings-token"
 DEFAULT_TIMEOUT_MS = 15_000
@@ -31,6 +35,20 @@ CODE_PARAMETER = int(ErrorCode.PARAMETER)
 CODE_NETWORK = -1
 CODE_CANCELLED = -2
 CODE_BAD_RESPONSE = -3
+#: a local file could not be read or written (the number uploader.CODE_LOCAL_FILE uses too)
+CODE_LOCAL_FILE = -10
+
+#: big files (a 1 GiB release capsule): a transfer fails only after this long without a byte
+#: moving (QNetworkRequest's transfer timeout counts inactivity), e.g. while the backend checks
+#: the digests of everything it received
+BIG_FILE_TIMEOUT_MS = 600_000
+#: a download is read from the network at most this far ahead of the disk (Qt's read buffer:
+#: a limit Qt does not always keep when the disk is much slower than a loopback connection)
+DOWNLOAD_BUFFER = 4 << 20
+#: a download is written in pieces of at most this size
+DOWNLOAD_PIECE = 1 << 20
+#: an error answer to a download (the JSON envelope) is kept up to this size
+ERROR_BODY_LIMIT = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,3 +524,201 @@ class ApiClient(QObject):
         reply.finished.connect(on_finished)
         return call
     # ---- end of rollout safety ----
+
+    # ---- release capsules ---- (issue 15: signed offline releases, task drafts, evidence, trusted publishers)
+    def upload(self, path: str, file_path: str, parse: Callable[[Any], Any] | None = None,
+               timeout_ms: int = BIG_FILE_TIMEOUT_MS) -> ApiCall:
+        """POST a file's bytes as the raw body to ``path``, streamed from a QFile (never held in
+        memory); ``progress`` is (bytes sent, bytes total); the answer is the JSON envelope."""
+        call = ApiCall(self)
+        qfile = QFile(file_path)
+        if not qfile.open(QIODevice.OpenModeFlag.ReadOnly):
+            error = ApiError(CODE_LOCAL_FILE, f"{file_path}: {qfile.errorString()}")
+            QTimer.singleShot(0, call, lambda: call.reject(error))  # once the caller has connected
+            return call
+        req = self._request(path, timeout_ms)
+        req.setHeader(QNetworkRequest.KnownHeaders.ContentTypeHeader, "application/octet-stream")
+        req.setHeader(QNetworkRequest.KnownHeaders.ContentLengthHeader, qfile.size())
+        reply = self._nam.post(req, qfile)
+        qfile.setParent(reply)  # open until the transfer is over, even when aborted
+
+        def sent(done: int, total: int) -> None:
+            if total > 0:  # Qt says (0, 0) once the upload is over: the bar stays full
+                call.progress.emit(done, total)
+
+        reply.uploadProgress.connect(sent)
+        self._wire(call, reply, parse)
+        return call
+
+    def download(self, path: str, body: dict[str, Any], dest: str,
+                 timeout_ms: int = BIG_FILE_TIMEOUT_MS) -> ApiCall:
+        """POST ``body`` as JSON; the answer (a file) is written to disk as it arrives, into a
+        temporary file in ``dest``'s folder that becomes ``dest`` at the end (synced and renamed
+        on the thread pool). An error, an abort or a short answer removes the partial file.
+        ``progress`` is (bytes received, bytes total); resolves with ``dest``. An error answer
+        (the JSON envelope) fails as in :meth:`request`."""
+        call = ApiCall(self)
+        try:
+            fd, part = tempfile.mkstemp(prefix=f".{os.path.basename(dest)}.", suffix=".part",
+                                        dir=os.path.dirname(os.path.abspath(dest)))
+        except OSError as exc:
+            error = ApiError(CODE_LOCAL_FILE, f"{dest}: {exc.strerror or exc}")
+            QTimer.singleShot(0, call, lambda: call.reject(error))
+            return call
+        out = os.fdopen(fd, "wb")
+        req = self._request(path, timeout_ms)
+        req.setHeader(QNetworkRequest.KnownHeaders.ContentTypeHeader, "application/json")
+        reply = self._nam.post(req, QByteArray(json.dumps(body).encode()))
+        reply.setReadBufferSize(DOWNLOAD_BUFFER)
+        reply.downloadProgress.connect(call.progress)
+        #: "file": the answer is the file; "error": an error answer, kept in memory (small)
+        state: dict[str, Any] = {"mode": "", "written": 0, "failure": None}
+        error_body = bytearray()
+
+        def discard() -> None:
+            out.close()
+            with contextlib.suppress(OSError):
+                os.remove(part)
+
+        def read() -> None:
+            if not reply.isOpen():
+                return
+            if not state["mode"]:
+                status = int(reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute) or 0)
+                kind = str(reply.header(QNetworkRequest.KnownHeaders.ContentTypeHeader) or "")
+                state["mode"] = "file" if 200 <= status < 300 and not kind.startswith("application/json") else "error"
+            while reply.bytesAvailable() > 0:  # in pieces: never a second copy of a big backlog
+                chunk = bytes(reply.read(DOWNLOAD_PIECE).data())
+                if state["mode"] == "error":
+                    error_body.extend(chunk[:max(0, ERROR_BODY_LIMIT - len(error_body))])
+                    continue
+                if state["failure"] is not None:
+                    return
+                try:
+                    out.write(chunk)
+                except OSError as exc:  # disk full, drive gone: stop the transfer, say which file
+                    state["failure"] = ApiError(CODE_LOCAL_FILE, f"{dest}: {exc.strerror or exc}")
+                    reply.abort()
+                    return
+                state["written"] += len(chunk)
+
+        def aborted() -> None:
+            reply.abort()
+            discard()
+
+        call._abort_hook = aborted
+
+        def on_finished() -> None:
+            call._abort_hook = None
+            if not call.done and state["failure"] is None:
+                read()  # what arrived with the end
+            failure = state["failure"]
+            if call.done or failure is not None:
+                discard()
+                reply.deleteLater()
+                if failure is not None:
+                    call.reject(failure)
+                return
+            status = int(reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute) or 0)
+            ok = state["mode"] == "file" and reply.error() == QNetworkReply.NetworkError.NoError
+            expected = reply.header(QNetworkRequest.KnownHeaders.ContentLengthHeader)
+            if ok and expected is not None and int(expected) != state["written"]:
+                discard()
+                reply.deleteLater()
+                call.reject(ApiError(CODE_NETWORK, f"the answer ended after {state['written']} of {int(expected)} bytes",
+                                     status))
+                return
+            if ok:
+                reply.deleteLater()
+                out.close()
+                job = run_in_pool(_finish_download, part, dest)
+                call._abort_hook = job.cancel
+
+                def not_finished(message: str) -> None:
+                    discard()
+                    call.reject(ApiError(CODE_LOCAL_FILE, f"{dest}: {message}"))
+
+                job.then(lambda _result: call.resolve(dest), not_finished)
+                job.cancelled.connect(discard)
+                return
+            _data, error = _envelope(reply, bytes(error_body))
+            discard()
+            reply.deleteLater()
+            call.reject(error or ApiError(CODE_BAD_RESPONSE, f"HTTP {status}: unexpected response", status))
+
+        reply.readyRead.connect(read)
+        reply.finished.connect(on_finished)
+        return call
+
+    def capsule_key(self) -> ApiCall:
+        """This installation's publisher identity: a dto.CapsuleKey."""
+        return self.request(CAPSULE + "key", {}, dto.CapsuleKey.from_json)
+
+    def trusted_publishers(self) -> ApiCall:
+        return self.request(CAPSULE + "trust/index", {},
+                            lambda d: [dto.Publisher.from_json(row) for row in d.get("list") or []])
+
+    def trust_publisher(self, public_key_pem: str, name: str) -> ApiCall:
+        """Trust capsules and evidence signed by this key; resolves with its fingerprint."""
+        return self.request(CAPSULE + "trust", {"publicKey": public_key_pem, "name": name},
+                            lambda d: str(d["fingerprint"]))
+
+    def distrust_publisher(self, fingerprint: str) -> ApiCall:
+        return self.request(CAPSULE + "trust/delete", {"fingerprint": fingerprint})
+
+    def export_capsule(self, firmware_id: int, dest: str, task: dict[str, Any] | None = None,
+                       expires_in_days: int = 30) -> ApiCall:
+        """The firmware (and a task template: task/create's fields without firmwareID) as a signed
+        capsule, streamed into ``dest`` (see :meth:`download`)."""
+        body: dict[str, Any] = {"firmwareID": firmware_id, "expiresInDays": expires_in_days}
+        if task:
+            body["task"] = task
+        return self.download(CAPSULE + "export", body, dest)
+
+    def verify_capsule(self, file_path: str) -> ApiCall:
+        """Everything import checks, nothing created: a dto.CapsuleInfo, or the refusal."""
+        return self.upload(CAPSULE + "verify", file_path, dto.CapsuleInfo.from_json)
+
+    def import_capsule(self, file_path: str) -> ApiCall:
+        """The capsule's product (when new), firmware and task draft: a dto.CapsuleImported."""
+        return self.upload(CAPSULE + "import", file_path, dto.CapsuleImported.from_json)
+
+    def task_drafts(self) -> ApiCall:
+        return self.request(DRAFT + "index", {}, lambda d: [dto.TaskDraft.from_json(row) for row in d.get("list") or []])
+
+    def start_draft(self, draft_id: int) -> ApiCall:
+        """Create the task of a draft (the draft is removed): ``{"taskID", "taskUid"}``."""
+        return self.request(DRAFT + "start", {"draftID": draft_id}, timeout_ms=120_000)
+
+    def delete_draft(self, draft_id: int) -> ApiCall:
+        return self.request(DRAFT + "delete", {"draftID": draft_id})
+
+    def export_evidence(self, task_id: int, dest: str) -> ApiCall:
+        """The task's results, signed by this installation, streamed into ``dest``."""
+        return self.download(CAPSULE + "evidence", {"taskID": task_id}, dest)
+
+    def import_evidence(self, file_path: str) -> ApiCall:
+        return self.upload(CAPSULE + "evidence/import", file_path, dto.EvidenceImported.from_json)
+
+    def release_evidence(self, product_id: str = "") -> ApiCall:
+        """Per release, the stations whose evidence came back: a list of dto.ReleaseEvidence."""
+        body = {"productID": product_id} if product_id else {}
+        return self.request(CAPSULE + "evidence/index", body,
+                            lambda d: [dto.ReleaseEvidence.from_json(row) for row in d.get("list") or []])
+
+    def evidence_devices(self, evidence_id: int) -> ApiCall:
+        """Every device row of a station's evidence (all pages)."""
+        return self.fetch_all(CAPSULE + "evidence/devices", {"evidenceID": evidence_id}, dto.EvidenceDevice.from_json)
+
+
+CAPSULE = "/api/v1/things/ota/capsule/"
+DRAFT = "/api/v1/things/ota/task/draft/"
+
+
+def _finish_download(ctx: JobContext, part: str, dest: str) -> None:
+    """On the thread pool: the downloaded file to disk (fsync), then in place of ``dest``."""
+    with open(part, "r+b") as fh:
+        os.fsync(fh.fileno())
+    ctx.check()
+    os.replace(part, dest)
+# ---- end of release capsules ----

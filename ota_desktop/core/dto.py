@@ -315,3 +315,180 @@ class Preview:
         return cls(int(obj.get("devices") or 0), int(obj.get("planned") or 0), int(obj.get("willPush") or 0),
                    [int(w.get("devices") or 0) for w in obj.get("waves") or []], int(obj.get("offline") or 0),
                    {str(k): int(v) for k, v in (obj.get("excluded") or {}).items()}, int(obj.get("overwrites") or 0))
+
+
+# ---- release capsules ---- (issue 15: signed offline releases, task drafts, evidence, trusted publishers)
+
+@dataclass(slots=True)
+class CapsuleKey(_FromJson):
+    """capsule/key: this installation's publisher identity (the private key never leaves the backend)."""
+
+    publicKey: str = ""
+    fingerprint: str = ""
+    keptIn: str = ""  # "environment" | "keyring" | "file" | "session"
+
+
+@dataclass(slots=True)
+class Publisher(_FromJson):
+    """A trusted publisher (capsule/trust/index)."""
+
+    fingerprint: str
+    name: str = ""
+    publicKey: str = ""
+    createdTime: int = 0
+
+
+@dataclass(slots=True)
+class CapsuleFile(_FromJson):
+    name: str
+    size: int = 0
+    sha256: str = ""
+    md5: str = ""
+
+
+@dataclass(slots=True)
+class CapsuleInfo:
+    """capsule/verify: what a capsule holds and who signed it (nothing is created)."""
+
+    capsuleID: str = ""
+    format: int = 1
+    publisherFingerprint: str = ""
+    publisherName: str = ""
+    productID: str = ""
+    productName: str = ""
+    productExists: bool = False
+    name: str = ""
+    version: str = ""
+    isDiff: int = IsDiff.WHOLE
+    signMethod: str = ""
+    desc: str = ""
+    totalSize: int = 0
+    files: list[CapsuleFile] = field(default_factory=list)
+    task: dict[str, Any] | None = None
+    createdTime: int = 0
+    expiresTime: int = 0
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> CapsuleInfo:
+        publisher, product, fw = obj.get("publisher") or {}, obj.get("product") or {}, obj.get("firmware") or {}
+        files = [CapsuleFile.from_json(f) for f in fw.get("files") or []]
+        return cls(str(obj.get("capsuleID") or ""), int(obj.get("format") or 1),
+                   str(publisher.get("fingerprint") or ""), str(publisher.get("name") or ""),
+                   str(product.get("productID") or ""), str(product.get("productName") or ""),
+                   bool(product.get("exists")), str(fw.get("name") or ""), str(fw.get("version") or ""),
+                   int(fw.get("isDiff") or IsDiff.WHOLE), str(fw.get("signMethod") or ""), str(fw.get("desc") or ""),
+                   int(fw.get("totalSize") or sum(f.size for f in files)), files,
+                   obj.get("task") if isinstance(obj.get("task"), dict) else None,
+                   int(obj.get("createdTime") or 0), int(obj.get("expiresTime") or 0))
+
+
+@dataclass(slots=True)
+class CapsuleImported:
+    """capsule/import: what was created."""
+
+    capsuleID: str = ""
+    productID: str = ""
+    productCreated: bool = False
+    firmwareID: int = 0
+    draftID: int | None = None
+    publisherFingerprint: str = ""
+    publisherName: str = ""
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> CapsuleImported:
+        publisher = obj.get("publisher") or {}
+        draft = obj.get("draftID")
+        return cls(str(obj.get("capsuleID") or ""), str(obj.get("productID") or ""), bool(obj.get("productCreated")),
+                   int(obj["firmwareID"]), int(draft) if draft is not None else None,
+                   str(publisher.get("fingerprint") or ""), str(publisher.get("name") or ""))
+
+
+@dataclass(slots=True)
+class TaskDraft(_FromJson):
+    """A capsule's task template waiting to be started by hand (task/draft/index)."""
+
+    draftID: int
+    firmwareID: int = 0
+    productID: str = ""
+    version: str = ""
+    capsuleID: str = ""
+    publisherName: str = ""
+    task: dict[str, Any] = field(default_factory=dict)
+    createdTime: int = 0
+
+
+@dataclass(slots=True)
+class EvidenceImported:
+    """capsule/evidence/import: the station's results of a task, accepted."""
+
+    evidenceID: int = 0
+    stationFingerprint: str = ""
+    stationName: str = ""
+    productID: str = ""
+    version: str = ""
+    taskUid: str = ""
+    devices: int = 0
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> EvidenceImported:
+        station = obj.get("station") or {}
+        return cls(int(obj.get("evidenceID") or 0), str(station.get("fingerprint") or ""),
+                   str(station.get("name") or ""), str(obj.get("productID") or ""), str(obj.get("version") or ""),
+                   str(obj.get("taskUid") or ""), int(obj.get("devices") or 0))
+
+
+@dataclass(slots=True)
+class EvidenceStation:
+    """One station's evidence of a release: who, which task, when it came back, device counts."""
+
+    evidenceID: int
+    fingerprint: str = ""
+    name: str = ""
+    taskUid: str = ""
+    importedTime: int = 0
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    other: int = 0
+    productID: str = ""  # of the release it belongs to
+    version: str = ""
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any], productID: str = "", version: str = "") -> EvidenceStation:  # noqa: N803
+        counts = obj.get("devices") or {}
+        return cls(int(obj["evidenceID"]), str(obj.get("fingerprint") or ""), str(obj.get("name") or ""),
+                   str(obj.get("taskUid") or ""), int(obj.get("importedTime") or 0), int(counts.get("total") or 0),
+                   int(counts.get("succeeded") or 0), int(counts.get("failed") or 0), int(counts.get("other") or 0),
+                   productID, version)
+
+
+@dataclass(slots=True)
+class ReleaseEvidence:
+    """capsule/evidence/index: a release (product, version) and the stations that reported on it."""
+
+    productID: str
+    version: str = ""
+    firmwareID: int | None = None
+    stations: list[EvidenceStation] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> ReleaseEvidence:
+        pid, version = str(obj.get("productID") or ""), str(obj.get("version") or "")
+        fid = obj.get("firmwareID")
+        return cls(pid, version, int(fid) if fid is not None else None,
+                   [EvidenceStation.from_json(s, pid, version) for s in obj.get("stations") or []])
+
+
+@dataclass(slots=True)
+class EvidenceDevice(_FromJson):
+    """One device's result in a station's evidence (capsule/evidence/devices)."""
+
+    deviceName: str
+    status: int = 0
+    versionBefore: str = ""
+    versionAfter: str = ""
+    step: int = 0
+    desc: str = ""
+    retries: int = 0
+    createdTime: int = 0
+    updatedTime: int = 0

@@ -8,6 +8,7 @@ from PySide6.QtCore import QCoreApplication, QProcess, QSize, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -23,8 +24,8 @@ from ..backend_process import failure_parts
 from ..core import dto
 from ..core.api_client import ApiClient
 from ..secrets import SecretStore, remember_session_only, remembered_session_only
-from ..settings import Settings
-from . import forms
+from ..settings import REMOTE, Settings
+from . import capsule_dialogs, forms
 from .connection_dialog import ConnectionDialog
 from .firmware_page import FirmwarePage
 from .live_view import LiveTaskView
@@ -99,6 +100,21 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu(self.tr("&File"))
         self.settings_action = self._action(self.tr("&Settings…"), "Ctrl+,", self.open_settings, file_menu)
         file_menu.addSeparator()
+        self.capsule_actions = [
+            self._action(self.tr("&Export release capsule…"), None, self.export_capsule, file_menu),
+            self._action(self.tr("&Import release capsule…"), None, self.import_capsule, file_menu),
+            self._action(self.tr("Task &drafts…"), None, self.open_task_drafts, file_menu),
+        ]
+        file_menu.addSeparator()
+        self.capsule_actions += [
+            self._action(self.tr("Export e&vidence…"), None, self.export_evidence, file_menu),
+            self._action(self.tr("Import evi&dence…"), None, self.import_evidence, file_menu),
+            self._action(self.tr("&Release evidence…"), None, self.open_release_evidence, file_menu),
+        ]
+        file_menu.addSeparator()
+        self.capsule_actions.append(
+            self._action(self.tr("&Trusted publishers…"), None, self.open_trusted_publishers, file_menu))
+        file_menu.addSeparator()
         self.quit_action = self._action(self.tr("&Quit"), "Ctrl+Q", self.close, file_menu)
         ota = bar.addMenu(self.tr("&OTA"))
         self.new_product_action = self._action(self.tr("New &product…"), "Ctrl+Shift+P",
@@ -157,7 +173,7 @@ class MainWindow(QMainWindow):
         self.restart_button.setVisible(state in ("failed", "lost"))
         self.tabs.setEnabled(state == "ready")
         for action in (self.new_product_action, self.import_action, self.new_firmware_action,
-                       self.new_task_action, self.refresh_action):
+                       self.new_task_action, self.refresh_action, *self.capsule_actions):
             action.setEnabled(state == "ready")
         if state == "ready":
             self.refresh()
@@ -238,6 +254,58 @@ class MainWindow(QMainWindow):
             self.tabs.removeTab(index)
             self.live_views.pop(view.task.taskUid, None)
             view.deleteLater()
+
+    # -- release capsules (issue 15) -----------------------------------------------------------
+    def _open(self, dlg: QDialog) -> QDialog:
+        """Show a capsule dialog, not modal: the pages stay usable during a long transfer."""
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        self.capsule_dialog = dlg
+        return dlg
+
+    def export_capsule(self) -> QDialog:
+        fw = self.firmware_page.current()
+        return self._open(capsule_dialogs.ExportCapsuleDialog(self.client, fw.firmwareID if fw else 0, self))
+
+    def import_capsule(self) -> QDialog:
+        dlg = capsule_dialogs.ImportCapsuleDialog(self.client, self)
+        dlg.imported.connect(self._capsule_imported)
+        dlg.task_started.connect(self._draft_started)
+        dlg.trust_requested.connect(self.open_trusted_publishers)
+        return self._open(dlg)
+
+    def _capsule_imported(self, result: dto.CapsuleImported) -> None:
+        if result.productCreated:
+            self.events.products_changed.emit()
+        self.events.firmware_changed.emit()
+
+    def _draft_started(self, data: dict) -> None:
+        self.events.tasks_changed.emit()
+        self.statusBar().showMessage(self.tr("Task %1 started.").replace("%1", str(data.get("taskID", ""))), 5000)
+
+    def open_task_drafts(self) -> QDialog:
+        dlg = capsule_dialogs.TaskDraftsDialog(self.client, self)
+        dlg.task_started.connect(self._draft_started)
+        return self._open(dlg)
+
+    def export_evidence(self) -> QDialog:
+        return self._open(capsule_dialogs.ExportEvidenceDialog(self.client, self.tasks_page.current(), self))
+
+    def import_evidence(self) -> QDialog:
+        dlg = capsule_dialogs.ImportEvidenceDialog(self.client, self)
+        dlg.trust_requested.connect(self.open_trusted_publishers)
+        dlg.evidence_requested.connect(self.open_release_evidence)
+        return self._open(dlg)
+
+    def open_release_evidence(self) -> QDialog:
+        dlg = capsule_dialogs.ReleaseEvidenceDialog(self.client, self)
+        dlg.import_requested.connect(self.import_evidence)
+        return self._open(dlg)
+
+    def open_trusted_publishers(self) -> QDialog:
+        embedded = self.connection is not None and getattr(self.connection, "mode", REMOTE) != REMOTE
+        return self._open(capsule_dialogs.TrustedPublishersDialog(self.client, self.secrets if embedded else None,
+                                                                  self))
 
     # -- settings, about, geometry -------------------------------------------------------------
     def open_settings(self) -> None:

@@ -1037,6 +1037,38 @@
         <source>Later</source>
         <translation>稍后</translation>
     </message>
+    <message>
+        <source>&amp;Export release capsule…</source>
+        <translation>导出发布胶囊(&amp;E)…</translation>
+    </message>
+    <message>
+        <source>&amp;Import release capsule…</source>
+        <translation>导入发布胶囊(&amp;I)…</translation>
+    </message>
+    <message>
+        <source>Task &amp;drafts…</source>
+        <translation>任务草稿(&amp;D)…</translation>
+    </message>
+    <message>
+        <source>Export e&amp;vidence…</source>
+        <translation>导出升级凭证(&amp;V)…</translation>
+    </message>
+    <message>
+        <source>Import evi&amp;dence…</source>
+        <translation>导入升级凭证(&amp;D)…</translation>
+    </message>
+    <message>
+        <source>&amp;Release evidence…</source>
+        <translation>发布凭证(&amp;R)…</translation>
+    </message>
+    <message>
+        <source>&amp;Trusted publishers…</source>
+        <translation>受信任的发布者(&amp;T)…</translation>
+    </message>
+    <message>
+        <source>Task %1 started.</source>
+        <translation>任务 %1 已启动。</translation>
+    </message>
 </context>
 <context>
     <name>NewFirmwareDialog</name>
@@ -2486,6 +2518,781 @@
         <translation>
             <numerusform>第 %1 / %2 页 · 共 %n 条变更</numerusform>
         </translation>
+    </message>
+</context>
+<context>
+    <name>AddPublisherDialog</name>
+    <message>
+        <source>Add a trusted publisher</source>
+        <translation>添加受信任的发布者</translation>
+    </message>
+    <message>
+        <source>e.g. Engineering, Berlin</source>
+        <translation>例如：研发部（柏林）</translation>
+    </message>
+    <message>
+        <source>&amp;Open .pem file…</source>
+        <translation>打开 .pem 文件(&amp;O)…</translation>
+    </message>
+    <message>
+        <source>Compare this fingerprint with the one the publisher reads out from their Trusted publishers window before adding it.</source>
+        <translation>添加前，请将此指纹与发布者从其“受信任的发布者”窗口中念出的指纹逐段核对。</translation>
+    </message>
+    <message>
+        <source>&amp;Name:</source>
+        <translation>名称(&amp;N)：</translation>
+    </message>
+    <message>
+        <source>&amp;Public key:</source>
+        <translation>公钥(&amp;P)：</translation>
+    </message>
+    <message>
+        <source>Fingerprint:</source>
+        <translation>指纹：</translation>
+    </message>
+    <message>
+        <source>&amp;Add</source>
+        <translation>添加(&amp;A)</translation>
+    </message>
+    <message>
+        <source>Open a public key</source>
+        <translation>打开公钥</translation>
+    </message>
+    <message>
+        <source>Public keys (*.pem);;All files (*)</source>
+        <translation>公钥 (*.pem);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>(paste the key or open its file)</source>
+        <translation>（粘贴公钥或打开其文件）</translation>
+    </message>
+</context>
+<context>
+    <name>CapsuleTexts</name>
+    <message>
+        <source>This is not a public key in PEM form (-----BEGIN PUBLIC KEY----- …).</source>
+        <translation>这不是 PEM 格式的公钥（-----BEGIN PUBLIC KEY----- …）。</translation>
+    </message>
+    <message>
+        <source>This is not an Ed25519 key: capsules are signed with Ed25519 keys.</source>
+        <translation>这不是 Ed25519 密钥：胶囊使用 Ed25519 密钥签名。</translation>
+    </message>
+    <message>
+        <source>no task template</source>
+        <translation>无任务模板</translation>
+    </message>
+    <message>
+        <source>named devices: %1</source>
+        <translation>指定设备：%1 台</translation>
+    </message>
+    <message>
+        <source>all devices of the product</source>
+        <translation>产品的全部设备</translation>
+    </message>
+    <message>
+        <source>retries: %1</source>
+        <translation>重试 %1 次</translation>
+    </message>
+    <message>
+        <source>waves %1</source>
+        <translation>分批 %1</translation>
+    </message>
+    <message>
+        <source>stop at %1 % failures after %2 finished</source>
+        <translation>完成 %2 台后失败达 %1 % 即中止</translation>
+    </message>
+    <message>
+        <source>; </source>
+        <translation>；</translation>
+    </message>
+    <message>
+        <source>Kept for this session only (no OS keyring): the fingerprint changes when OTA Desktop restarts, and stations must then trust the new one.</source>
+        <translation>仅在本次会话中保存（无系统密钥环）：OTA Desktop 重启后指纹会改变，各站点须重新信任新指纹。</translation>
+    </message>
+    <message>
+        <source>Kept in the OS keyring (%1): the fingerprint stays the same when OTA Desktop restarts.</source>
+        <translation>保存在系统密钥环（%1）中：OTA Desktop 重启后指纹保持不变。</translation>
+    </message>
+    <message>
+        <source>Given to the backend by whoever started it (OTA_SIGNING_KEY).</source>
+        <translation>由启动后端的一方提供（OTA_SIGNING_KEY）。</translation>
+    </message>
+    <message>
+        <source>Kept in the backend&apos;s OS keyring: the fingerprint stays the same across restarts.</source>
+        <translation>保存在后端的系统密钥环中：重启后指纹保持不变。</translation>
+    </message>
+    <message>
+        <source>Kept in the key file named in the backend&apos;s settings.</source>
+        <translation>保存在后端设置中指定的密钥文件里。</translation>
+    </message>
+    <message>
+        <source>Session only: the fingerprint changes when the backend restarts, and stations must then trust the new one.</source>
+        <translation>仅限本次会话：后端重启后指纹会改变，各站点须重新信任新指纹。</translation>
+    </message>
+    <message>
+        <source>Cannot use the file: %1</source>
+        <translation>无法使用该文件：%1</translation>
+    </message>
+    <message>
+        <source>&amp;Browse…</source>
+        <translation>浏览(&amp;B)…</translation>
+    </message>
+</context>
+<context>
+    <name>DraftsModel</name>
+    <message>
+        <source>Draft</source>
+        <translation>草稿</translation>
+    </message>
+    <message>
+        <source>Product</source>
+        <translation>产品</translation>
+    </message>
+    <message>
+        <source>Version</source>
+        <translation>版本</translation>
+    </message>
+    <message>
+        <source>Publisher</source>
+        <translation>发布者</translation>
+    </message>
+    <message>
+        <source>Task template</source>
+        <translation>任务模板</translation>
+    </message>
+    <message>
+        <source>Imported</source>
+        <translation>导入时间</translation>
+    </message>
+</context>
+<context>
+    <name>EvidenceDevicesModel</name>
+    <message>
+        <source>Device</source>
+        <translation>设备</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Version before</source>
+        <translation>升级前版本</translation>
+    </message>
+    <message>
+        <source>Version after</source>
+        <translation>升级后版本</translation>
+    </message>
+    <message>
+        <source>Step</source>
+        <translation>步骤</translation>
+    </message>
+    <message>
+        <source>Retries</source>
+        <translation>重试次数</translation>
+    </message>
+    <message>
+        <source>Updated</source>
+        <translation>更新时间</translation>
+    </message>
+    <message>
+        <source>Description</source>
+        <translation>说明</translation>
+    </message>
+</context>
+<context>
+    <name>ExportCapsuleDialog</name>
+    <message>
+        <source>Export release capsule</source>
+        <translation>导出发布胶囊</translation>
+    </message>
+    <message>
+        <source>Release capsules (*.otacap)</source>
+        <translation>发布胶囊 (*.otacap)</translation>
+    </message>
+    <message>
+        <source> days</source>
+        <translation> 天</translation>
+    </message>
+    <message>
+        <source>Stations refuse the capsule after that.</source>
+        <translation>超过期限后，站点将拒绝此胶囊。</translation>
+    </message>
+    <message>
+        <source>Include a task &amp;template</source>
+        <translation>包含任务模板(&amp;T)</translation>
+    </message>
+    <message>
+        <source>&amp;All devices of the product</source>
+        <translation>产品的全部设备(&amp;A)</translation>
+    </message>
+    <message>
+        <source>&amp;Named devices:</source>
+        <translation>指定设备(&amp;N)：</translation>
+    </message>
+    <message>
+        <source>device names, one per line or separated by commas</source>
+        <translation>设备名称，每行一个或用逗号分隔</translation>
+    </message>
+    <message>
+        <source>&amp;Safe rollout</source>
+        <translation>安全发布(&amp;S)</translation>
+    </message>
+    <message>
+        <source>Waves of 1 %, 10 %, then the rest; stop when 10 % of at least 20 finished devices failed.</source>
+        <translation>按 1 %、10 %、其余设备分批；至少 20 台完成后失败达 10 % 即中止。</translation>
+    </message>
+    <message>
+        <source>Devices:</source>
+        <translation>设备：</translation>
+    </message>
+    <message>
+        <source>Retries:</source>
+        <translation>重试次数：</translation>
+    </message>
+    <message>
+        <source>The station gets the template as a task draft: a technician there starts it by hand.</source>
+        <translation>站点收到的模板是任务草稿：需由当地技术人员手动启动。</translation>
+    </message>
+    <message>
+        <source>&amp;Product:</source>
+        <translation>产品(&amp;P)：</translation>
+    </message>
+    <message>
+        <source>&amp;Firmware:</source>
+        <translation>固件(&amp;F)：</translation>
+    </message>
+    <message>
+        <source>&amp;Valid for:</source>
+        <translation>有效期(&amp;V)：</translation>
+    </message>
+    <message>
+        <source>There is no firmware to export yet.</source>
+        <translation>还没有可导出的固件。</translation>
+    </message>
+    <message>
+        <source>Choose the firmware to export.</source>
+        <translation>请选择要导出的固件。</translation>
+    </message>
+    <message>
+        <source>Name at least one device (or choose all devices).</source>
+        <translation>请至少填写一个设备名称（或选择全部设备）。</translation>
+    </message>
+</context>
+<context>
+    <name>ExportEvidenceDialog</name>
+    <message>
+        <source>Export evidence</source>
+        <translation>导出升级凭证</translation>
+    </message>
+    <message>
+        <source>Evidence (*.otaevidence)</source>
+        <translation>升级凭证 (*.otaevidence)</translation>
+    </message>
+    <message>
+        <source>The file holds every device&apos;s result of the task, signed by this workstation. Import it where the release came from.</source>
+        <translation>该文件包含此任务中每台设备的结果，并由本工作站签名。请在发布来源处导入。</translation>
+    </message>
+    <message>
+        <source>&amp;Firmware:</source>
+        <translation>固件(&amp;F)：</translation>
+    </message>
+    <message>
+        <source>&amp;Task:</source>
+        <translation>任务(&amp;T)：</translation>
+    </message>
+    <message>
+        <source>There is no task to export yet.</source>
+        <translation>还没有可导出的任务。</translation>
+    </message>
+    <message>
+        <source>Task %1 (%2)</source>
+        <translation>任务 %1（%2）</translation>
+    </message>
+    <message>
+        <source>Choose the task whose results to export.</source>
+        <translation>请选择要导出结果的任务。</translation>
+    </message>
+</context>
+<context>
+    <name>ImportCapsuleDialog</name>
+    <message>
+        <source>Import release capsule</source>
+        <translation>导入发布胶囊</translation>
+    </message>
+    <message>
+        <source>Release capsules (*.otacap)</source>
+        <translation>发布胶囊 (*.otacap)</translation>
+    </message>
+    <message>
+        <source>Choose a capsule: what it holds and who signed it is shown here before anything is imported.</source>
+        <translation>请选择胶囊：在导入任何内容之前，这里会显示其内容和签名者。</translation>
+    </message>
+    <message>
+        <source>&amp;Trusted publishers…</source>
+        <translation>受信任的发布者(&amp;T)…</translation>
+    </message>
+    <message>
+        <source>&amp;Start the task now…</source>
+        <translation>立即启动任务(&amp;S)…</translation>
+    </message>
+    <message>
+        <source>&amp;Import</source>
+        <translation>导入(&amp;I)</translation>
+    </message>
+    <message>
+        <source>Checking…</source>
+        <translation>正在校验…</translation>
+    </message>
+    <message>
+        <source>Checked: the signature and every file are intact.</source>
+        <translation>已校验：签名和所有文件均完好。</translation>
+    </message>
+    <message>
+        <source>The capsule is signed by a publisher this installation does not trust. Its fingerprint:</source>
+        <translation>此胶囊的签名者不是本系统信任的发布者。其指纹：</translation>
+    </message>
+    <message>
+        <source>Compare it with the fingerprint the publisher reads out; if they match, add the publisher&apos;s public key in Trusted publishers and choose the capsule again.</source>
+        <translation>请与发布者念出的指纹逐段核对；一致时，在“受信任的发布者”中添加其公钥，然后重新选择此胶囊。</translation>
+    </message>
+    <message>
+        <source>already on this installation</source>
+        <translation>本系统中已存在</translation>
+    </message>
+    <message>
+        <source>new: it is created by the import</source>
+        <translation>新产品：导入时创建</translation>
+    </message>
+    <message>
+        <source>differential update</source>
+        <translation>差分包</translation>
+    </message>
+    <message>
+        <source>whole image</source>
+        <translation>整包</translation>
+    </message>
+    <message>
+        <source>Signed by</source>
+        <translation>签名者</translation>
+    </message>
+    <message>
+        <source>Product</source>
+        <translation>产品</translation>
+    </message>
+    <message>
+        <source>Firmware</source>
+        <translation>固件</translation>
+    </message>
+    <message>
+        <source>Files</source>
+        <translation>文件</translation>
+    </message>
+    <message>
+        <source>Task template</source>
+        <translation>任务模板</translation>
+    </message>
+    <message>
+        <source>Imported as a task draft: nothing is pushed to devices until it is started.</source>
+        <translation>以任务草稿导入：启动之前不会向设备推送任何内容。</translation>
+    </message>
+    <message>
+        <source>Capsule &amp;file:</source>
+        <translation>胶囊文件(&amp;F)：</translation>
+    </message>
+    <message>
+        <source>Created</source>
+        <translation>创建时间</translation>
+    </message>
+    <message>
+        <source>Valid until</source>
+        <translation>有效期至</translation>
+    </message>
+    <message>
+        <source>Importing…</source>
+        <translation>正在导入…</translation>
+    </message>
+    <message>
+        <source>Imported.</source>
+        <translation>已导入。</translation>
+    </message>
+    <message>
+        <source>Firmware %1 was created (firmware #%2) for product %3.</source>
+        <translation>已为产品 %3 创建固件 %1（固件 #%2）。</translation>
+    </message>
+    <message>
+        <source>The product was new and was created.</source>
+        <translation>该产品原先不存在，已创建。</translation>
+    </message>
+    <message>
+        <source>The task template is waiting as task draft #%1: start it now, or later from File › Task drafts…</source>
+        <translation>任务模板已保存为任务草稿 #%1：可立即启动，或稍后在“文件 › 任务草稿…”中启动。</translation>
+    </message>
+    <message>
+        <source>Start the task</source>
+        <translation>启动任务</translation>
+    </message>
+    <message>
+        <source>Start the task of draft #%1 now? Devices begin to receive firmware %2 (%3).</source>
+        <translation>现在启动草稿 #%1 的任务？设备将开始接收固件 %2（%3）。</translation>
+    </message>
+    <message>
+        <source>Task %1 started.</source>
+        <translation>任务 %1 已启动。</translation>
+    </message>
+    <message>
+        <source>The task did not start: %1</source>
+        <translation>任务未能启动：%1</translation>
+    </message>
+</context>
+<context>
+    <name>ImportEvidenceDialog</name>
+    <message>
+        <source>Import evidence</source>
+        <translation>导入升级凭证</translation>
+    </message>
+    <message>
+        <source>Evidence (*.otaevidence)</source>
+        <translation>升级凭证 (*.otaevidence)</translation>
+    </message>
+    <message>
+        <source>Evidence is a station&apos;s results of a task, signed by that station. It is accepted from trusted publishers only.</source>
+        <translation>升级凭证是站点某个任务的结果，由该站点签名。仅接受受信任发布者的凭证。</translation>
+    </message>
+    <message>
+        <source>&amp;Trusted publishers…</source>
+        <translation>受信任的发布者(&amp;T)…</translation>
+    </message>
+    <message>
+        <source>Release e&amp;vidence…</source>
+        <translation>发布凭证(&amp;V)…</translation>
+    </message>
+    <message>
+        <source>Evidence &amp;file:</source>
+        <translation>凭证文件(&amp;F)：</translation>
+    </message>
+    <message>
+        <source>Importing…</source>
+        <translation>正在导入…</translation>
+    </message>
+    <message>
+        <source>Imported.</source>
+        <translation>已导入。</translation>
+    </message>
+    <message numerus="yes">
+        <source>Evidence from station %1: task %3 of %4 version %5, %n device(s). The station&apos;s key:</source>
+        <translation>
+            <numerusform>来自站点 %1 的凭证：%4 版本 %5 的任务 %3，%n 台设备。该站点的密钥：</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>PublishersModel</name>
+    <message>
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <source>Fingerprint</source>
+        <translation>指纹</translation>
+    </message>
+    <message>
+        <source>Added</source>
+        <translation>添加时间</translation>
+    </message>
+</context>
+<context>
+    <name>ReleaseEvidenceDialog</name>
+    <message>
+        <source>Release evidence</source>
+        <translation>发布凭证</translation>
+    </message>
+    <message>
+        <source>Search product, version, station…</source>
+        <translation>搜索产品、版本、站点…</translation>
+    </message>
+    <message>
+        <source>Select a station to see its devices.</source>
+        <translation>选择一个站点以查看其设备。</translation>
+    </message>
+    <message>
+        <source>&amp;Import evidence…</source>
+        <translation>导入升级凭证(&amp;I)…</translation>
+    </message>
+    <message>
+        <source>&amp;Refresh</source>
+        <translation>刷新(&amp;R)</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n release(s), </source>
+        <translation>
+            <numerusform>%n 个发布，</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n station report(s)</source>
+        <translation>
+            <numerusform>%n 份站点报告</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>No evidence yet: import the evidence files that stations send back.</source>
+        <translation>暂无凭证：请导入站点发回的凭证文件。</translation>
+    </message>
+    <message>
+        <source>Devices of %1, task %2: loading…</source>
+        <translation>%1 的设备，任务 %2：正在加载…</translation>
+    </message>
+    <message>
+        <source>Devices of %1, task %2:</source>
+        <translation>%1 的设备，任务 %2：</translation>
+    </message>
+</context>
+<context>
+    <name>StationsModel</name>
+    <message>
+        <source>Product</source>
+        <translation>产品</translation>
+    </message>
+    <message>
+        <source>Version</source>
+        <translation>版本</translation>
+    </message>
+    <message>
+        <source>Station</source>
+        <translation>站点</translation>
+    </message>
+    <message>
+        <source>Fingerprint</source>
+        <translation>指纹</translation>
+    </message>
+    <message>
+        <source>Task</source>
+        <translation>任务</translation>
+    </message>
+    <message>
+        <source>Imported</source>
+        <translation>导入时间</translation>
+    </message>
+    <message>
+        <source>Devices</source>
+        <translation>设备数</translation>
+    </message>
+    <message>
+        <source>Succeeded</source>
+        <translation>成功</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>失败</translation>
+    </message>
+    <message>
+        <source>Other</source>
+        <translation>其他</translation>
+    </message>
+</context>
+<context>
+    <name>TaskDraftsDialog</name>
+    <message>
+        <source>Task drafts</source>
+        <translation>任务草稿</translation>
+    </message>
+    <message>
+        <source>An imported capsule&apos;s task template waits here until a technician starts it: nothing is pushed to devices before that.</source>
+        <translation>导入的胶囊中的任务模板在此等待技术人员启动：启动之前不会向设备推送任何内容。</translation>
+    </message>
+    <message>
+        <source>&amp;Start…</source>
+        <translation>启动(&amp;S)…</translation>
+    </message>
+    <message>
+        <source>&amp;Delete…</source>
+        <translation>删除(&amp;D)…</translation>
+    </message>
+    <message>
+        <source>&amp;Refresh</source>
+        <translation>刷新(&amp;R)</translation>
+    </message>
+    <message>
+        <source>No task drafts: import a release capsule that carries a task template.</source>
+        <translation>没有任务草稿：请导入带有任务模板的发布胶囊。</translation>
+    </message>
+    <message>
+        <source>Start the task</source>
+        <translation>启动任务</translation>
+    </message>
+    <message>
+        <source>Start the task of draft #%1 now? Devices of %2 begin to receive version %3 (%4).</source>
+        <translation>现在启动草稿 #%1 的任务？%2 的设备将开始接收版本 %3（%4）。</translation>
+    </message>
+    <message>
+        <source>Task %1 started from draft #%2.</source>
+        <translation>已从草稿 #%2 启动任务 %1。</translation>
+    </message>
+    <message>
+        <source>The task did not start: %1</source>
+        <translation>任务未能启动：%1</translation>
+    </message>
+    <message>
+        <source>Delete the draft</source>
+        <translation>删除草稿</translation>
+    </message>
+    <message>
+        <source>Delete task draft #%1 (%2 version %3)? The firmware stays; a task can still be created by hand.</source>
+        <translation>删除任务草稿 #%1（%2 版本 %3）？固件会保留，仍可手动创建任务。</translation>
+    </message>
+    <message>
+        <source>Draft #%1 deleted.</source>
+        <translation>草稿 #%1 已删除。</translation>
+    </message>
+    <message>
+        <source>Not deleted: %1</source>
+        <translation>未删除：%1</translation>
+    </message>
+</context>
+<context>
+    <name>TrustedPublishersDialog</name>
+    <message>
+        <source>Trusted publishers</source>
+        <translation>受信任的发布者</translation>
+    </message>
+    <message>
+        <source>loading…</source>
+        <translation>正在加载…</translation>
+    </message>
+    <message>
+        <source>&amp;Copy</source>
+        <translation>复制(&amp;C)</translation>
+    </message>
+    <message>
+        <source>&amp;Save public key…</source>
+        <translation>保存公钥(&amp;S)…</translation>
+    </message>
+    <message>
+        <source>This workstation</source>
+        <translation>本工作站</translation>
+    </message>
+    <message>
+        <source>Capsules and evidence exported here are signed with this key. Stations add it to their trusted publishers after comparing its fingerprint:</source>
+        <translation>在此导出的胶囊和凭证都用这把密钥签名。各站点核对以下指纹后，将其加入受信任的发布者：</translation>
+    </message>
+    <message>
+        <source>&amp;Add…</source>
+        <translation>添加(&amp;A)…</translation>
+    </message>
+    <message>
+        <source>&amp;Remove…</source>
+        <translation>移除(&amp;R)…</translation>
+    </message>
+    <message>
+        <source>This installation imports capsules and evidence signed by these keys only.</source>
+        <translation>本系统只导入由这些密钥签名的胶囊和凭证。</translation>
+    </message>
+    <message>
+        <source>Fingerprint copied.</source>
+        <translation>指纹已复制。</translation>
+    </message>
+    <message>
+        <source>Save public key</source>
+        <translation>保存公钥</translation>
+    </message>
+    <message>
+        <source>Public keys (*.pem)</source>
+        <translation>公钥 (*.pem)</translation>
+    </message>
+    <message>
+        <source>Public key saved to %1.</source>
+        <translation>公钥已保存到 %1。</translation>
+    </message>
+    <message>
+        <source>Not saved: %1</source>
+        <translation>未保存：%1</translation>
+    </message>
+    <message>
+        <source>No trusted publishers yet: add the public key of each workstation whose capsules or evidence this installation imports.</source>
+        <translation>尚无受信任的发布者：请添加需要导入其胶囊或凭证的各工作站的公钥。</translation>
+    </message>
+    <message>
+        <source>Added %1.</source>
+        <translation>已添加 %1。</translation>
+    </message>
+    <message>
+        <source>Remove the publisher</source>
+        <translation>移除发布者</translation>
+    </message>
+    <message>
+        <source>Remove %1 (%2) from the trusted publishers? Capsules and evidence signed by this key are then refused.</source>
+        <translation>从受信任的发布者中移除 %1（%2）？此后由该密钥签名的胶囊和凭证将被拒绝。</translation>
+    </message>
+    <message>
+        <source>Removed %1.</source>
+        <translation>已移除 %1。</translation>
+    </message>
+    <message>
+        <source>Not removed: %1</source>
+        <translation>未移除：%1</translation>
+    </message>
+</context>
+<context>
+    <name>_OpenDialog</name>
+    <message>
+        <source>Stopped: nothing was imported.</source>
+        <translation>已停止：未导入任何内容。</translation>
+    </message>
+    <message>
+        <source>Refused: %1</source>
+        <translation>已拒绝：%1</translation>
+    </message>
+    <message>
+        <source>&amp;Stop</source>
+        <translation>停止(&amp;S)</translation>
+    </message>
+    <message>
+        <source>&amp;Close</source>
+        <translation>关闭(&amp;C)</translation>
+    </message>
+</context>
+<context>
+    <name>_SaveDialog</name>
+    <message>
+        <source>&amp;Export</source>
+        <translation>导出(&amp;E)</translation>
+    </message>
+    <message>
+        <source>&amp;Output file:</source>
+        <translation>输出文件(&amp;O)：</translation>
+    </message>
+    <message>
+        <source>Choose where to save the file.</source>
+        <translation>请选择文件的保存位置。</translation>
+    </message>
+    <message>
+        <source>The folder %1 does not exist.</source>
+        <translation>文件夹 %1 不存在。</translation>
+    </message>
+    <message>
+        <source>&amp;Cancel export</source>
+        <translation>取消导出(&amp;C)</translation>
+    </message>
+    <message>
+        <source>&amp;Close</source>
+        <translation>关闭(&amp;C)</translation>
+    </message>
+    <message>
+        <source>Saved %1 (%2).</source>
+        <translation>已保存 %1（%2）。</translation>
+    </message>
+    <message>
+        <source>Export cancelled: nothing was saved.</source>
+        <translation>导出已取消：未保存任何文件。</translation>
+    </message>
+    <message>
+        <source>Cannot write the file: %1</source>
+        <translation>无法写入文件：%1</translation>
+    </message>
+    <message>
+        <source>Export failed: %1</source>
+        <translation>导出失败：%1</translation>
     </message>
 </context>
 </TS>

@@ -103,6 +103,7 @@ class Runtime:
         self.catalog = Catalog(self.store, on_devices_changed=self._devices_dirty.set)
         from .api.capsules import check_task  # the task/create rules, for capsules' task templates
         self.capsules = Capsules(self.db, self.store, self.catalog, self.identity, check_task)
+        self.capsules.forget_interrupted_imports()  # before the HTTP server takes a new one
         self._start_mqtt()
         self._timer = threading.Thread(target=self._timers, name="ota-timers", daemon=True)
         self._timer.start()

@@ -140,13 +140,14 @@ def flipped(capsule: bytes, at: int) -> bytes:
 
 
 def craft(key: Ed25519PrivateKey, *, fmt: int = mf.FORMAT, expires_ms: int | None = None,
-          product: str = "crafted1", version: str = "3.0.0") -> bytes:
+          product: str = "crafted1", version: str = "3.0.0", files: dict[str, bytes] | None = None) -> bytes:
     """A capsule as engineering would write it, signed with ``key``: its format and expiry chosen here."""
     now = int(time.time() * 1000)
     expires = expires_ms if expires_ms is not None else now + 30 * 86_400_000
     created = min(now, expires - 86_400_000)
+    files = FILES if files is None else files
     listed: list[dict[str, Any]] = [{"name": n, "size": len(d), "sha256": sha256(d), "md5": hashlib.md5(d).hexdigest()}
-              for n, d in FILES.items()]
+              for n, d in files.items()]
     doc = {"format": fmt, "kind": mf.CAPSULE_KIND, "capsuleID": str(uuid.uuid4()),
            "publisher": {"fingerprint": keys.fingerprint(key.public_key())},
            "createdTime": created, "created": mf.iso(created), "expiresTime": expires, "expires": mf.iso(expires),
@@ -160,7 +161,7 @@ def craft(key: Ed25519PrivateKey, *, fmt: int = mf.FORMAT, expires_ms: int | Non
             (mf.PUBLISHER, keys.public_pem(key.public_key()).encode()), (mf.SUMS, sums),
             (mf.SUMS_SIGNATURE, key.sign(sums))]
     body = [archive.member(name, data, mtime) for name, data in head]
-    body += [archive.member(mf.FILES_DIR + n, d, mtime) for n, d in FILES.items()]
+    body += [archive.member(mf.FILES_DIR + n, d, mtime) for n, d in files.items()]
     return b"".join(body) + archive.END
 
 
@@ -378,6 +379,59 @@ def test_a_crafted_capsule_that_is_valid_imports(start_backend):
     got = api.ok(C + "import", craft(key))
     assert got["productID"] == "crafted1" and got["productCreated"] and got["draftID"]
     api.close()
+
+
+def test_an_import_killed_midway_leaves_nothing_after_the_restart(start_backend):
+    """kill -9 while a capsule streams in (its file half stored, in parts): the next start removes
+    the staged parts, and the capsule then imports."""
+    import threading
+
+    import httpx
+
+    from .conftest import TOKEN
+
+    bp = start_backend("killed")
+    api = bp.api()
+    key = Ed25519PrivateKey.generate()
+    api.ok(C + "trust", {"publicKey": keys.public_pem(key.public_key()), "name": "Test signer"})
+    capsule = craft(key, product="killed1", files={"big.bin": os.urandom(12 << 20)})
+    half = len(capsule) // 2
+    sent = threading.Event()
+
+    def body():
+        yield capsule[:half]
+        sent.set()
+        time.sleep(30)  # the backend dies meanwhile
+        yield capsule[half:]
+
+    def post() -> None:
+        try:
+            httpx.post(bp.base_url + "/api/v1/things/ota/capsule/import", content=body(),
+                       headers={"iThings-token": TOKEN}, timeout=60)
+        except httpx.HTTPError:
+            pass  # the connection dies with the backend
+    threading.Thread(target=post, daemon=True).start()
+    assert sent.wait(30)
+    multipart = bp.data_dir / "objects" / ".nanio" / "multipart"
+
+    def staged() -> list[Path]:
+        return [p for p in multipart.rglob("*") if p.is_file()] if multipart.exists() else []
+    deadline = time.monotonic() + 20
+    while not staged() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert staged(), "the import never stored a part"
+    bp.stop("kill")
+    api.close()
+    again = BackendProcess(bp.data_dir).start()
+    try:
+        api = again.api()
+        assert staged() == [] and object_files(again) == []
+        assert api.ok("/api/v1/things/ota/firmware/index")["total"] == 0
+        got = api.ok(C + "import", capsule)
+        assert got["productID"] == "killed1" and got["firmwareID"]
+        api.close()
+    finally:
+        again.stop()
 
 
 def test_a_truncated_capsule_is_refused_naming_the_file(station, release):

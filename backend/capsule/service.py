@@ -125,6 +125,17 @@ class Capsules:
         self._check_task = check_task  # the task/create rules for a template (raises Invalid)
         self._now = now
 
+    def forget_interrupted_imports(self) -> None:
+        """At start: what imports a crash or kill interrupted left staged (files, unfinished uploads)."""
+        try:
+            files = self.store.remove_prefix(TEMPORARY_BUCKET, STAGING_PREFIX)
+            uploads = self.store.abort_uploads(TEMPORARY_BUCKET, STAGING_PREFIX)
+        except Exception:
+            log.warning("could not remove the files of interrupted capsule imports", exc_info=True)
+            return
+        if files or uploads:
+            log.info("removed %d staged files and %d unfinished uploads of interrupted capsule imports", files, uploads)
+
     def now_ms(self) -> int:
         return int(self._now() * 1000)
 

@@ -222,6 +222,17 @@ class S3Store:
             log.warning("could not remove %s/%s: %s", bucket, err.name, err.message)
         return len(keys) - len(errors)
 
+    def abort_uploads(self, bucket: str, prefix: str) -> int:
+        """Abort the unfinished multipart uploads under ``prefix`` (a writer killed mid-upload
+        leaves its parts on the store's disk); how many."""
+        result = self.client._list_multipart_uploads(bucket, prefix=prefix, max_uploads=1000)
+        aborted = 0
+        for upload in result.uploads:
+            if upload.upload_id:
+                self.client._abort_multipart_upload(bucket, upload.object_name, upload.upload_id)
+                aborted += 1
+        return aborted
+
     def remove_prefix(self, bucket: str, prefix: str) -> int:
         keys = [o.object_name for o in self.client.list_objects(bucket, prefix=prefix, recursive=True)]
         return self._remove_many(bucket, keys)

@@ -10,6 +10,7 @@ import os
 import shutil
 
 import pytest
+import pytestqt.exceptions
 
 from ota_desktop import backend_process
 from ota_desktop.app_events import AppEvents
@@ -119,11 +120,21 @@ def test_firmware_and_task_through_forms_then_live_table_reaches_100_percent(qtb
         live: LiveTaskView = window.live_views[task_uid]
         assert window.tabs.currentWidget() is live
 
-        def all_succeeded() -> bool:
-            return (live.model.rowCount() == DEVICES
+        def all_succeeded() -> bool:  # the rows asked for when the table opened included
+            return (not live.model.awaiting_rows and live.model.rowCount() == DEVICES
                     and live.model.status_counts() == {RecordStatus.SUCCEEDED: DEVICES})
 
-        qtbot.waitUntil(all_succeeded, timeout=120_000)
+        try:
+            qtbot.waitUntil(all_succeeded, timeout=120_000)
+        except pytestqt.exceptions.TimeoutError:
+            # did the devices not upgrade, or did the table miss what the backend knows?
+            backend: dict[int, int] = {}
+            for r in call(qtbot, client.task_records(task_uid)):
+                backend[r.status] = backend.get(r.status, 0) + 1
+            raise AssertionError(
+                f"the live table did not reach 100 %: it shows {live.model.rowCount()} rows {live.model.status_counts()}"
+                f" ({live.model.pending} events pending, rows awaited: {live.model.awaiting_rows}, events stream: "
+                f"{conn.stream.state}); the backend's records: {backend}") from None
         assert live.model.success_rate() == 1.0
         assert "success 100.0%" in live.rate_bar.text()
         loads = [p for p in client.paths if p.endswith("/task/device-index")]

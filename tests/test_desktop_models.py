@@ -223,3 +223,45 @@ def test_records_model_sorts_itself_and_resorts_live_updates_within_half_a_secon
     model.queue_record_events([{"taskUid": "T", "id": 17, "status": 401, "step": 80, "updatedTime": 99999}])
     qtbot.waitUntil(lambda: proxy.index(0, 0).data() == "dev-0017", timeout=2000)
     assert keep.data() == name
+
+
+def test_records_model_keeps_events_that_arrive_while_its_rows_are_being_fetched(qtbot):
+    """A live table asks for its rows (task/device-index) and events keep coming meanwhile. The
+    answer is a snapshot from when the backend read it: events flushed onto the table before the
+    answer came (into rows made from events, or into the old rows of a reload) may be newer. They
+    are applied again on top of the snapshot (older ones are skipped by updatedTime), so the table
+    never goes back to what the snapshot says; before, a device that finished in that window stayed
+    "upgrading" for good (tests/test_desktop_e2e.py stuck below 100 % on a loaded machine)."""
+    model = RecordsModel("T", "p1", "1.0.0", batch_interval_ms=10)
+    model.expect_rows()  # the view sent task/device-index
+    # events while the answer is on its way: device 1 finishes, device 2 is pushed
+    model.queue_record_events([
+        {"taskUid": "T", "id": 1, "deviceName": "dev-0001", "status": 401, "step": 50, "updatedTime": 2000},
+        {"taskUid": "T", "id": 1, "deviceName": "dev-0001", "status": 501, "step": 100, "updatedTime": 3000},
+        {"taskUid": "T", "id": 2, "deviceName": "dev-0002", "status": 301, "updatedTime": 2500},
+    ])
+    qtbot.waitUntil(lambda: model.pending == 0, timeout=2000)  # flushed: rows made from the events
+    assert model.status_counts() == {501: 1, 301: 1}
+    # the snapshot, read before those events: device 1 upgrading, device 2 queued, device 3 newer than its event
+    snapshot = records(3, status=201)
+    snapshot[0].status, snapshot[0].updatedTime = 401, 1500
+    snapshot[2].status, snapshot[2].updatedTime = 501, 4000
+    model.queue_record_events([{"taskUid": "T", "id": 3, "status": 401, "updatedTime": 3500}])  # older: skipped
+    model.load_rows(snapshot)
+    qtbot.waitUntil(lambda: not model.is_loading and model.pending == 0, timeout=2000)
+    assert {r.id: r.status for r in model.rows()} == {1: 501, 2: 301, 3: 501}
+    assert model.status_counts() == {501: 2, 301: 1} and model.rowCount() == 3
+    # a reload (resync): events applied to the old rows while the answer comes are kept the same way
+    model.expect_rows()
+    model.queue_record_events([{"taskUid": "T", "id": 2, "status": 501, "updatedTime": 5000}])
+    qtbot.waitUntil(lambda: model.pending == 0, timeout=2000)
+    assert model.status_counts() == {501: 3}
+    # read before that event: device 2 still pushed
+    model.load_rows([dto.DeviceRecord(id=i, taskUid="T", deviceName=f"dev-{i:04d}", status=status, updatedTime=t)
+                     for i, status, t in ((1, 501, 3000), (2, 301, 2500), (3, 501, 4000))])
+    qtbot.waitUntil(lambda: not model.is_loading and model.pending == 0, timeout=2000)
+    assert model.status_counts() == {501: 3}
+    # nothing more is awaited: events are applied once and not kept
+    model.queue_record_events([{"taskUid": "T", "id": 2, "status": 501, "updatedTime": 6000}])
+    qtbot.waitUntil(lambda: model.pending == 0, timeout=2000)
+    assert model._replay is None

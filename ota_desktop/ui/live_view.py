@@ -197,7 +197,8 @@ class LiveTaskView(QWidget):
 
     # -- loading -------------------------------------------------------------------------------
     def reload(self) -> None:
-        self.client.task_records(self.task.taskUid).then(self._loaded, self._error)
+        self.model.expect_rows()  # events until the answer are kept for it (a snapshot read meanwhile)
+        self.client.task_records(self.task.taskUid).then(self._loaded, self._rows_failed)
         if self.task.taskID:
             self.client.read_task(self.task.taskID).then(self._task_read, lambda _e: None)
 
@@ -256,6 +257,10 @@ class LiveTaskView(QWidget):
 
     def _loaded(self, rows: list[dto.DeviceRecord]) -> None:
         self.model.load_rows(rows)  # sorted and indexed in slices: the GUI keeps turning
+
+    def _rows_failed(self, error: ApiError) -> None:
+        self.model.rows_failed()
+        self._error(error)
 
     def _error(self, error: ApiError) -> None:
         if not error.cancelled:

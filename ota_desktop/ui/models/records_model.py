@@ -5,10 +5,16 @@ dict); each flush emits one ``dataChanged`` over the rows and columns that chang
 of adjacent rows while a filter is active, see ``RowTableModel.emit_changes``), so thousands of
 events per second cost a signal per flush, never a model reset. A changed sort column re-keys
 only the changed rows; the rows are re-sorted at most every ``RESORT_MS``.
+
+Rows asked for (``expect_rows``) arrive as a snapshot of when the backend read them, while
+events go on being shown: the events applied meanwhile are applied again on top of the
+snapshot when it is installed (those older than a row are skipped by ``updatedTime``), so a
+(re)load never takes the table back to an older state.
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, QRegularExpression, QTimer, Signal
@@ -69,6 +75,10 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
         self._by_device: dict[str, list[dto.DeviceRecord]] = {}
         self._counts: dict[int, int] = {}
         self._pending: list[dict[str, Any]] = []
+        # events applied since rows were asked for (expect_rows), applied again on the rows
+        # that answer; None while no rows are awaited
+        self._replay: list[dict[str, Any]] | None = None
+        self._awaited = 0  # row requests not yet answered
         # id(record) -> the record and its events not yet applied
         self._dirty: dict[int, tuple[dto.DeviceRecord, list[dict[str, Any]]]] = {}
         self._timer = QTimer(self, singleShot=True, interval=batch_interval_ms)
@@ -107,11 +117,44 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
             by_device.setdefault(r.deviceName, []).append(r)
             counts[r.status] = counts.get(r.status, 0) + 1
 
+    def expect_rows(self) -> None:
+        """The rows of this task were asked for; ``load_rows`` (or ``rows_failed``) follows.
+
+        Until then events are still shown, on the rows there are (or on rows made from the
+        events), and kept: the snapshot that answers may have been read before some of them."""
+        self._awaited += 1
+        if self._replay is None:
+            # a flush cut short holds events not yet applied: they count as arriving now
+            self._replay = [ev for _rec, evs in self._dirty.values() for ev in evs]
+
+    @property
+    def awaiting_rows(self) -> bool:
+        """Rows asked for with ``expect_rows`` have not been shown yet."""
+        return self._awaited > 0 or self.is_loading
+
+    def rows_failed(self) -> None:
+        """Rows asked for with ``expect_rows`` will not come (the request failed)."""
+        self._awaited = max(0, self._awaited - 1)
+        if not self._awaited and not self.is_loading:
+            self._replay = None
+
+    def load_rows(self, rows: Sequence[dto.DeviceRecord]) -> None:
+        self._awaited = max(0, self._awaited - 1)  # answers a request (if one was made)
+        super().load_rows(rows)
+
     def _install_index(self, state: Any) -> None:
         self._by_id, self._by_device, self._counts = state
-        # events waiting for rows of the old table go back to the queue, found again by id;
-        # queued events older than the loaded rows are skipped by _apply
-        self._pending[:0] = [ev for _rec, evs in self._dirty.values() for ev in evs]
+        replay = self._replay
+        if replay is not None:
+            # every event applied since the rows were asked for goes again, onto the new rows
+            # (it includes those held by a flush cut short); _apply skips those older than a row.
+            # Still awaiting another answer (a second reload): they are kept for that one too
+            self._pending[:0] = replay
+            self._replay = [] if self._awaited else None
+        else:
+            # events waiting for rows of the old table go back to the queue, found again by id;
+            # queued events older than the loaded rows are skipped by _apply
+            self._pending[:0] = [ev for _rec, evs in self._dirty.values() for ev in evs]
         self._dirty.clear()
 
     def _after_load(self) -> None:
@@ -161,6 +204,8 @@ class RecordsModel(RowTableModel[dto.DeviceRecord]):
             return
         deadline = time.perf_counter() + FLUSH_BUDGET_S
         events, self._pending = self._pending, []
+        if self._replay is not None:
+            self._replay.extend(events)
         new_rows: dict[int, dto.DeviceRecord] = {}
         dirty = self._dirty
         for ev in events:

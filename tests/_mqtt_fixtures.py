@@ -5,8 +5,10 @@ Test modules import what they use: ``from tests._mqtt_fixtures import broker, ..
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
+import socket
 import time
 from collections.abc import Iterator
 
@@ -38,6 +40,21 @@ DEVICES = [
 ]
 
 _ids = itertools.count()
+
+
+@contextlib.contextmanager
+def reserved_port(host: str = "127.0.0.1") -> Iterator[int]:
+    """A free port held for a server about to be started: keep it until the server listens.
+
+    ``free_port()`` closes its socket at once: until the server binds, any other process can
+    take that port (another test's server, an outgoing connection), and the server exits with
+    "Address already in use". Here the socket stays bound, with SO_REUSEADDR and not listening,
+    which Linux lets a server that also sets SO_REUSEADDR (mosquitto does) bind and listen on,
+    and which keeps every other bind and connect off the port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, 0))
+        yield s.getsockname()[1]
 
 
 @pytest.fixture

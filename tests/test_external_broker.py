@@ -9,8 +9,9 @@ import time
 import pytest
 
 from backend.mqtt.broker import find_mosquitto, password_hash
-from backend.procs import free_port, wait_for_port
+from backend.procs import wait_for_port
 
+from ._mqtt_fixtures import reserved_port
 from ._ota_helpers import fleet_for, make_devices, make_product, seed_firmware, task_create, wait_records
 from ._wait import wait_for
 
@@ -19,16 +20,30 @@ class ExternalMosquitto:
     """A customer's broker: its own config and password file, the backend just a user of it."""
 
     def __init__(self, root):
-        self.root, self.port = root, free_port()
+        self.root = root
         self.passwd = root / "passwd"
         self.users = {"backend": "backend-pw"}
         self.conf = root / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {self.passwd}\n"
-                             "max_queued_messages 100000\nuser root\n")
+        self.log_path = root / "mosquitto.log"
         self._write()
-        self.proc = subprocess.Popen([find_mosquitto(), "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.STDOUT)
-        assert wait_for_port("127.0.0.1", self.port, 10, self.proc), "external mosquitto did not start"
+        self.start("max_queued_messages 100000\n")
+
+    def start(self, extra_conf: str = "") -> None:
+        """Start on a port of its own, reserved until mosquitto listens (no other process can take
+        it in between); mosquitto's output goes to ``log_path``, shown if it does not start."""
+        with reserved_port() as port:
+            self.port = port
+            self.conf.write_text(f"listener {port} 127.0.0.1\n{extra_conf}allow_anonymous false\n"
+                                 f"password_file {self.passwd}\nuser root\n")
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen([find_mosquitto(), "-c", str(self.conf)], stdout=log,
+                                             stderr=subprocess.STDOUT)
+            up = wait_for_port("127.0.0.1", port, 10, self.proc)
+        if not up and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        assert up, (f"external mosquitto did not start on port {port} (exit code {self.proc.poll()}); "
+                    f"{self.log_path}:\n{self.log_path.read_text(errors='replace')}")
 
     def _write(self) -> None:
         self.passwd.write_text("".join(f"{u}:{password_hash(p)}\n" for u, p in self.users.items()))
@@ -85,13 +100,9 @@ def test_backend_talks_tls_to_an_external_broker(start_backend, tmp_path):
         "-out", str(crt), "-days", "1", "-extfile", str(ext))
     broker = ExternalMosquitto(tmp_path)
     broker.stop()
-    tls_port = free_port()
-    broker.conf.write_text(f"listener {tls_port} 127.0.0.1\ncafile {ca_crt}\ncertfile {crt}\nkeyfile {key}\n"
-                           f"allow_anonymous false\npassword_file {broker.passwd}\nuser root\n")
-    broker.proc = subprocess.Popen([find_mosquitto(), "-c", str(broker.conf)], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.STDOUT)
+    broker.start(f"cafile {ca_crt}\ncertfile {crt}\nkeyfile {key}\n")
+    tls_port = broker.port
     try:
-        assert wait_for_port("127.0.0.1", tls_port, 10, broker.proc)
         backend = start_backend(extra_args=["--mqtt-url",
                                             f"mqtts://backend:backend-pw@127.0.0.1:{tls_port}?ca={ca_crt}"])
         api = backend.api()
@@ -113,5 +124,25 @@ def test_backend_talks_tls_to_an_external_broker(start_backend, tmp_path):
         c.loop_stop()
         c.disconnect()
         api.close()
+    finally:
+        broker.stop()
+
+
+def test_the_brokers_port_is_reserved_until_it_listens(tmp_path):
+    """free_port() then starting mosquitto left a window in which another process of a loaded
+    suite could take the port (mosquitto: "Error: Address already in use", exit code 1). A
+    reserved port refuses other binds, yet mosquitto binds and listens on it."""
+    import errno
+    import socket
+
+    with reserved_port() as port:
+        with socket.socket() as other, pytest.raises(OSError) as refused:
+            other.bind(("127.0.0.1", port))
+        assert refused.value.errno == errno.EADDRINUSE
+    broker = ExternalMosquitto(tmp_path)  # started on a reserved port, listening once it is released
+    try:
+        with socket.create_connection(("127.0.0.1", broker.port), timeout=5):
+            pass
+        assert "Address already in use" not in broker.log_path.read_text()
     finally:
         broker.stop()

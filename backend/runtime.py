@@ -217,6 +217,7 @@ class Runtime:
             max_packet = MAX_PACKET_SIZE
         self.link = MqttLink(url, client_id=client_id, on_message=self.dispatcher.on_message,
                              subscriptions=subscriptions, max_packet_size=max_packet,
+                             on_state=self._link_state if self.broker is not None else None,
                              manual_ack=True)  # acknowledged once applied: nothing acknowledged is lost
         self.engine.outbound = MqttOutbound(self.link.publish)
         self.link.start()
@@ -225,6 +226,21 @@ class Runtime:
         if new_client_id:
             threading.Thread(target=self._retire_legacy_session, args=(url,), name="ota-mqtt-legacy",
                              daemon=True).start()
+
+    def _link_state(self, connected: bool) -> None:
+        """The link subscribed (network thread): the embedded broker saves our session at once.
+
+        Mosquitto keeps sessions in memory and saves them every ``autosave_interval`` (10 s); one
+        killed before its first save came back without our session, and every device message
+        published before the link had subscribed again (the devices reconnect faster than the link)
+        matched no subscription and was dropped, though the broker had acknowledged it to the
+        device: a fleet stuck at "flashing" for good. Saved now, the restarted broker queues them.
+        """
+        if connected and self.broker is not None:
+            try:
+                self.broker.save_sessions()
+            except Exception:  # best effort: the autosave follows anyway
+                log.warning("could not have the MQTT broker save the sessions", exc_info=True)
 
     def _retire_legacy_session(self, url: str) -> None:
         """Once, after the switch to a secret client id: messages the broker kept for the old

@@ -10,7 +10,6 @@ from typing import Any
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from PySide6.QtCore import QLocale, QSettings, QSize, QStandardPaths, QTimer, QTranslator
 
 from ota_desktop import i18n
@@ -20,6 +19,8 @@ from ota_desktop.secrets import SecretStore
 from ota_desktop.settings import Settings
 from ota_desktop.ui import forms, task_dialog
 
+from ._keyring import InMemoryKeyring
+
 #: the fixtures, for the test modules' `from ._desktop_fixtures import *`
 __all__ = ["desktop_env", "fake_backend", "lang", "secret_store", "settings", "stub_client"]
 
@@ -27,26 +28,6 @@ __all__ = ["desktop_env", "fake_backend", "lang", "secret_store", "settings", "s
 QT_LOG_IGNORE = [r"This plugin does not support propagateSizeHints\(\)",
                  r"This plugin does not support raise\(\)",
                  r"QFont::setPointSize: Point size <= 0"]
-
-
-class InMemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        from keyring.errors import PasswordDeleteError
-
-        if self.store.pop((service, username), None) is None:
-            raise PasswordDeleteError(username)
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from keyring.backend import KeyringBackend
 
 from backend.capsule import archive, keys
 from backend.capsule import manifest as mf
@@ -26,6 +25,7 @@ from ota_protocol.codes import RecordStatus
 from . import _engine_world
 from ._engine_world import PID, new_world
 from ._inprocess_api import api_client, ok
+from ._keyring import InMemoryKeyring
 
 C = "/api/v1/things/ota/capsule/"
 world = _engine_world.world
@@ -118,23 +118,6 @@ def test_keys_that_are_not_ed25519_public_keys_are_refused_saying_what_they_are(
         keys.load_public("x" * 5000)
 
 
-class _Keyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
-
-
 def test_where_the_signing_key_comes_from(tmp_path, monkeypatch) -> None:
     pem = keys.private_pem(Ed25519PrivateKey.generate())
     given = keys.load_identity(env_pem=pem)
@@ -151,7 +134,7 @@ def test_where_the_signing_key_comes_from(tmp_path, monkeypatch) -> None:
     first, second = keys.load_identity(), keys.load_identity()
     assert first.kept_in == "session" and first.fingerprint != second.fingerprint
     # a keyring: generated once, then the same key on every start
-    kr = _Keyring()
+    kr = InMemoryKeyring()
     previous = keyring.get_keyring()
     keyring.set_keyring(kr)
     try:

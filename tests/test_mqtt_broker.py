@@ -303,6 +303,37 @@ def test_killed_broker_is_brought_back_by_ensure_running(broker):
     assert not connect_result(port, "P1&d1", "secret-1").is_failure
 
 
+def test_a_broker_killed_before_its_autosave_keeps_the_saved_backend_session(broker):
+    """Sessions are saved on request (not only every autosave_interval): a broker killed right
+    after the backend subscribed comes back with the backend's session, and a device message sent
+    before the backend reconnects is queued for it, not dropped for want of a subscriber (the
+    e2e broker-restart failure: a whole fleet stuck at "flashing")."""
+    backend = service(broker, client_id="backend-session", clean_session=False, subscribe=[("$ota/up/#", 1)])
+    try:
+        assert broker.save_sessions(wait=10)
+    finally:
+        backend.close()
+    old_pid = broker.pid
+    os.kill(old_pid, signal.SIGKILL)
+    wait_for(lambda: broker.poll() is not None)
+    assert broker.ensure_running() is True
+    d1 = device(broker, DEVICES[0])
+    try:
+        d1.publish("$ota/up/report/P1/d1", b"sent while the backend was away")
+    finally:
+        d1.close()
+    backend = service(broker, client_id="backend-session", clean_session=False)
+    try:
+        assert backend.inbox.get() == ("$ota/up/report/P1/d1", b"sent while the backend was away")
+    finally:
+        backend.close()
+
+
+def test_save_sessions_is_refused_without_a_running_broker(broker):
+    broker.stop()
+    assert broker.save_sessions() is False and broker.save_sessions(wait=0.1) is False
+
+
 def test_stopped_broker_stays_stopped(broker):
     broker.stop()
     assert broker.ensure_running() is False and not broker.running

@@ -330,3 +330,49 @@ def test_dispatcher_sends_a_batch_of_link_acks_in_one_write_after_it_applied(mon
         d.stop()
     assert events[:51] == [("failed", 50)] + [("failed", 1)] * 50  # nothing acknowledged
     assert events[51:] == [("committed", 50), ("ack", list(range(1, 51)))]
+
+
+class _FakePaho:
+    """Stands in for paho under the link's window: holds QoS 1 publishes until "acknowledged"."""
+
+    def __init__(self) -> None:
+        self.held: dict[int, tuple[str, bytes]] = {}
+        self.sent: list[bytes] = []
+        self._mid = 0
+
+    def publish(self, topic, payload, qos=1):
+        from types import SimpleNamespace
+
+        from paho.mqtt.enums import MQTTErrorCode
+        self._mid += 1
+        self.held[self._mid] = (topic, payload)
+        self.sent.append(payload)
+        return SimpleNamespace(rc=MQTTErrorCode.MQTT_ERR_SUCCESS, mid=self._mid)
+
+    def holds(self, mid: int) -> bool:
+        return mid in self.held
+
+
+def test_publish_window_is_not_left_full_by_a_connection_that_died():
+    """A full window whose PUBACKs died with the connection: paho keeps those publishes and sends
+    them again after the reconnect, the new broker acknowledges them, and the window drains the
+    backlog (acknowledgements to devices are never blocked for good by a broker crash)."""
+    link = MqttLink("mqtt://127.0.0.1:1", "ota-backend-fake", lambda *a: None, max_inflight=2)
+    fake = _FakePaho()
+    link._client = fake  # type: ignore[assignment]
+    for i in range(5):
+        assert link.publish("$ota/down/progress/P1/d1", f"{i}".encode())
+    assert fake.sent == [b"0", b"1"] and link.backlog == 3 and link._unacked == 2
+    # the connection dies: no PUBACK for 0 and 1; after the reconnect paho sends them again (DUP)
+    # and the new broker acknowledges each (paho calls on_publish, then forgets the message)
+    for mid in sorted(fake.held):
+        if mid <= 2:
+            link._handle_published(fake, None, mid, None, None)  # type: ignore[arg-type]
+            del fake.held[mid]
+    assert fake.sent == [b"0", b"1", b"2", b"3"] and link.backlog == 1 and link._unacked == 2
+    while fake.held:
+        mid = min(fake.held)
+        link._handle_published(fake, None, mid, None, None)  # type: ignore[arg-type]
+        del fake.held[mid]
+    assert fake.sent == [f"{i}".encode() for i in range(5)]
+    assert link.backlog == 0 and link._unacked == 0

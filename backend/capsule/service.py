@@ -195,9 +195,7 @@ class Capsules:
                 "publisher": {"fingerprint": self.identity.fingerprint},
                 "createdTime": created, "created": mf.iso(created),
                 "expiresTime": expires, "expires": mf.iso(expires),
-                "product": {"productID": product.product_id, "productName": product.product_name, "desc": product.desc},
-                "firmware": {"name": fw.name, "version": fw.version, "isDiff": fw.is_diff, "signMethod": fw.sign_method,
-                             "desc": fw.desc, "extData": fw.ext_data, "totalSize": fw.total_size},
+                "product": _product_part(product), "firmware": _firmware_part(fw),
                 "files": [{"name": f.name, "size": f.size, "sha256": f.sha256, "md5": f.md5} for f in files],
                 "task": task,
             }
@@ -432,11 +430,7 @@ class Capsules:
             doc = {"format": mf.FORMAT, "kind": mf.EVIDENCE_KIND, "evidenceID": evidence_id,
                    "station": {"fingerprint": self.identity.fingerprint},
                    "createdTime": created, "created": mf.iso(created), "capsuleID": capsule_id,
-                   "product": {"productID": product.product_id, "productName": product.product_name,
-                               "desc": product.desc},
-                   "firmware": {"name": fw.name, "version": fw.version, "isDiff": fw.is_diff,
-                                "signMethod": fw.sign_method, "desc": fw.desc, "extData": fw.ext_data,
-                                "totalSize": fw.total_size},
+                   "product": _product_part(product), "firmware": _firmware_part(fw),
                    "task": {"taskUid": task.task_uid, "status": task.status, "createdTime": task.created_time},
                    "devices": devices}
             filename = f"evidence-{product.product_id}-{fw.version}-{task.task_uid}.otaevidence"
@@ -529,6 +523,17 @@ class Capsules:
         return [{"deviceName": d.device_name, "status": d.status, "versionBefore": d.version_before,
                  "versionAfter": d.version_after, "step": d.step, "desc": d.desc, "retries": d.retries,
                  "createdTime": d.created_time, "updatedTime": d.updated_time} for d in rows], total
+
+
+def _product_part(product: Product) -> dict[str, Any]:
+    """A manifest's ``product`` (capsules and evidence alike)."""
+    return {"productID": product.product_id, "productName": product.product_name, "desc": product.desc}
+
+
+def _firmware_part(fw: Firmware) -> dict[str, Any]:
+    """A manifest's ``firmware``."""
+    return {"name": fw.name, "version": fw.version, "isDiff": fw.is_diff, "signMethod": fw.sign_method,
+            "desc": fw.desc, "extData": fw.ext_data, "totalSize": fw.total_size}
 
 
 def _expect(r: archive.Reader, name: str, limit: int, kind: str = "capsule") -> bytes:

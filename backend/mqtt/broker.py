@@ -240,19 +240,27 @@ def mqtt_login(host: str, port: int, user: str, password: str, timeout: float = 
         return False
 
 
-def _catches_sighup(pid: int) -> bool | None:
-    """Whether ``pid`` has installed its SIGHUP handler (None where /proc is unavailable).
+def _catches_signal(pid: int, sig: int = signal.SIGHUP) -> bool | None:
+    """Whether ``pid`` has installed its handler of ``sig`` (None where /proc is unavailable).
 
-    Until it has, a SIGHUP would kill mosquitto instead of reloading it.
+    Until it has, a SIGHUP (or SIGUSR1) would kill mosquitto instead of reloading it (or saving).
     """
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as fh:
             for line in fh:
                 if line.startswith("SigCgt:"):
-                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGHUP - 1)))
+                    return bool(int(line.split()[1], 16) & (1 << (sig - 1)))
     except (OSError, ValueError):
         return None
     return None
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def _alive(pid: int) -> bool:
@@ -373,6 +381,11 @@ class EmbeddedMosquitto:
     @property
     def pid_path(self) -> Path:
         return self.dir / "mosquitto.pid"
+
+    @property
+    def db_path(self) -> Path:
+        """mosquitto's persistence file: sessions, their subscriptions and queued messages."""
+        return self.dir / "mosquitto.db"
 
     @property
     def port(self) -> int:
@@ -566,7 +579,7 @@ class EmbeddedMosquitto:
                     f"mosquitto exited with code {code} while starting; "
                     f"log {self.log_path}:\n{self._log_tail()}"
                 )
-            if _catches_sighup(proc.pid) is not False:
+            if _catches_signal(proc.pid) is not False:
                 try:
                     with socket.create_connection(address, timeout=0.5):
                         return
@@ -730,6 +743,32 @@ class EmbeddedMosquitto:
             self._spawn()
             self._wanted = True
             self.restarts += 1
+
+    def save_sessions(self, wait: float = 0.0) -> bool:
+        """Have mosquitto write its persistence file now (SIGUSR1), not at its next autosave.
+
+        Called when the backend's link has subscribed: a broker that dies before its next autosave
+        (SIGKILL, a crash) comes back knowing the backend's session and subscriptions, so device
+        messages published before the backend reconnects are queued for it instead of dropped
+        (matching no subscription). Lock-free and non-blocking unless ``wait`` > 0: then True once
+        the file was rewritten within ``wait`` seconds. False if the broker does not run.
+        """
+        pid = self.pid
+        if pid is None or _catches_signal(pid, signal.SIGUSR1) is False:
+            return False  # not running, or too early: SIGUSR1 would end it
+        before = _file_stamp(self.db_path)
+        try:
+            os.kill(pid, signal.SIGUSR1)
+        except ProcessLookupError:
+            return False
+        if wait <= 0:
+            return True
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if _file_stamp(self.db_path) not in (before, None):
+                return True
+            time.sleep(0.01)
+        return False
 
     def ensure_running(self) -> bool:
         """Start mosquitto again if it died since ``start()``; True if it was restarted.

@@ -165,24 +165,10 @@ class S3Store:
     def digest(self, bucket: str, key: str) -> ObjectDigest:
         """Size, md5 and sha256 of the stored bytes, streamed in 1 MiB chunks."""
         md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
-        try:
-            resp = self.client.get_object(bucket, key)
-        except S3Error as exc:
-            if exc.code in _MISSING:
-                raise ObjectMissing(key) from None
-            raise self.failure(exc) from exc
-        except Exception as exc:
-            raise self.failure(exc) from exc
-        try:
-            for chunk in resp.stream(CHUNK):
-                md5.update(chunk)
-                sha256.update(chunk)
-                size += len(chunk)
-        except Exception as exc:
-            raise self.failure(exc) from exc
-        finally:
-            resp.close()
-            resp.release_conn()
+        for chunk in self.stream(bucket, key):
+            md5.update(chunk)
+            sha256.update(chunk)
+            size += len(chunk)
         return ObjectDigest(size=size, md5=md5.hexdigest(), sha256=sha256.hexdigest())
 
     def stream(self, bucket: str, key: str, chunk: int = CHUNK) -> Iterator[bytes]:

@@ -271,9 +271,26 @@ def _wrapping(text: str = "", style: str = "") -> QLabel:
     return label
 
 
+class _TransferDialog(QDialog):
+    """A dialog running one transfer (``call``) at a time: Close stops it first, as does Escape."""
+
+    call: ApiCall | None = None
+
+    def _cancel_or_close(self) -> None:
+        if self.call is not None:
+            self.call.abort()
+        else:
+            self.reject()
+
+    def reject(self) -> None:
+        if self.call is not None:
+            self.call.abort()
+        super().reject()
+
+
 # -- downloads: a capsule, evidence ------------------------------------------------------------------
 
-class _SaveDialog(QDialog):
+class _SaveDialog(_TransferDialog):
     """What both exports share: a Save as row, a progress bar, the result in words, Export and
     Cancel (which stops a running export: the partial file is removed)."""
 
@@ -382,16 +399,6 @@ class _SaveDialog(QDialog):
         self.result_label.show()
         fit_window(self)
 
-    def _cancel_or_close(self) -> None:
-        if self.call is not None:
-            self.call.abort()
-        else:
-            self.reject()
-
-    def reject(self) -> None:
-        if self.call is not None:
-            self.call.abort()
-        super().reject()
 
 
 class ExportCapsuleDialog(_SaveDialog):
@@ -627,7 +634,7 @@ class ExportEvidenceDialog(_SaveDialog):
 
 # -- uploads: a capsule, evidence ----------------------------------------------------------------------
 
-class _OpenDialog(QDialog):
+class _OpenDialog(_TransferDialog):
     """What both imports share: a file to open, a progress bar with its stage, the outcome."""
 
     def __init__(self, title: str, name_filter: str, suffix: str, parent: QWidget | None = None) -> None:
@@ -681,16 +688,6 @@ class _OpenDialog(QDialog):
         self.file_row.setEnabled(not busy)
         self.close_button.setText(self.tr("&Stop") if busy else self.tr("&Close"))
 
-    def _cancel_or_close(self) -> None:
-        if self.call is not None:
-            self.call.abort()
-        else:
-            self.reject()
-
-    def reject(self) -> None:
-        if self.call is not None:
-            self.call.abort()
-        super().reject()
 
 
 class ImportCapsuleDialog(_OpenDialog):

@@ -8,36 +8,18 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 
 from backend.cli import main
 from backend.config import ConfigError, Settings, load_settings
 
-
-class MemoryKeyring(KeyringBackend):
-    """An OS keyring stand-in that keeps its passwords in a dict (a genuine keyring backend)."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.passwords.pop((service, username), None)
+from ._keyring import InMemoryKeyring
 
 
 @pytest.fixture
 def memory_keyring():
     before = keyring.get_keyring()
-    kr = MemoryKeyring()
+    kr = InMemoryKeyring()
     keyring.set_keyring(kr)
     yield kr
     keyring.set_keyring(before)
@@ -165,7 +147,7 @@ def test_secrets_are_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # ---- the storage secret from the OS keyring ------------------------------------------------------
 
-def test_storage_secret_comes_from_the_keyring(memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_storage_secret_comes_from_the_keyring(memory_keyring: InMemoryKeyring, monkeypatch: pytest.MonkeyPatch) -> None:
     memory_keyring.set_password("ota-desktop", "storage-secret-key", "from-the-keyring")
     monkeypatch.setenv("OTA_STORAGE_ENDPOINT", "http://127.0.0.1:9000")
     monkeypatch.setenv("OTA_STORAGE_ACCESS_KEY", "access")
@@ -174,12 +156,12 @@ def test_storage_secret_comes_from_the_keyring(memory_keyring: MemoryKeyring, mo
     assert load_settings().storage_secret_key == "from-the-env"
 
 
-def test_embedded_store_does_not_read_the_keyring(memory_keyring: MemoryKeyring) -> None:
+def test_embedded_store_does_not_read_the_keyring(memory_keyring: InMemoryKeyring) -> None:
     memory_keyring.set_password("ota-desktop", "storage-secret-key", "unused")
     assert load_settings(environ={}).storage_secret_key == ""
 
 
-def test_storage_secret_missing_from_the_keyring(memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_storage_secret_missing_from_the_keyring(memory_keyring: InMemoryKeyring, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTA_STORAGE_ENDPOINT", "http://127.0.0.1:9000")
     monkeypatch.setenv("OTA_STORAGE_ACCESS_KEY", "access")
     with pytest.raises(ConfigError) as err:

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -41,6 +41,9 @@ from ..storage.base import PRIVATE_BUCKET, TEMPORARY_BUCKET, ObjectStore, StoreE
 from . import archive, keys
 from . import manifest as mf
 from .keys import Identity
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 log = logging.getLogger(__name__)
 
@@ -235,8 +238,10 @@ class Capsules:
         return Download(filename, length, chunks(), capsule_id)
 
     # ---- verify / import ----------------------------------------------------------------------
-    def _signed_head(self, r: archive.Reader, max_manifest: int, kind: str, signer: str) -> tuple[bytes, str]:
-        """The manifest's bytes, checked against the key that comes with it, and that key's fingerprint."""
+    def _signed_head(self, r: archive.Reader, max_manifest: int, kind: str,
+                     signer: str) -> tuple[bytes, Ed25519PublicKey, str]:
+        """The manifest's bytes, checked against the key that comes with it (a trusted one), that key
+        and its fingerprint."""
         manifest = _expect(r, mf.MANIFEST, max_manifest, kind)
         signature = _expect(r, mf.SIGNATURE, mf.SIGNATURE_BYTES, kind)
         pem = _expect(r, mf.PUBLISHER, keys.MAX_PEM, kind)
@@ -251,7 +256,7 @@ class Capsules:
             if s.get(TrustedPublisher, fp) is None:
                 raise Refused(f"{kind}: unknown {signer} {fp} (compare this fingerprint with its owner's, then add "
                               "the key to the trusted publishers)")
-        return manifest, fp
+        return manifest, pub, fp
 
     def receive(self, read: Callable[[int], bytes], *, commit: bool) -> dict[str, Any]:
         """Verify a capsule read from ``read``; with ``commit``, create what it carries."""
@@ -262,7 +267,7 @@ class Capsules:
             raise refused(f"not a readable capsule: {exc}") from None
 
     def _receive(self, r: archive.Reader, commit: bool) -> dict[str, Any]:
-        raw, fp = self._signed_head(r, mf.MAX_MANIFEST, "capsule", "publisher")
+        raw, pub, fp = self._signed_head(r, mf.MAX_MANIFEST, "capsule", "publisher")
         try:
             m: mf.CapsuleManifest = mf.parse(raw, mf.CapsuleManifest, mf.MANIFEST)
         except ValueError as exc:
@@ -285,9 +290,9 @@ class Capsules:
         sums_signature = _expect(r, mf.SUMS_SIGNATURE, mf.SIGNATURE_BYTES)
         if sums != mf.sums(m.files):
             raise refused(f"{mf.SUMS} does not list the files of the signed manifest")
+        if not keys.verify(pub, sums_signature, sums):
+            raise refused(f"{mf.SUMS_SIGNATURE} does not verify")
         with self.db.session() as s:
-            if not keys.verify(keys.load_public(s.get(TrustedPublisher, fp).public_key), sums_signature, sums):  # type: ignore[union-attr]
-                raise refused(f"{mf.SUMS_SIGNATURE} does not verify")
             publisher = fingerprint_label(s, fp)
             product = s.get(Product, m.product.product_id)
             self._refuse_duplicate(s, m)
@@ -444,7 +449,7 @@ class Capsules:
     def receive_evidence(self, read: Callable[[int], bytes]) -> dict[str, Any]:
         r = archive.Reader(read)
         try:
-            raw, fp = self._signed_head(r, mf.MAX_EVIDENCE_MANIFEST, "evidence", "station")
+            raw, _pub, fp = self._signed_head(r, mf.MAX_EVIDENCE_MANIFEST, "evidence", "station")
             if r.next() is not None or not r.at_end():
                 raise refused("unexpected members after the signed evidence", "evidence")
         except archive.ArchiveError as exc:
